@@ -1,0 +1,357 @@
+//! `meta.k8s.io/v1` Table answers (what `kubectl get` asks for).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::registry::{Builtin, ResourceInfo};
+use crate::store::meta_str;
+
+fn col(name: &str, typ: &str, format: &str, description: &str, priority: i64) -> Value {
+    json!({"name": name, "type": typ, "format": format, "description": description, "priority": priority})
+}
+
+const NAME_DESC: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+const CREATED_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+const AGE_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.";
+
+/// Kubernetes' HumanDuration.
+pub(crate) fn human_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
+    let secs = secs.max(0);
+    let minutes = secs / 60;
+    let hours = secs / 3600;
+    if secs < 120 {
+        return format!("{secs}s");
+    }
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let d = (hours / 24) % 365;
+        return if d == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{d}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+fn age(obj: &Value) -> String {
+    let ts = meta_str(obj, "creationTimestamp");
+    match ts.parse::<jiff::Timestamp>() {
+        Ok(t) => human_duration(jiff::Timestamp::now().as_second() - t.as_second()),
+        Err(_) => "<unknown>".into(),
+    }
+}
+
+/// A tiny JSONPath (`.a.b`, `{.a.b}`, `.a[0].b`) for printer columns.
+fn json_path(obj: &Value, path: &str) -> Value {
+    let p = path.trim().trim_start_matches('{').trim_end_matches('}');
+    let mut cur = obj;
+    for part in p.split('.').filter(|s| !s.is_empty()) {
+        let (name, idx) = match part.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        if !name.is_empty() {
+            match cur.get(name) {
+                Some(v) => cur = v,
+                None => return Value::Null,
+            }
+        }
+        if let Some(i) = idx {
+            match cur.get(i) {
+                Some(v) => cur = v,
+                None => return Value::Null,
+            }
+        }
+    }
+    cur.clone()
+}
+
+fn node_status(obj: &Value) -> String {
+    let ready = obj
+        .get("status")
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("Ready"))
+        })
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str);
+    let mut s = match ready {
+        Some("True") => "Ready".to_string(),
+        Some("False") => "NotReady".to_string(),
+        _ => "Unknown".to_string(),
+    };
+    if obj
+        .get("spec")
+        .and_then(|s| s.get("unschedulable"))
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        s.push_str(",SchedulingDisabled");
+    }
+    s
+}
+
+fn node_roles(obj: &Value) -> String {
+    let mut roles: Vec<String> = obj
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_object)
+        .map(|l| {
+            l.keys()
+                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort();
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.join(",")
+    }
+}
+
+fn count(obj: &Value, fields: &[&str]) -> i64 {
+    fields
+        .iter()
+        .map(|f| obj.get(*f).and_then(Value::as_object).map_or(0, Map::len) as i64)
+        .sum()
+}
+
+/// Computes the cells of one row.
+type CellFn = Box<dyn Fn(&Value) -> Vec<Value>>;
+
+/// Renders objects as a Table. `include` is the includeObject parameter.
+pub(crate) fn table(
+    info: &ResourceInfo,
+    items: &[Arc<Value>],
+    meta: Value,
+    include: &str,
+) -> Value {
+    let (columns, cells): (Vec<Value>, CellFn) = match info.builtin {
+        Some(Builtin::Namespace) => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col("Status", "string", "", "The status of the namespace", 0),
+                col("Age", "string", "", AGE_DESC, 0),
+            ],
+            Box::new(|o: &Value| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(
+                        o.get("status")
+                            .and_then(|s| s.get("phase"))
+                            .cloned()
+                            .unwrap_or(json!(""))
+                    ),
+                    json!(age(o)),
+                ]
+            }),
+        ),
+        Some(Builtin::ConfigMap) => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col(
+                    "Data",
+                    "string",
+                    "",
+                    "Data contains the configuration data.",
+                    0,
+                ),
+                col("Age", "string", "", AGE_DESC, 0),
+            ],
+            Box::new(|o: &Value| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(count(o, &["data", "binaryData"])),
+                    json!(age(o)),
+                ]
+            }),
+        ),
+        Some(Builtin::Secret) => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col("Type", "string", "", "The type of the secret", 0),
+                col(
+                    "Data",
+                    "string",
+                    "",
+                    "The number of entries in the secret",
+                    0,
+                ),
+                col("Age", "string", "", AGE_DESC, 0),
+            ],
+            Box::new(|o: &Value| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(o.get("type").and_then(Value::as_str).unwrap_or("")),
+                    json!(count(o, &["data"])),
+                    json!(age(o)),
+                ]
+            }),
+        ),
+        Some(Builtin::Node) => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col("Status", "string", "", "The status of the node", 0),
+                col("Roles", "string", "", "The roles of the node", 0),
+                col("Age", "string", "", AGE_DESC, 0),
+                col(
+                    "Version",
+                    "string",
+                    "",
+                    "Kubelet Version reported by the node.",
+                    0,
+                ),
+            ],
+            Box::new(|o: &Value| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(node_status(o)),
+                    json!(node_roles(o)),
+                    json!(age(o)),
+                    json!(
+                        o.get("status")
+                            .and_then(|s| s.get("nodeInfo"))
+                            .and_then(|n| n.get("kubeletVersion"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                    ),
+                ]
+            }),
+        ),
+        _ if !info.printer_columns.is_empty() => {
+            let mut cols = vec![col("Name", "string", "name", NAME_DESC, 0)];
+            for c in &info.printer_columns {
+                cols.push(col(&c.name, &c.typ, &c.format, &c.description, c.priority));
+            }
+            let pcs = info.printer_columns.clone();
+            (
+                cols,
+                Box::new(move |o: &Value| {
+                    let mut v = vec![json!(meta_str(o, "name"))];
+                    for c in &pcs {
+                        let x = json_path(o, &c.json_path);
+                        v.push(if c.typ == "date" {
+                            match x.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()) {
+                                Some(t) => json!(human_duration(
+                                    jiff::Timestamp::now().as_second() - t.as_second()
+                                )),
+                                None => x,
+                            }
+                        } else {
+                            x
+                        });
+                    }
+                    v
+                }),
+            )
+        }
+        _ => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col("Created At", "date", "", CREATED_DESC, 0),
+            ],
+            Box::new(|o: &Value| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(meta_str(o, "creationTimestamp")),
+                ]
+            }),
+        ),
+    };
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|o| {
+            let mut row = Map::new();
+            row.insert("cells".into(), Value::Array(cells(o)));
+            match include {
+                "None" => {}
+                "Object" => {
+                    row.insert("object".into(), (**o).clone());
+                }
+                _ => {
+                    row.insert(
+                        "object".into(),
+                        json!({
+                            "kind": "PartialObjectMetadata",
+                            "apiVersion": "meta.k8s.io/v1",
+                            "metadata": o.get("metadata").cloned().unwrap_or(json!({}))
+                        }),
+                    );
+                }
+            }
+            Value::Object(row)
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": columns,
+        "rows": rows
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(125), "2m5s");
+        assert_eq!(human_duration(900), "15m");
+        assert_eq!(human_duration(4 * 3600 + 60), "4h1m");
+        assert_eq!(human_duration(30 * 3600), "30h");
+        assert_eq!(human_duration(3 * 86400 + 3600), "3d1h");
+        assert_eq!(human_duration(100 * 86400), "100d");
+    }
+
+    #[test]
+    fn paths() {
+        let o = json!({"spec":{"a":[{"b":1}]}});
+        assert_eq!(json_path(&o, ".spec.a[0].b"), json!(1));
+        assert_eq!(json_path(&o, "{.spec.x}"), Value::Null);
+    }
+}

@@ -1,0 +1,306 @@
+//! Helpers shared by the integration tests: a small blocking HTTP/1.1 client and the
+//! Calico CRD fixtures.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mini_apiserver::{BackgroundServer, Options};
+use serde_json::{Value, json};
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all_headers(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Asserts a Kubernetes Status failure and returns it.
+    pub fn status_of(&self, code: u16, reason: &str) -> Value {
+        let v = self.json();
+        assert_eq!(self.status, code, "unexpected status: {v}");
+        assert_eq!(v["kind"], "Status", "{v}");
+        assert_eq!(v["apiVersion"], "v1", "{v}");
+        assert_eq!(v["status"], "Failure", "{v}");
+        assert_eq!(v["reason"], reason, "{v}");
+        assert_eq!(v["code"], code, "{v}");
+        v
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = body.windows(2).position(|w| w == b"\r\n") {
+        let size_line = String::from_utf8_lossy(&body[..pos]).to_string();
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        body = &body[pos + 2..];
+        if size == 0 || body.len() < size {
+            break;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[(size + 2).min(body.len())..];
+    }
+    out
+}
+
+/// A client for one server.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.to_string(),
+        }
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        let host = self.base.trim_start_matches("http://").to_string();
+        let mut s = TcpStream::connect(&host).expect("connect to the server");
+        s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        let body = body.unwrap_or(b"");
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).expect("write request");
+        s.write_all(body).expect("write body");
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).expect("read response");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("response has headers");
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or("");
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("status code");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        if headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+        {
+            body = dechunk(&body);
+        }
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.request("GET", path, &[], None)
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        r.json()
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        let b = serde_json::to_vec(body).unwrap();
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(&b),
+        )
+    }
+
+    /// POST that must succeed with 201; returns the object.
+    pub fn create(&self, path: &str, body: &Value) -> Value {
+        let r = self.post(path, body);
+        assert_eq!(r.status, 201, "POST {path}: {}", r.text());
+        r.json()
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> Resp {
+        let b = serde_json::to_vec(body).unwrap();
+        self.request(
+            "PUT",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(&b),
+        )
+    }
+
+    pub fn patch(&self, path: &str, content_type: &str, body: &Value) -> Resp {
+        let b = serde_json::to_vec(body).unwrap();
+        self.request("PATCH", path, &[("Content-Type", content_type)], Some(&b))
+    }
+
+    pub fn merge_patch(&self, path: &str, body: &Value) -> Resp {
+        self.patch(path, "application/merge-patch+json", body)
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.request("DELETE", path, &[], None)
+    }
+
+    pub fn delete_with(&self, path: &str, body: &Value) -> Resp {
+        let b = serde_json::to_vec(body).unwrap();
+        self.request(
+            "DELETE",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(&b),
+        )
+    }
+}
+
+/// Starts a server with a short CRD establish delay.
+pub fn server() -> (BackgroundServer, Client) {
+    let s = BackgroundServer::start(Options {
+        crd_establish_delay: Duration::from_millis(5),
+        ..Options::default()
+    })
+    .expect("server starts");
+    let c = Client::new(&s.url());
+    (s, c)
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    // The repository vendors upstream Calico's CRDs once, at the top level.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crds")
+}
+
+/// All 22 CRD manifests as JSON.
+pub fn calico_crds() -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).expect("read fixture");
+            serde_saphyr::from_str::<Value>(&text).expect("fixture is YAML")
+        })
+        .collect()
+}
+
+/// One CRD manifest by plural (e.g. "ippools").
+pub fn calico_crd(plural: &str) -> Value {
+    calico_crds()
+        .into_iter()
+        .find(|c| c["spec"]["names"]["plural"] == plural)
+        .unwrap_or_else(|| panic!("no CRD for {plural}"))
+}
+
+pub const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+pub const CALICO: &str = "/apis/crd.projectcalico.org/v1";
+
+/// Polls until `path` answers 200 (the CRD behind it is Established).
+pub fn wait_served(c: &Client, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if c.get(path).status == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} never served");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Creates the given CRD manifests and waits until they are served.
+pub fn install(c: &Client, crds: &[Value]) {
+    for crd in crds {
+        c.create(CRDS, crd);
+    }
+    for crd in crds {
+        let plural = crd["spec"]["names"]["plural"].as_str().unwrap();
+        let group = crd["spec"]["group"].as_str().unwrap();
+        let version = crd["spec"]["versions"][0]["name"].as_str().unwrap();
+        wait_served(c, &format!("/apis/{group}/{version}/{plural}"));
+    }
+}
+
+/// Installs the CRDs of these Calico plurals.
+pub fn install_calico(c: &Client, plurals: &[&str]) {
+    let crds: Vec<Value> = plurals.iter().map(|p| calico_crd(p)).collect();
+    install(c, &crds);
+}
+
+/// A minimal object.
+pub fn obj(api_version: &str, kind: &str, name: &str, rest: Value) -> Value {
+    let mut v = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+    if let (Some(m), Value::Object(r)) = (v.as_object_mut(), rest) {
+        m.extend(r);
+    }
+    v
+}
+
+/// The `causes[].message` of a Status, prefixed with the field as in the message.
+pub fn causes(status: &Value) -> Vec<String> {
+    status["details"]["causes"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c["field"].as_str().unwrap_or(""),
+                        c["message"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

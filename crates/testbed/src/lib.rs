@@ -1,0 +1,31 @@
+//! Test bed for kubectl calico-migrate: real etcd processes, TLS material, the local
+//! Kubernetes API server (or a real cluster), and Calico datasets in the etcd formats of the
+//! spec. Tests, the benchmark and the sandbox all build on it.
+
+pub mod calico;
+pub mod etcd;
+pub mod install;
+pub mod kube_side;
+pub mod pki;
+
+pub use calico::Dataset;
+pub use etcd::{Etcd, EtcdMode};
+pub use install::CalicoInstall;
+pub use kube_side::KubeSide;
+pub use pki::Pki;
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+/// Runs a future to completion on a runtime shared by the blocking helpers of this crate.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime for the test bed")
+    });
+    runtime.block_on(future)
+}

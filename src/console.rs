@@ -1,0 +1,163 @@
+//! The one owner of console output.
+//!
+//! Data (`-o json|yaml` reports, the export file without `-f`, result lines such as
+//! `Datastore locked.`) goes to stdout and stays clean. Everything for humans — progress bars,
+//! informational messages, warnings, errors — goes to stderr. Quiet mode hides information and
+//! progress; `-v` adds detail and, because detail lines would tear bars apart, hides bars too.
+
+use std::fmt::Display;
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+    Yaml,
+}
+
+pub struct Console {
+    quiet: bool,
+    verbosity: u8,
+    format: OutputFormat,
+    color: bool,
+    bars: MultiProgress,
+}
+
+impl Console {
+    pub fn new(quiet: bool, verbosity: u8, format: OutputFormat) -> Console {
+        let stderr_tty = io::stderr().is_terminal();
+        let show_bars = stderr_tty && !quiet && verbosity == 0;
+        let target = if show_bars {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Console {
+            quiet,
+            verbosity,
+            format,
+            color: stderr_tty && std::env::var_os("NO_COLOR").is_none(),
+            bars: MultiProgress::with_draw_target(target),
+        }
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    pub fn verbosity(&self) -> u8 {
+        self.verbosity
+    }
+
+    /// A result line on stdout, as calicoctl prints it (`Datastore locked.`). With `-o json|yaml`
+    /// the command's data replaces it.
+    pub fn result(&self, line: impl Display) -> io::Result<()> {
+        if self.format == OutputFormat::Text {
+            self.stdout(&format!("{line}\n"))?;
+        }
+        Ok(())
+    }
+
+    /// Text for stdout, written as it is.
+    pub fn stdout(&self, text: &str) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
+    /// A machine-readable report on stdout in the chosen format. Text callers render their own.
+    pub fn data<T: Serialize>(&self, value: &T) -> io::Result<()> {
+        let text = match self.format {
+            OutputFormat::Json => {
+                let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+                text.push('\n');
+                text
+            }
+            OutputFormat::Yaml => {
+                let mut text = serde_saphyr::to_string(value).map_err(io::Error::other)?;
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text
+            }
+            OutputFormat::Text => return Ok(()),
+        };
+        self.stdout(&text)
+    }
+
+    /// Progress information for humans; hidden by `-q`.
+    pub fn info(&self, message: impl Display) {
+        if !self.quiet {
+            self.stderr_line(&message.to_string());
+        }
+    }
+
+    /// Always shown, even with `-q`.
+    pub fn warn(&self, message: impl Display) {
+        let label = self.paint("warning:", "33;1");
+        self.stderr_line(&format!("{label} {message}"));
+    }
+
+    /// Detail shown with `-v` (level 1) or `-vv` (level 2).
+    pub fn detail(&self, level: u8, message: impl Display) {
+        if self.verbosity >= level {
+            self.stderr_line(&message.to_string());
+        }
+    }
+
+    /// Reports a failure: the error, each cause, and what to do next.
+    pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>) {
+        let mut text = format!("{} {message}", self.paint("error:", "31;1"));
+        for cause in causes {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+        if let Some(hint) = hint {
+            text.push_str(&format!("\n{} {hint}", self.paint("hint:", "36;1")));
+        }
+        self.stderr_line(&text);
+    }
+
+    /// A bar with a known total: `label [####    ] 12/40 30/s ETA 1s`.
+    pub fn bar(&self, label: &str, total: u64) -> ProgressBar {
+        let style = ProgressStyle::with_template(
+            "{prefix:>28.bold} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid progress template")
+        .progress_chars("=> ");
+        let bar = self.bars.add(ProgressBar::new(total).with_style(style));
+        bar.set_prefix(label.to_string());
+        bar
+    }
+
+    /// A spinner for work whose size is not known in advance.
+    pub fn spinner(&self, label: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template("{prefix:>28.bold} {spinner} {pos} {msg}")
+            .expect("valid spinner template");
+        let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        bar.set_prefix(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
+    fn stderr_line(&self, line: &str) {
+        // Printing through the MultiProgress keeps live bars intact; when bars are hidden
+        // `suspend` just runs the closure.
+        self.bars.suspend(|| {
+            let _ = writeln!(io::stderr().lock(), "{line}");
+        });
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}

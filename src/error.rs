@@ -1,0 +1,93 @@
+//! The top-level error: every failure a command can end with, its next step, and exit code.
+
+use std::process::ExitCode;
+
+use crate::etcd::EtcdError;
+use crate::kdd::KubeError;
+
+/// Exit code of a failed command.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of a usage error (clap uses it too).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Etcd(#[from] EtcdError),
+    #[error(transparent)]
+    Kube(#[from] KubeError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A failure explained in full by its message, with the next step.
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl Error {
+    pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Failed {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+
+    /// What the user should do next.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Etcd(e) => e.hint(),
+            Error::Kube(e) => e.hint(),
+            Error::Io { .. } => None,
+            Error::Failed { hint, .. } => hint.clone(),
+        }
+    }
+
+    /// Writing to a closed pipe (`... | head`) is how the reader says it has enough.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        if self.is_broken_pipe() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+
+    /// The causes below the message, for the reporter.
+    pub fn causes(&self) -> Vec<String> {
+        let mut causes = Vec::new();
+        let mut current = std::error::Error::source(self);
+        // `transparent` variants re-expose their inner error's source; skip what the
+        // message already says.
+        while let Some(cause) = current {
+            let text = cause.to_string();
+            if !self.to_string().contains(&text) {
+                causes.push(text);
+            }
+            current = cause.source();
+        }
+        causes
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(source: std::io::Error) -> Error {
+        Error::Io {
+            context: "writing output".into(),
+            source,
+        }
+    }
+}

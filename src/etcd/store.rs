@@ -1,0 +1,150 @@
+//! Reads of the etcd datastore, and the one write this tool ever makes there: the lock flag,
+//! by compare-and-swap on the key's revision.
+
+use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use serde_json::Value;
+
+use super::connect::EtcdError;
+use crate::convert::cluster_info::{datastore_ready, with_datastore_ready};
+use crate::kinds::CLUSTER_INFORMATION_KEY;
+
+/// How often the lock is retried when someone else changes the key between read and write.
+const LOCK_ATTEMPTS: u32 = 5;
+
+pub struct EtcdStore {
+    client: Client,
+}
+
+/// A key's value with the revision it was last modified at.
+#[derive(Clone, Debug)]
+pub struct Versioned {
+    pub value: Vec<u8>,
+    pub mod_revision: i64,
+}
+
+/// What a lock or unlock did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadyChange {
+    pub before: Option<bool>,
+    pub changed: bool,
+    /// Writes lost to concurrent changes before ours went through.
+    pub conflicts: u32,
+}
+
+fn request_error(doing: &str) -> impl FnOnce(etcd_client::Error) -> EtcdError + '_ {
+    move |error| EtcdError::Request {
+        doing: doing.to_string(),
+        detail: match &error {
+            etcd_client::Error::GRpcStatus(status) => status.message().to_string(),
+            other => other.to_string(),
+        },
+    }
+}
+
+impl EtcdStore {
+    pub fn new(client: Client) -> EtcdStore {
+        EtcdStore { client }
+    }
+
+    pub async fn get(&mut self, key: &str) -> Result<Option<Versioned>, EtcdError> {
+        let response = self
+            .client
+            .get(key, None)
+            .await
+            .map_err(request_error("reading"))?;
+        Ok(response.kvs().first().map(|kv| Versioned {
+            value: kv.value().to_vec(),
+            mod_revision: kv.mod_revision(),
+        }))
+    }
+
+    /// The store's current revision.
+    pub async fn revision(&mut self) -> Result<i64, EtcdError> {
+        let options = GetOptions::new().with_count_only();
+        let response = self
+            .client
+            .get(CLUSTER_INFORMATION_KEY, Some(options))
+            .await
+            .map_err(request_error("reading the revision"))?;
+        Ok(response.header().map(|h| h.revision()).unwrap_or_default())
+    }
+
+    /// How many keys start with `prefix`, as of `revision`.
+    pub async fn count_prefix(&mut self, prefix: &str, revision: i64) -> Result<u64, EtcdError> {
+        let options = GetOptions::new()
+            .with_prefix()
+            .with_count_only()
+            .with_revision(revision);
+        let response = self
+            .client
+            .get(prefix, Some(options))
+            .await
+            .map_err(request_error("counting keys"))?;
+        Ok(response.count().max(0) as u64)
+    }
+
+    /// ClusterInformation/default as JSON, with its revision.
+    pub async fn cluster_information(&mut self) -> Result<Option<(Value, i64)>, EtcdError> {
+        let Some(found) = self.get(CLUSTER_INFORMATION_KEY).await? else {
+            return Ok(None);
+        };
+        let value = serde_json::from_slice(&found.value)
+            .map_err(|e| EtcdError::BadClusterInformation(e.to_string()))?;
+        Ok(Some((value, found.mod_revision)))
+    }
+
+    /// Writes `value` to `key` only if the key is still at `mod_revision`. Returns whether the
+    /// write happened; a concurrent change makes it return false and write nothing.
+    pub async fn put_if_unchanged(
+        &mut self,
+        key: &str,
+        mod_revision: i64,
+        value: Vec<u8>,
+    ) -> Result<bool, EtcdError> {
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key, CompareOp::Equal, mod_revision)])
+            .and_then([TxnOp::put(key, value, None)]);
+        let response = self
+            .client
+            .txn(txn)
+            .await
+            .map_err(request_error("writing"))?;
+        Ok(response.succeeded())
+    }
+
+    /// Sets `spec.datastoreReady` of ClusterInformation/default, changing nothing else. A
+    /// datastore already in the wanted state is left untouched.
+    pub async fn set_datastore_ready(&mut self, ready: bool) -> Result<ReadyChange, EtcdError> {
+        let mut conflicts = 0;
+        while conflicts < LOCK_ATTEMPTS {
+            let (current, revision) = self
+                .cluster_information()
+                .await?
+                .ok_or(EtcdError::NoClusterInformation)?;
+            let before = datastore_ready(&current);
+            if before == Some(ready) {
+                return Ok(ReadyChange {
+                    before,
+                    changed: false,
+                    conflicts,
+                });
+            }
+            let updated = with_datastore_ready(&current, ready);
+            let bytes = crate::format::gojson::marshal(&updated).into_bytes();
+            if self
+                .put_if_unchanged(CLUSTER_INFORMATION_KEY, revision, bytes)
+                .await?
+            {
+                return Ok(ReadyChange {
+                    before,
+                    changed: true,
+                    conflicts,
+                });
+            }
+            conflicts += 1;
+        }
+        Err(EtcdError::Conflict {
+            attempts: LOCK_ATTEMPTS,
+        })
+    }
+}

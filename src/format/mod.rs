@@ -1,0 +1,3 @@
+//! Byte-exact reproductions of the Go encoders calicoctl writes its files with.
+
+pub mod gojson;

@@ -1,0 +1,79 @@
+//! Reads what the cluster says about etcd: ConfigMap `calico-config` and, when it names TLS
+//! files, Secret `calico-etcd-secrets` (spec section 7.2).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+
+use super::client::{KubeError, KubeTarget};
+use crate::etcd::ClusterConfig;
+use crate::etcd::settings::secret_keys_named;
+
+/// Never fails: problems become `ClusterConfig::Missing` or `Unavailable`, and the resolution
+/// decides whether they matter (they do not when flags give every setting).
+pub async fn read(
+    target: Result<&KubeTarget, &KubeError>,
+    namespace: &str,
+    config_map: &str,
+    secret_name: &str,
+) -> ClusterConfig {
+    let target = match target {
+        Ok(target) => target,
+        Err(error) => {
+            return ClusterConfig::Unavailable {
+                reason: error.to_string(),
+            };
+        }
+    };
+    let maps: Api<ConfigMap> = Api::namespaced(target.client.clone(), namespace);
+    let data = match maps.get_opt(config_map).await {
+        Ok(Some(found)) => found.data.unwrap_or_default(),
+        Ok(None) => {
+            return ClusterConfig::Missing {
+                namespace: namespace.to_string(),
+                config_map: config_map.to_string(),
+            };
+        }
+        Err(error) => {
+            let error = KubeError::from_kube(
+                format!("reading ConfigMap {namespace}/{config_map}"),
+                &target.server,
+                error,
+            );
+            return ClusterConfig::Unavailable {
+                reason: error.to_string(),
+            };
+        }
+    };
+    let secret = if secret_keys_named(&data).is_empty() {
+        None
+    } else {
+        Some(read_secret(target, namespace, secret_name).await)
+    };
+    ClusterConfig::Found {
+        namespace: namespace.to_string(),
+        config_map: config_map.to_string(),
+        data: data.into_iter().collect(),
+        secret_name: secret_name.to_string(),
+        secret,
+    }
+}
+
+async fn read_secret(
+    target: &KubeTarget,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let secrets: Api<Secret> = Api::namespaced(target.client.clone(), namespace);
+    match secrets.get_opt(name).await {
+        Ok(Some(secret)) => Ok(secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, bytes)| (key, bytes.0))
+            .collect()),
+        Ok(None) => Err(format!("secrets {name:?} not found")),
+        Err(error) => Err(KubeError::from_kube("reading it", &target.server, error).to_string()),
+    }
+}

@@ -1,0 +1,283 @@
+//! The Kubernetes datastore: Calico's `crd.projectcalico.org/v1` custom resources.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams};
+use serde_json::json;
+
+use super::client::{KubeError, KubeTarget};
+use crate::convert::cluster_info::{datastore_ready, new_kdd_spec, with_datastore_ready};
+use crate::etcd::store::ReadyChange;
+use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind};
+
+const LOCK_ATTEMPTS: u32 = 5;
+const CLUSTER_INFORMATION: &str = "ClusterInformation";
+
+/// Which Calico API groups the cluster serves.
+#[derive(Clone, Debug, Default)]
+pub struct CrdState {
+    /// Plurals served under `crd.projectcalico.org/v1`.
+    pub served: BTreeSet<String>,
+    /// Whether `projectcalico.org/v3` is served (Calico API server or native v3 CRDs).
+    pub v3_served: bool,
+}
+
+impl CrdState {
+    pub fn serves(&self, kind: &CalicoKind) -> bool {
+        self.served.contains(kind.plural)
+    }
+
+    pub fn missing(&self) -> Vec<&'static str> {
+        CalicoKind::with_crd()
+            .filter(|k| !self.serves(k))
+            .map(|k| k.plural)
+            .collect()
+    }
+}
+
+pub struct KddStore {
+    target: KubeTarget,
+}
+
+/// The API resource of a Calico kind in the Kubernetes datastore.
+pub fn api_resource(kind: &CalicoKind) -> ApiResource {
+    ApiResource {
+        group: CRD_GROUP.into(),
+        version: CRD_VERSION.into(),
+        api_version: format!("{CRD_GROUP}/{CRD_VERSION}"),
+        kind: kind.kind.into(),
+        plural: kind.plural.into(),
+    }
+}
+
+fn cluster_information_kind() -> &'static CalicoKind {
+    CalicoKind::by_kind(CLUSTER_INFORMATION).expect("ClusterInformation is in the kinds table")
+}
+
+impl KddStore {
+    pub fn new(target: KubeTarget) -> KddStore {
+        KddStore { target }
+    }
+
+    pub fn target(&self) -> &KubeTarget {
+        &self.target
+    }
+
+    fn error(&self, doing: impl Into<String>, error: kube::Error) -> KubeError {
+        KubeError::from_kube(doing, &self.target.server, error)
+    }
+
+    /// The Kubernetes version (`/version`); the first contact with the server.
+    pub async fn server_version(&self) -> Result<String, KubeError> {
+        let info = self
+            .target
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|e| self.error("asking the API server for its version", e))?;
+        Ok(info.git_version)
+    }
+
+    pub async fn crd_state(&self) -> Result<CrdState, KubeError> {
+        let mut state = CrdState::default();
+        let v1 = format!("{CRD_GROUP}/{CRD_VERSION}");
+        match self.target.client.list_api_group_resources(&v1).await {
+            Ok(list) => {
+                state.served = list
+                    .resources
+                    .into_iter()
+                    .filter(|r| !r.name.contains('/'))
+                    .map(|r| r.name)
+                    .collect();
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(self.error(format!("discovering {v1}"), e)),
+        }
+        match self
+            .target
+            .client
+            .list_api_group_resources("projectcalico.org/v3")
+            .await
+        {
+            Ok(_) => state.v3_served = true,
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 503 => {}
+            Err(e) => return Err(self.error("discovering projectcalico.org/v3", e)),
+        }
+        Ok(state)
+    }
+
+    fn api(&self, kind: &CalicoKind) -> Api<DynamicObject> {
+        Api::all_with(self.target.client.clone(), &api_resource(kind))
+    }
+
+    /// ClusterInformation/default as JSON, or None.
+    pub async fn cluster_information(&self) -> Result<Option<DynamicObject>, KubeError> {
+        self.api(cluster_information_kind())
+            .get_opt("default")
+            .await
+            .map_err(|e| self.error("reading ClusterInformation/default", e))
+    }
+
+    /// How many objects of a kind the datastore holds. Uses the server's `remainingItemCount`
+    /// when it gives one, and pages through the list otherwise.
+    pub async fn count(&self, kind: &CalicoKind) -> Result<u64, KubeError> {
+        let api = self.api(kind);
+        let mut params = ListParams::default().limit(1);
+        let mut total = 0;
+        loop {
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|e| self.error(format!("listing {}", kind.plural), e))?;
+            total += page.items.len() as u64;
+            if let Some(remaining) = page.metadata.remaining_item_count {
+                return Ok(total + remaining.max(0) as u64);
+            }
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => {
+                    params = ListParams::default().limit(500).continue_token(&token)
+                }
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Kubernetes Nodes that carry Calico's annotations (Calico Nodes of the Kubernetes datastore).
+    pub async fn count_calico_nodes(&self) -> Result<u64, KubeError> {
+        let nodes: Api<Node> = Api::all(self.target.client.clone());
+        let mut params = ListParams::default().limit(500);
+        let mut total = 0;
+        loop {
+            let page = nodes
+                .list(&params)
+                .await
+                .map_err(|e| self.error("listing nodes", e))?;
+            total += page
+                .items
+                .iter()
+                .filter(|n| {
+                    n.metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.keys().any(|k| k.starts_with("projectcalico.org/")))
+                })
+                .count() as u64;
+            match page.metadata.continue_ {
+                Some(token) if !token.is_empty() => params = params.continue_token(&token),
+                _ => return Ok(total),
+            }
+        }
+    }
+
+    /// Creates ClusterInformation/default as Calico's EnsureInitialized does, if it is missing.
+    /// Returns the object and whether it was created.
+    pub async fn ensure_cluster_information(&self) -> Result<(DynamicObject, bool), KubeError> {
+        if let Some(existing) = self.cluster_information().await? {
+            return Ok((existing, false));
+        }
+        let ar = api_resource(cluster_information_kind());
+        let mut object = DynamicObject::new("default", &ar);
+        object.metadata = ObjectMeta {
+            name: Some("default".into()),
+            annotations: Some(
+                [(
+                    "projectcalico.org/metadata".to_string(),
+                    json!({"creationTimestamp": now_rfc3339()}).to_string(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        object.data = json!({"spec": new_kdd_spec(&new_cluster_guid(), true)});
+        match self
+            .api(cluster_information_kind())
+            .create(&PostParams::default(), &object)
+            .await
+        {
+            Ok(created) => Ok((created, true)),
+            // Someone else created it in between: use theirs.
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                let existing =
+                    self.cluster_information()
+                        .await?
+                        .ok_or_else(|| KubeError::Other {
+                            doing: "reading ClusterInformation/default".into(),
+                            detail: "it was created and deleted concurrently".into(),
+                        })?;
+                Ok((existing, false))
+            }
+            Err(e) => Err(self.error("creating ClusterInformation/default", e)),
+        }
+    }
+
+    /// Sets `spec.datastoreReady`, creating the ClusterInformation first when it is missing.
+    /// Optimistic concurrency: the update carries the resourceVersion that was read.
+    pub async fn set_datastore_ready(&self, ready: bool) -> Result<(ReadyChange, bool), KubeError> {
+        let state = self.crd_state().await?;
+        if !state.serves(cluster_information_kind()) {
+            return Err(KubeError::CrdsMissing);
+        }
+        let (mut current, created) = self.ensure_cluster_information().await?;
+        let mut conflicts = 0;
+        while conflicts < LOCK_ATTEMPTS {
+            let before = datastore_ready(&current.data);
+            if before == Some(ready) {
+                return Ok((
+                    ReadyChange {
+                        before,
+                        changed: false,
+                        conflicts,
+                    },
+                    created,
+                ));
+            }
+            let mut updated = current.clone();
+            updated.data = with_datastore_ready(&current.data, ready);
+            match self
+                .api(cluster_information_kind())
+                .replace("default", &PostParams::default(), &updated)
+                .await
+            {
+                Ok(_) => {
+                    return Ok((
+                        ReadyChange {
+                            before,
+                            changed: true,
+                            conflicts,
+                        },
+                        created,
+                    ));
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    conflicts += 1;
+                    current =
+                        self.cluster_information()
+                            .await?
+                            .ok_or_else(|| KubeError::Other {
+                                doing: "reading ClusterInformation/default".into(),
+                                detail: "it was deleted while we were updating it".into(),
+                            })?;
+                }
+                Err(e) => return Err(self.error("updating ClusterInformation/default", e)),
+            }
+        }
+        Err(KubeError::Conflict {
+            attempts: LOCK_ATTEMPTS,
+        })
+    }
+}
+
+/// 32 hex characters from 16 random bytes, as Calico formats a new cluster GUID.
+fn new_cluster_guid() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the system random number generator works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or(jiff::Timestamp::now())
+        .to_string()
+}

@@ -1,0 +1,67 @@
+//! The plugin run through kubectl, as users run it, when kubectl is installed.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Env, json_output, stderr, stdout};
+use testbed::{EtcdMode, calico};
+
+fn kubectl() -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+/// A PATH on which kubectl finds our binary as `kubectl-calico_migrate`.
+fn plugin_path() -> std::ffi::OsString {
+    let binary = assert_cmd::cargo::cargo_bin("kubectl-calico_migrate");
+    let dir = binary.parent().unwrap().to_path_buf();
+    std::env::join_paths(
+        std::iter::once(dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap()
+}
+
+#[test]
+fn runs_as_kubectl_calico_migrate() {
+    let Some(kubectl) = kubectl() else {
+        eprintln!("kubectl is not installed: skipping");
+        return;
+    };
+    let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
+    let run = |args: &[&str]| {
+        std::process::Command::new(&kubectl)
+            .env("PATH", plugin_path())
+            .env("KUBECONFIG", env.install.kube.kubeconfig())
+            .env("RUST_BACKTRACE", "0")
+            .arg("calico-migrate")
+            .args(["-n", env.namespace()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let help = run(&["--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    assert!(
+        stdout(&help).contains("Usage: kubectl calico-migrate [OPTIONS] <COMMAND>"),
+        "{}",
+        stdout(&help)
+    );
+
+    let status = run(&["status", "-o", "json"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let status = json_output(&status);
+    assert_eq!(status["etcd"]["reachable"], true);
+    assert_eq!(status["kubernetes"]["reachable"], true);
+
+    let lock = run(&["lock", "--datastore", "etcd"]);
+    assert_eq!(stdout(&lock), "Datastore locked.\n");
+    let unlock = run(&["unlock", "--datastore", "etcd"]);
+    assert_eq!(stdout(&unlock), "Datastore unlocked.\n");
+
+    // Exit codes pass through kubectl.
+    let bad = run(&["lock", "--datastore", "nowhere"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
