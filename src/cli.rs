@@ -12,6 +12,7 @@ Exit codes:
   0  success
   1  the command failed (the message says why and what to do next)
   2  usage error (unknown flag, bad value)
+  3  verify found differences between the datastores
 
 The etcd connection comes from, in order: the --etcd-* flags; calicoctl's ETCD_ENDPOINTS,
 ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE, ETCD_USERNAME and ETCD_PASSWORD variables; the
@@ -46,6 +47,12 @@ pub enum Command {
     Lock(LockArgs),
     /// Unlock a datastore (ClusterInformation datastoreReady=true)
     Unlock(LockArgs),
+    /// Export the etcd datastore to a file in calicoctl's migration format
+    Export(crate::commands::export::ExportArgs),
+    /// Import an export file into the Kubernetes datastore (resumable)
+    Import(crate::commands::import::ImportArgs),
+    /// Prove that the Kubernetes datastore holds what etcd (or an export file) holds
+    Verify(crate::commands::verify::VerifyArgs),
 }
 
 #[derive(Debug, Args)]

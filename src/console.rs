@@ -64,6 +64,18 @@ impl Console {
         Ok(())
     }
 
+    /// A command's human-readable report: on stdout in text mode (with `-o json|yaml` the
+    /// command prints its data instead). Write errors are the caller's next write's problem.
+    pub fn report(&self, text: &str) {
+        if self.format == OutputFormat::Text {
+            let mut text = text.to_string();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let _ = self.stdout(&text);
+        }
+    }
+
     /// Text for stdout, written as it is.
     pub fn stdout(&self, text: &str) -> io::Result<()> {
         let mut out = io::stdout().lock();

@@ -9,6 +9,8 @@ use crate::kdd::KubeError;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code of a usage error (clap uses it too).
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `verify` when the datastores differ.
+pub const EXIT_DIFFERENCES: u8 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +24,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `verify` found differences (exit code 3); the report says which.
+    #[error("{0}")]
+    Differences(String),
+    /// Flags that cannot work together (exit code 2, like clap's own usage errors).
+    #[error("{0}")]
+    Usage(String),
     /// A failure explained in full by its message, with the next step.
     #[error("{message}")]
     Failed {
@@ -49,6 +57,10 @@ impl Error {
             Error::Etcd(e) => e.hint(),
             Error::Kube(e) => e.hint(),
             Error::Io { .. } => None,
+            Error::Usage(_) => Some("see --help".into()),
+            Error::Differences(_) => Some(
+                "see the differences above; `kubectl calico-migrate import -f FILE` writes what is missing (with --overwrite, what differs)".into(),
+            ),
             Error::Failed { hint, .. } => hint.clone(),
         }
     }
@@ -59,10 +71,11 @@ impl Error {
     }
 
     pub fn exit_code(&self) -> ExitCode {
-        if self.is_broken_pipe() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(EXIT_FAILED)
+        match self {
+            _ if self.is_broken_pipe() => ExitCode::SUCCESS,
+            Error::Usage(_) => ExitCode::from(EXIT_USAGE),
+            Error::Differences(_) => ExitCode::from(EXIT_DIFFERENCES),
+            _ => ExitCode::from(EXIT_FAILED),
         }
     }
 

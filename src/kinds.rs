@@ -17,7 +17,7 @@ pub enum Role {
     NotMigrated(&'static str),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum IpamKind {
     BlockAffinity,
     Block,
@@ -35,7 +35,7 @@ pub enum Naming {
     PerNode,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct CalicoKind {
     pub kind: &'static str,
     /// Lower-case plural: the etcd path segment, calicoctl's name and the CRD plural.
@@ -159,30 +159,32 @@ pub static KINDS: &[CalicoKind] = &[
     ),
 ];
 
-/// etcd v3 resource plurals that are deliberately not migrated (spec section 2.3), with why.
-pub static SKIPPED_RESOURCES: &[(&str, &str)] = &[
+/// etcd v3 resources without a CRD here that are deliberately not migrated (spec section 2.3):
+/// plural, kind, and why. (CalicoNodeStatus has a CRD and is in [`KINDS`].)
+pub static SKIPPED_RESOURCES: &[(&str, &str, &str)] = &[
     (
         "workloadendpoints",
+        "WorkloadEndpoint",
         "derived from Pods in the Kubernetes datastore",
     ),
     (
         "profiles",
+        "Profile",
         "derived from Namespaces and ServiceAccounts in the Kubernetes datastore; user-created profiles cannot exist there",
     ),
     (
-        "caliconodestatuses",
-        "node status reports; not supported in the Kubernetes datastore",
-    ),
-    (
         "livemigrations",
+        "LiveMigration",
         "backed by KubeVirt objects in the Kubernetes datastore",
     ),
     (
         "ipamconfigurations",
-        "the v3 IPAMConfiguration object; IPAM settings are migrated from /calico/ipam/v2/config",
+        "IPAMConfiguration",
+        "the v3 object; IPAM settings are migrated from /calico/ipam/v2/config",
     ),
     (
         "blockaffinities",
+        "BlockAffinity (v3 object)",
         "block affinities are migrated from /calico/ipam/v2/host/",
     ),
 ];
@@ -234,6 +236,32 @@ impl CalicoKind {
 }
 
 impl IpamKind {
+    /// In the order the export file's IPAM JSON holds them (and import writes them).
+    pub const ALL: [IpamKind; 4] = [
+        IpamKind::BlockAffinity,
+        IpamKind::Block,
+        IpamKind::Handle,
+        IpamKind::Config,
+    ];
+
+    /// The field of the export file's IPAM JSON.
+    pub fn field(self) -> &'static str {
+        match self {
+            IpamKind::BlockAffinity => "block_affinities",
+            IpamKind::Block => "blocks",
+            IpamKind::Handle => "handles",
+            IpamKind::Config => "config",
+        }
+    }
+
+    /// The Calico kind of the Kubernetes datastore.
+    pub fn calico_kind(self) -> &'static CalicoKind {
+        KINDS
+            .iter()
+            .find(|k| k.role == Role::Ipam(self))
+            .expect("every IPAM kind is in the table")
+    }
+
     pub fn etcd_prefix(self) -> &'static str {
         match self {
             IpamKind::BlockAffinity => "/calico/ipam/v2/host/",

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod console;
@@ -19,6 +20,8 @@ pub mod etcd;
 pub mod format;
 pub mod kdd;
 pub mod kinds;
+pub mod pipeline;
+pub mod snapshot;
 
 use std::process::ExitCode;
 
@@ -76,5 +79,8 @@ async fn run(app: &App<'_>, command: &Command) -> Result<(), Error> {
         Command::Status => commands::status::run(app).await,
         Command::Lock(args) => commands::lock::run(app, args.datastore, true).await,
         Command::Unlock(args) => commands::lock::run(app, args.datastore, false).await,
+        Command::Export(args) => commands::export::run(app, args).await,
+        Command::Import(args) => commands::import::run(app, args).await,
+        Command::Verify(args) => commands::verify::run(app, args).await,
     }
 }

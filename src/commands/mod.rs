@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod export;
+pub mod import;
 pub mod lock;
 pub mod status;
+pub mod verify;

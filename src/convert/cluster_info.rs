@@ -94,6 +94,51 @@ fn insertion_index(spec: &Map<String, Value>, field: &str) -> usize {
         .unwrap_or(spec.len())
 }
 
+/// Field order of Kubernetes' ObjectMeta, as Go writes it.
+const OBJECT_META_ORDER: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// Sets `metadata.resourceVersion` (the etcd backend drops it before writing and restores it
+/// from the key's revision on read), where Go's encoder puts it.
+pub fn set_resource_version(object: &mut Value, mod_revision: i64) {
+    let Some(root) = object.as_object_mut() else {
+        return;
+    };
+    let metadata = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    let value = Value::String(mod_revision.to_string());
+    if let Some(existing) = metadata.get_mut("resourceVersion") {
+        *existing = value;
+        return;
+    }
+    let rank = |name: &str| OBJECT_META_ORDER.iter().position(|f| *f == name);
+    let own = rank("resourceVersion");
+    let index = metadata
+        .keys()
+        .position(|k| rank(k) > own)
+        .unwrap_or(metadata.len());
+    metadata.shift_insert(index, "resourceVersion".into(), value);
+}
+
 /// A new ClusterInformation for the Kubernetes datastore, as Calico's EnsureInitialized makes it.
 pub fn new_kdd_spec(cluster_guid: &str, datastore_ready: bool) -> Value {
     json!({
@@ -145,6 +190,19 @@ mod tests {
         assert_eq!(
             bare,
             json!({"kind": "ClusterInformation", "spec": {"datastoreReady": true}})
+        );
+    }
+
+    #[test]
+    fn resource_version_goes_after_uid() {
+        let mut value: Value = serde_json::from_str(
+            r#"{"kind":"ClusterInformation","metadata":{"name":"default","uid":"u","creationTimestamp":"t"},"spec":{}}"#,
+        )
+        .unwrap();
+        set_resource_version(&mut value, 1234);
+        assert_eq!(
+            serde_json::to_string(&value).unwrap(),
+            r#"{"kind":"ClusterInformation","metadata":{"name":"default","uid":"u","resourceVersion":"1234","creationTimestamp":"t"},"spec":{}}"#
         );
     }
 

@@ -63,6 +63,8 @@ pub enum EtcdError {
         "the ClusterInformation in etcd kept changing under us ({attempts} attempts); nothing was written"
     )]
     Conflict { attempts: u32 },
+    #[error("etcd compacted revision {revision} while it was being read")]
+    Compacted { revision: i64 },
     #[error("etcd request failed while {doing}: {detail}")]
     Request { doing: String, detail: String },
 }
@@ -103,6 +105,9 @@ impl EtcdError {
                 "is this Calico's etcd? calico-node creates the ClusterInformation when it starts".into()
             }
             EtcdError::Conflict { .. } => "run the command again".into(),
+            EtcdError::Compacted { .. } => {
+                "run the command again; calico-kube-controllers compacts etcd periodically, so scale it to 0 for the migration (kubectl -n kube-system scale deployment calico-kube-controllers --replicas=0)".into()
+            }
             EtcdError::BadClusterInformation(_) | EtcdError::Request { .. } => return None,
         })
     }

@@ -22,6 +22,109 @@ pub struct Versioned {
     pub mod_revision: i64,
 }
 
+/// A paged, consistent read of every key under a prefix at one revision: never one unbounded
+/// range request, so memory stays bounded by the page size.
+pub struct Scan {
+    next: Vec<u8>,
+    end: Vec<u8>,
+    revision: i64,
+    page_size: i64,
+    keys_only: bool,
+    done: bool,
+}
+
+/// The first key after every key that starts with `prefix` (etcd's range end for a prefix).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+impl Scan {
+    pub fn new(prefix: &str, revision: i64, page_size: i64) -> Scan {
+        Scan {
+            next: prefix.as_bytes().to_vec(),
+            end: prefix_end(prefix.as_bytes()),
+            revision,
+            page_size: page_size.max(1),
+            keys_only: false,
+            done: false,
+        }
+    }
+
+    /// Reads keys without their values.
+    pub fn keys_only(mut self) -> Scan {
+        self.keys_only = true;
+        self
+    }
+
+    /// The next page of (key, value) pairs, in key order; None once everything was read.
+    pub async fn next_page(
+        &mut self,
+        store: &mut EtcdStore,
+    ) -> Result<Option<Vec<(String, Vec<u8>)>>, EtcdError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut options = GetOptions::new()
+            .with_range(self.end.clone())
+            .with_revision(self.revision)
+            .with_limit(self.page_size);
+        if self.keys_only {
+            options = options.with_keys_only();
+        }
+        let response = store
+            .client
+            .get(self.next.clone(), Some(options))
+            .await
+            .map_err(|e| read_error(e, self.revision))?;
+        let kvs: Vec<(String, Vec<u8>)> = response
+            .kvs()
+            .iter()
+            .map(|kv| {
+                (
+                    String::from_utf8_lossy(kv.key()).into_owned(),
+                    kv.value().to_vec(),
+                )
+            })
+            .collect();
+        match response.kvs().last() {
+            Some(last) if response.more() => {
+                let mut next = last.key().to_vec();
+                next.push(0);
+                self.next = next;
+            }
+            _ => self.done = true,
+        }
+        Ok(if kvs.is_empty() && self.done {
+            None
+        } else {
+            Some(kvs)
+        })
+    }
+}
+
+/// A read at a fixed revision fails once etcd has compacted past it.
+fn read_error(error: etcd_client::Error, revision: i64) -> EtcdError {
+    let detail = match &error {
+        etcd_client::Error::GRpcStatus(status) => status.message().to_string(),
+        other => other.to_string(),
+    };
+    if detail.contains("required revision has been compacted") {
+        EtcdError::Compacted { revision }
+    } else {
+        EtcdError::Request {
+            doing: "reading".into(),
+            detail,
+        }
+    }
+}
+
 /// What a lock or unlock did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReadyChange {
@@ -58,6 +161,24 @@ impl EtcdStore {
         }))
     }
 
+    /// A key's value as of `revision`.
+    pub async fn get_at(
+        &mut self,
+        key: &str,
+        revision: i64,
+    ) -> Result<Option<Versioned>, EtcdError> {
+        let options = GetOptions::new().with_revision(revision);
+        let response = self
+            .client
+            .get(key, Some(options))
+            .await
+            .map_err(|e| read_error(e, revision))?;
+        Ok(response.kvs().first().map(|kv| Versioned {
+            value: kv.value().to_vec(),
+            mod_revision: kv.mod_revision(),
+        }))
+    }
+
     /// The store's current revision.
     pub async fn revision(&mut self) -> Result<i64, EtcdError> {
         let options = GetOptions::new().with_count_only();
@@ -79,7 +200,7 @@ impl EtcdStore {
             .client
             .get(prefix, Some(options))
             .await
-            .map_err(request_error("counting keys"))?;
+            .map_err(|e| read_error(e, revision))?;
         Ok(response.count().max(0) as u64)
     }
 

@@ -121,6 +121,20 @@ pub struct KubeTarget {
     pub client: Client,
     pub context: String,
     pub server: String,
+    config: Config,
+}
+
+impl KubeTarget {
+    /// A client without kube-rs's own retry layer, for bulk writes that retry (and count
+    /// retries, and honour Retry-After) themselves.
+    pub fn bulk_client(&self) -> Result<Client, KubeError> {
+        let mut config = self.config.clone();
+        config.default_retry = false;
+        Client::try_from(config).map_err(|e| KubeError::Config {
+            context: self.context.clone(),
+            detail: root_cause(&e),
+        })
+    }
 }
 
 impl std::fmt::Debug for KubeTarget {
@@ -214,7 +228,7 @@ pub async fn connect(args: &GlobalArgs) -> Result<KubeTarget, KubeError> {
         config.write_timeout = Some(args.request_timeout);
         config.connect_timeout = Some(args.request_timeout);
     }
-    let client = Client::try_from(config).map_err(|e| KubeError::Config {
+    let client = Client::try_from(config.clone()).map_err(|e| KubeError::Config {
         context: context.clone(),
         detail: root_cause(&e),
     })?;
@@ -222,5 +236,6 @@ pub async fn connect(args: &GlobalArgs) -> Result<KubeTarget, KubeError> {
         client,
         context,
         server,
+        config,
     })
 }

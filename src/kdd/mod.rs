@@ -2,8 +2,11 @@
 //! Kubernetes datastore (Calico CRDs).
 
 pub mod client;
+pub mod crds;
 pub mod etcd_config;
+pub mod rest;
 pub mod store;
+pub mod writer;
 
 pub use client::{KubeError, KubeTarget, connect};
 pub use store::{CrdState, KddStore};

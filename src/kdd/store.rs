@@ -268,6 +268,97 @@ impl KddStore {
     }
 }
 
+/// What preparing the Kubernetes datastore for an import did.
+#[derive(Clone, Debug, Default)]
+pub struct ImportLock {
+    pub created: bool,
+    /// `datastoreReady` before: Some(false) when it was locked already.
+    pub ready_before: Option<bool>,
+}
+
+impl KddStore {
+    /// Locks the Kubernetes datastore for an import and copies the source's cluster GUID and
+    /// Calico version (spec 4.3, 9.1 steps 5, 6 and 9), creating the ClusterInformation when it
+    /// is missing. Optimistic concurrency, retried on conflict.
+    pub async fn lock_for_import(
+        &self,
+        guid: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<ImportLock, KubeError> {
+        let kind = cluster_information_kind();
+        if self.cluster_information().await?.is_none() {
+            let ar = api_resource(kind);
+            let mut object = DynamicObject::new("default", &ar);
+            object.metadata.annotations = Some(
+                [(
+                    "projectcalico.org/metadata".to_string(),
+                    json!({"creationTimestamp": now_rfc3339()}).to_string(),
+                )]
+                .into(),
+            );
+            let mut spec = new_kdd_spec(
+                &guid.map(str::to_string).unwrap_or_else(new_cluster_guid),
+                false,
+            );
+            spec["calicoVersion"] = json!(version.unwrap_or_default());
+            object.data = json!({ "spec": spec });
+            match self.api(kind).create(&PostParams::default(), &object).await {
+                Ok(_) => {
+                    return Ok(ImportLock {
+                        created: true,
+                        ready_before: None,
+                    });
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) => return Err(self.error("creating ClusterInformation/default", e)),
+            }
+        }
+        for _ in 0..LOCK_ATTEMPTS {
+            let current = self
+                .cluster_information()
+                .await?
+                .ok_or_else(|| KubeError::Other {
+                    doing: "reading ClusterInformation/default".into(),
+                    detail: "it was deleted while the import was preparing".into(),
+                })?;
+            let ready_before = datastore_ready(&current.data);
+            let mut updated = current.clone();
+            updated.data = with_datastore_ready(&current.data, false);
+            if let Some(spec) = updated.data.get_mut("spec").and_then(|s| s.as_object_mut()) {
+                if let Some(guid) = guid {
+                    spec.insert("clusterGUID".into(), json!(guid));
+                }
+                if let Some(version) = version {
+                    spec.insert("calicoVersion".into(), json!(version));
+                }
+            }
+            if updated.data == current.data {
+                return Ok(ImportLock {
+                    created: false,
+                    ready_before,
+                });
+            }
+            match self
+                .api(kind)
+                .replace("default", &PostParams::default(), &updated)
+                .await
+            {
+                Ok(_) => {
+                    return Ok(ImportLock {
+                        created: false,
+                        ready_before,
+                    });
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => continue,
+                Err(e) => return Err(self.error("updating ClusterInformation/default", e)),
+            }
+        }
+        Err(KubeError::Conflict {
+            attempts: LOCK_ATTEMPTS,
+        })
+    }
+}
+
 /// 32 hex characters from 16 random bytes, as Calico formats a new cluster GUID.
 fn new_cluster_guid() -> String {
     let mut bytes = [0u8; 16];
@@ -275,7 +366,8 @@ fn new_cluster_guid() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn now_rfc3339() -> String {
+/// The current time as Kubernetes writes timestamps (seconds, UTC).
+pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or(jiff::Timestamp::now())

@@ -58,6 +58,7 @@ pub fn plural_of(kind: &str) -> String {
         "StagedKubernetesNetworkPolicy" => "stagedkubernetesnetworkpolicies".into(),
         "ClusterInformation" => "clusterinformations".into(),
         "CalicoNodeStatus" => "caliconodestatuses".into(),
+        "BlockAffinity" => "blockaffinities".into(),
         other => format!("{}s", other.to_lowercase()),
     }
 }
@@ -86,7 +87,8 @@ pub fn with_meta(mut object: Value, field: &str, entries: Value) -> Value {
     object
 }
 
-fn uid_for(kind: &str, name: &str) -> String {
+/// A stable, UUID-shaped uid derived from kind and name.
+pub fn uid_for(kind: &str, name: &str) -> String {
     // Stable, distinct, UUID-shaped.
     let mut hash: u64 = 0xcbf29ce484222325;
     for byte in kind.bytes().chain([b'/']).chain(name.bytes()) {

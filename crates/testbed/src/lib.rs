@@ -3,6 +3,7 @@
 //! spec. Tests, the benchmark and the sandbox all build on it.
 
 pub mod calico;
+pub mod datasets;
 pub mod etcd;
 pub mod install;
 pub mod kube_side;

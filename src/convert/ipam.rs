@@ -1,0 +1,550 @@
+//! IPAM data (spec sections 3.3, 5 and 8.4): etcd keys and raw values in, the entries of the
+//! export file's IPAM JSON out, with node renames applied and values in the form Go writes.
+
+use serde_json::{Map, Value, json};
+
+use super::nodes::NodeMap;
+use crate::kinds::{IPAM_PREFIX, IpamKind};
+
+/// What an IPAM key is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IpamKey<'k> {
+    Block {
+        cidr: String,
+    },
+    Affinity {
+        virtual_: bool,
+        host: &'k str,
+        ip_version: u8,
+        cidr: String,
+    },
+    Handle {
+        id: &'k str,
+    },
+    Config,
+    Other,
+}
+
+/// `10.65.79.0-26` → `10.65.79.0/26` (the first `-` before the prefix length).
+fn key_cidr(part: &str) -> Option<String> {
+    let (network, length) = part.rsplit_once('-')?;
+    length.parse::<u8>().ok()?;
+    (!network.is_empty()).then(|| format!("{network}/{length}"))
+}
+
+pub fn parse_ipam_key(key: &str) -> IpamKey<'_> {
+    let Some(rest) = key.strip_prefix(IPAM_PREFIX) else {
+        return IpamKey::Other;
+    };
+    if rest == "config" {
+        return IpamKey::Config;
+    }
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        ["assignment", "ipv4" | "ipv6", "block", cidr] => match key_cidr(cidr) {
+            Some(cidr) => IpamKey::Block { cidr },
+            None => IpamKey::Other,
+        },
+        [
+            kind @ ("host" | "virtual"),
+            host,
+            version @ ("ipv4" | "ipv6"),
+            "block",
+            cidr,
+        ] if !host.is_empty() => match key_cidr(cidr) {
+            Some(cidr) => IpamKey::Affinity {
+                virtual_: *kind == "virtual",
+                host,
+                ip_version: if *version == "ipv4" { 4 } else { 6 },
+                cidr,
+            },
+            None => IpamKey::Other,
+        },
+        ["handle", id] if !id.is_empty() => IpamKey::Handle { id },
+        _ => IpamKey::Other,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IpamSkip {
+    /// `/calico/ipam/v2/virtual/...` affinities (LoadBalancer IPAM), which calicoctl does not list.
+    VirtualAffinity,
+    UnexpectedKey,
+    Unparseable,
+}
+
+impl IpamSkip {
+    pub fn describe(self) -> &'static str {
+        match self {
+            IpamSkip::VirtualAffinity => {
+                "virtual (LoadBalancer) block affinities, which calicoctl does not export either"
+            }
+            IpamSkip::UnexpectedKey => "keys that are not IPAM keys",
+            IpamSkip::Unparseable => "values that are not JSON objects",
+        }
+    }
+}
+
+/// One entry of the IPAM JSON.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IpamEntry {
+    pub kind: IpamKind,
+    pub key: String,
+    pub value: Value,
+    /// Whether a node rename changed the key or the value.
+    pub renamed: bool,
+}
+
+/// Exports one IPAM key and value.
+pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, IpamSkip> {
+    match parse_ipam_key(key) {
+        IpamKey::Block { .. } => {
+            let mut value = parse_object(raw)?;
+            let renamed = rename_block(&mut value, nodes);
+            ensure_fields(&mut value, BLOCK_FIELDS);
+            Ok(IpamEntry {
+                kind: IpamKind::Block,
+                key: key.to_string(),
+                value,
+                renamed,
+            })
+        }
+        IpamKey::Affinity { virtual_: true, .. } => Err(IpamSkip::VirtualAffinity),
+        IpamKey::Affinity {
+            host,
+            ip_version,
+            cidr,
+            ..
+        } => {
+            // Very old affinities have an empty value: read it as {}.
+            let mut value = if raw.iter().all(u8::is_ascii_whitespace) {
+                json!({})
+            } else {
+                parse_object(raw)?
+            };
+            ensure_fields(&mut value, AFFINITY_FIELDS);
+            let target = nodes.get(host).unwrap_or(host);
+            let key = format!(
+                "{IPAM_PREFIX}host/{target}/ipv{ip_version}/block/{}",
+                cidr.replacen('/', "-", 1)
+            );
+            Ok(IpamEntry {
+                kind: IpamKind::BlockAffinity,
+                key,
+                value,
+                renamed: target != host,
+            })
+        }
+        IpamKey::Handle { id } => {
+            let mut value = parse_object(raw)?;
+            ensure_fields(&mut value, HANDLE_FIELDS);
+            let (key, renamed) = match nodes.rename_handle(id) {
+                Some(new_id) => (format!("{IPAM_PREFIX}handle/{new_id}"), true),
+                None => (key.to_string(), false),
+            };
+            Ok(IpamEntry {
+                kind: IpamKind::Handle,
+                key,
+                value,
+                renamed,
+            })
+        }
+        IpamKey::Config => Ok(IpamEntry {
+            kind: IpamKind::Config,
+            key: key.to_string(),
+            value: parse_object(raw)?,
+            renamed: false,
+        }),
+        IpamKey::Other => Err(IpamSkip::UnexpectedKey),
+    }
+}
+
+fn parse_object(raw: &[u8]) -> Result<Value, IpamSkip> {
+    match serde_json::from_slice(raw) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => Err(IpamSkip::Unparseable),
+    }
+}
+
+type FieldDefault = (&'static str, fn() -> Value);
+
+/// Fields Go's encoder writes for every version (no omitempty), in struct order, with the zero
+/// value to use when a stored value lacks them.
+const BLOCK_FIELDS: &[FieldDefault] = &[
+    ("cidr", || json!("")),
+    ("affinity", || Value::Null),
+    ("allocations", || Value::Null),
+    ("unallocated", || Value::Null),
+    ("attributes", || Value::Null),
+    ("sequenceNumber", || json!(0)),
+    ("sequenceNumberForAllocation", || Value::Null),
+    ("deleted", || json!(false)),
+];
+const AFFINITY_FIELDS: &[FieldDefault] = &[("state", || json!("")), ("deleted", || json!(false))];
+const HANDLE_FIELDS: &[FieldDefault] = &[("block", || Value::Null), ("deleted", || json!(false))];
+
+/// Adds missing fields, each after the known fields that precede it in Go's struct order.
+fn ensure_fields(value: &mut Value, fields: &[FieldDefault]) {
+    let Some(map) = value.as_object_mut() else {
+        return;
+    };
+    for (position, (name, zero)) in fields.iter().enumerate() {
+        if map.contains_key(*name) {
+            continue;
+        }
+        let before: Vec<&str> = fields[..position].iter().map(|(n, _)| *n).collect();
+        let index = map
+            .keys()
+            .rposition(|k| before.contains(&k.as_str()))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        map.shift_insert(index, (*name).to_string(), zero());
+    }
+}
+
+/// Applies the node map to a block (spec 5.2): the `node` attribute of every allocation (and of
+/// alternate owners), tunnel handle IDs, and the affinity.
+fn rename_block(block: &mut Value, nodes: &NodeMap) -> bool {
+    let mut renamed = false;
+    if let Some(attributes) = block.get_mut("attributes").and_then(Value::as_array_mut) {
+        for attribute in attributes.iter_mut().filter_map(Value::as_object_mut) {
+            for owner in ["secondary", "alternateOwnerAttrs"] {
+                renamed |= rename_node_attribute(attribute.get_mut(owner), nodes);
+            }
+            if let Some(Value::String(handle)) = attribute.get_mut("handle_id")
+                && let Some(new_handle) = nodes.rename_handle(handle)
+            {
+                *handle = new_handle;
+                renamed = true;
+            }
+        }
+    }
+    if let Some(Value::String(affinity)) = block.get_mut("affinity") {
+        let host = affinity
+            .strip_prefix("host:")
+            .or_else(|| affinity.strip_prefix("virtual:"));
+        if let Some(k8s) = host.and_then(|h| nodes.get(h))
+            && *affinity != format!("host:{k8s}")
+        {
+            *affinity = format!("host:{k8s}");
+            renamed = true;
+        }
+    }
+    renamed
+}
+
+fn rename_node_attribute(attributes: Option<&mut Value>, nodes: &NodeMap) -> bool {
+    let Some(Value::Object(map)) = attributes else {
+        return false;
+    };
+    let Some(Value::String(node)) = map.get_mut("node") else {
+        return false;
+    };
+    match nodes.get(node) {
+        Some(k8s) if k8s != node => {
+            *node = k8s.to_string();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The IPAM JSON of an export with no IPAM sections is `{}`; otherwise an object whose fields
+/// are the non-empty sections in order. Builds it in memory; the export writer streams instead.
+pub fn ipam_json(entries: &[IpamEntry]) -> Value {
+    let mut root = Map::new();
+    for section in IpamKind::ALL {
+        let items: Vec<Value> = entries
+            .iter()
+            .filter(|e| e.kind == section)
+            .map(|e| json!({"Key": e.key, "Value": e.value, "TTL": 0}))
+            .collect();
+        match (section, items.len()) {
+            (_, 0) => {}
+            (IpamKind::Config, _) => {
+                root.insert(
+                    section.field().into(),
+                    items.into_iter().next().unwrap_or(Value::Null),
+                );
+            }
+            _ => {
+                root.insert(section.field().into(), Value::Array(items));
+            }
+        }
+    }
+    Value::Object(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nodes() -> NodeMap {
+        NodeMap::from_pairs([
+            ("worker-1.example.com", "worker-1"),
+            ("node5", "node4"),
+            ("node4", "node4"),
+        ])
+    }
+
+    #[test]
+    fn keys_are_recognised() {
+        assert_eq!(
+            parse_ipam_key("/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26"),
+            IpamKey::Block {
+                cidr: "10.65.79.0/26".into()
+            }
+        );
+        assert_eq!(
+            parse_ipam_key(
+                "/calico/ipam/v2/assignment/ipv6/block/fd5f:abcd:64:4f2c:ec1b:27b9:1989:77c0-122"
+            ),
+            IpamKey::Block {
+                cidr: "fd5f:abcd:64:4f2c:ec1b:27b9:1989:77c0/122".into()
+            }
+        );
+        assert_eq!(
+            parse_ipam_key("/calico/ipam/v2/host/worker-1/ipv6/block/fd00::-122"),
+            IpamKey::Affinity {
+                virtual_: false,
+                host: "worker-1",
+                ip_version: 6,
+                cidr: "fd00::/122".into()
+            }
+        );
+        assert!(matches!(
+            parse_ipam_key("/calico/ipam/v2/virtual/lb/ipv4/block/10.0.0.0-26"),
+            IpamKey::Affinity { virtual_: true, .. }
+        ));
+        assert_eq!(
+            parse_ipam_key("/calico/ipam/v2/handle/k8s-pod-network.abc"),
+            IpamKey::Handle {
+                id: "k8s-pod-network.abc"
+            }
+        );
+        assert_eq!(parse_ipam_key("/calico/ipam/v2/config"), IpamKey::Config);
+        for other in [
+            "/calico/ipam/v2/assignment/ipv4/block/garbage",
+            "/calico/ipam/v2/handle/",
+            "/calico/ipam/v2/unknown",
+            "/calico/ipam/v2/host/h/ipv4/block",
+        ] {
+            assert_eq!(parse_ipam_key(other), IpamKey::Other, "{other}");
+        }
+    }
+
+    #[test]
+    fn blocks_follow_the_node_map_including_ipv6_tunnels() {
+        let raw = json!({"cidr": "10.65.79.0/26", "affinity": "host:worker-1.example.com",
+            "allocations": [0, 1, 2, null], "unallocated": [3],
+            "attributes": [
+                {"handle_id": "ipip-tunnel-addr-worker-1.example.com", "secondary": {"node": "worker-1.example.com", "type": "ipipTunnelAddress"}},
+                {"handle_id": "wireguard-v6-tunnel-addr-worker-1.example.com", "secondary": {"node": "worker-1.example.com", "type": "wireguardV6TunnelAddress"}},
+                {"handle_id": "k8s-pod-network.abc", "secondary": {"namespace": "a", "node": "worker-1.example.com", "pod": "p"},
+                 "alternateOwnerAttrs": {"node": "worker-1.example.com", "pod": "q"}}],
+            "sequenceNumber": 3, "sequenceNumberForAllocation": {"0": 0, "1": 1, "2": 2}, "deleted": false});
+        let entry = export_ipam(
+            "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
+            raw.to_string().as_bytes(),
+            &nodes(),
+        )
+        .unwrap();
+        assert_eq!(entry.kind, IpamKind::Block);
+        assert!(entry.renamed);
+        let v = &entry.value;
+        assert_eq!(v["affinity"], "host:worker-1");
+        assert_eq!(v["attributes"][0]["handle_id"], "ipip-tunnel-addr-worker-1");
+        assert_eq!(
+            v["attributes"][1]["handle_id"],
+            "wireguard-v6-tunnel-addr-worker-1"
+        );
+        assert_eq!(v["attributes"][2]["handle_id"], "k8s-pod-network.abc");
+        assert_eq!(v["attributes"][2]["secondary"]["node"], "worker-1");
+        assert_eq!(
+            v["attributes"][2]["alternateOwnerAttrs"]["node"],
+            "worker-1"
+        );
+        assert_eq!(v["allocations"][3], Value::Null);
+        // Field order is kept as stored.
+        let order: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            order,
+            [
+                "cidr",
+                "affinity",
+                "allocations",
+                "unallocated",
+                "attributes",
+                "sequenceNumber",
+                "sequenceNumberForAllocation",
+                "deleted"
+            ]
+        );
+    }
+
+    #[test]
+    fn newer_block_fields_are_carried_through_and_virtual_affinities_renamed_only_when_mapped() {
+        let raw = r#"{"cidr":"10.1.0.0/26","affinity":"virtual:load-balancer","affinity_claim_time":"2025-01-01T00:00:00Z","allocations":[],"unallocated":[],"attributes":[{"handle_id":"x","secondary":{"type":"x"},"releasedAt":"2025-02-01T00:00:00Z"}],"sequenceNumber":0,"sequenceNumberForAllocation":{},"deleted":false}"#;
+        let entry = export_ipam(
+            "/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26",
+            raw.as_bytes(),
+            &nodes(),
+        )
+        .unwrap();
+        assert!(!entry.renamed);
+        assert_eq!(entry.value["affinity"], "virtual:load-balancer");
+        assert_eq!(entry.value["affinity_claim_time"], "2025-01-01T00:00:00Z");
+        assert_eq!(
+            entry.value["attributes"][0]["releasedAt"],
+            "2025-02-01T00:00:00Z"
+        );
+        let upstream_node5 = r#"{"cidr":"10.2.0.0/26","affinity":"host:node5","allocations":[],"unallocated":[],"attributes":[],"sequenceNumber":0,"sequenceNumberForAllocation":{},"deleted":false}"#;
+        let entry = export_ipam(
+            "/calico/ipam/v2/assignment/ipv4/block/10.2.0.0-26",
+            upstream_node5.as_bytes(),
+            &nodes(),
+        )
+        .unwrap();
+        assert_eq!(entry.value["affinity"], "host:node4");
+    }
+
+    #[test]
+    fn affinities_are_rekeyed_and_empty_values_read_as_empty_objects() {
+        let entry = export_ipam(
+            "/calico/ipam/v2/host/worker-1.example.com/ipv4/block/10.65.79.0-26",
+            br#"{"state":"confirmed","deleted":false}"#,
+            &nodes(),
+        )
+        .unwrap();
+        assert_eq!(
+            entry.key,
+            "/calico/ipam/v2/host/worker-1/ipv4/block/10.65.79.0-26"
+        );
+        assert_eq!(entry.kind, IpamKind::BlockAffinity);
+        assert!(entry.renamed);
+        let old = export_ipam(
+            "/calico/ipam/v2/host/other/ipv6/block/fd00::-122",
+            b"",
+            &nodes(),
+        )
+        .unwrap();
+        assert_eq!(old.key, "/calico/ipam/v2/host/other/ipv6/block/fd00::-122");
+        assert_eq!(
+            old.value.to_string(),
+            r#"{"state":"","deleted":false}"#,
+            "Go writes the zero struct"
+        );
+        assert!(!old.renamed);
+        assert_eq!(
+            export_ipam(
+                "/calico/ipam/v2/virtual/lb/ipv4/block/10.0.0.0-26",
+                b"{}",
+                &nodes()
+            ),
+            Err(IpamSkip::VirtualAffinity)
+        );
+    }
+
+    #[test]
+    fn handles_are_renamed_by_prefix() {
+        let value = br#"{"block":{"10.65.79.0/26":1},"deleted":false}"#;
+        for (id, expected) in [
+            (
+                "ipip-tunnel-addr-worker-1.example.com",
+                "ipip-tunnel-addr-worker-1",
+            ),
+            (
+                "vxlan-tunnel-addr-worker-1.example.com",
+                "vxlan-tunnel-addr-worker-1",
+            ),
+            (
+                "vxlan-v6-tunnel-addr-worker-1.example.com",
+                "vxlan-v6-tunnel-addr-worker-1",
+            ),
+            (
+                "wireguard-tunnel-addr-worker-1.example.com",
+                "wireguard-tunnel-addr-worker-1",
+            ),
+            (
+                "wireguard-v6-tunnel-addr-worker-1.example.com",
+                "wireguard-v6-tunnel-addr-worker-1",
+            ),
+            ("k8s-pod-network.0123abcd", "k8s-pod-network.0123abcd"),
+        ] {
+            let entry =
+                export_ipam(&format!("/calico/ipam/v2/handle/{id}"), value, &nodes()).unwrap();
+            assert_eq!(entry.key, format!("/calico/ipam/v2/handle/{expected}"));
+            assert_eq!(entry.renamed, id != expected);
+            assert_eq!(
+                entry.value.to_string(),
+                r#"{"block":{"10.65.79.0/26":1},"deleted":false}"#
+            );
+        }
+    }
+
+    #[test]
+    fn config_and_missing_fields() {
+        let entry = export_ipam(
+            "/calico/ipam/v2/config",
+            br#"{"auto_allocate_blocks":true}"#,
+            &nodes(),
+        )
+        .unwrap();
+        assert_eq!(
+            entry.value,
+            json!({"auto_allocate_blocks": true}),
+            "every config field is omitempty"
+        );
+        let handle = export_ipam("/calico/ipam/v2/handle/h", br#"{"block":{}}"#, &nodes()).unwrap();
+        assert_eq!(handle.value.to_string(), r#"{"block":{},"deleted":false}"#);
+        let block = export_ipam(
+            "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-30",
+            br#"{"cidr":"10.0.0.0/30","deleted":false}"#,
+            &nodes(),
+        )
+        .unwrap();
+        let order: Vec<&str> = block
+            .value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "cidr",
+                "affinity",
+                "allocations",
+                "unallocated",
+                "attributes",
+                "sequenceNumber",
+                "sequenceNumberForAllocation",
+                "deleted"
+            ]
+        );
+        assert_eq!(
+            export_ipam("/calico/ipam/v2/handle/h", b"oops", &nodes()),
+            Err(IpamSkip::Unparseable)
+        );
+        assert_eq!(
+            export_ipam("/calico/ipam/v2/elsewhere", b"{}", &nodes()),
+            Err(IpamSkip::UnexpectedKey)
+        );
+    }
+
+    #[test]
+    fn the_ipam_json_omits_empty_sections() {
+        assert_eq!(ipam_json(&[]), json!({}));
+        let config = IpamEntry {
+            kind: IpamKind::Config,
+            key: "/calico/ipam/v2/config".into(),
+            value: json!({"strict_affinity": true}),
+            renamed: false,
+        };
+        assert_eq!(
+            ipam_json(&[config]),
+            json!({"config": {"Key": "/calico/ipam/v2/config", "Value": {"strict_affinity": true}, "TTL": 0}})
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! Names of the objects import writes to the Kubernetes datastore: Kubernetes name rules, IPAM
+//! object names (spec 4.5) and policy storage names by target version (spec 10.1).
+
+use std::net::IpAddr;
+
+use data_encoding::BASE32_NOPAD;
+use sha2::{Digest, Sha256};
+use sha3::Sha3_256;
+
+use super::version::CalicoVersion;
+
+/// Longest object name Kubernetes accepts (a DNS-1123 subdomain).
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest namespace name (a DNS-1123 label).
+pub const MAX_LABEL_LEN: usize = 63;
+
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+fn is_alnum(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// One DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
+fn is_label(part: &[u8]) -> bool {
+    match (part.first(), part.last()) {
+        (Some(&first), Some(&last)) => {
+            is_alnum(first) && is_alnum(last) && part.iter().all(|&c| is_alnum(c) || c == b'-')
+        }
+        _ => false,
+    }
+}
+
+/// Checks that `name` is a Kubernetes object name (a DNS-1123 subdomain). The error is what
+/// kube-apiserver says about `metadata.name` (its messages joined by `, `).
+pub fn validate_subdomain(name: &str) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if name.len() > MAX_NAME_LEN {
+        problems.push(format!("must be no more than {MAX_NAME_LEN} characters"));
+    }
+    if !name.as_bytes().split(|&c| c == b'.').all(is_label) {
+        problems.push(SUBDOMAIN_MSG.to_string());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join(", "))
+    }
+}
+
+/// Checks that `name` is a namespace name (a DNS-1123 label), with kube-apiserver's message.
+pub fn validate_label(name: &str) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if name.len() > MAX_LABEL_LEN {
+        problems.push(format!("must be no more than {MAX_LABEL_LEN} characters"));
+    }
+    if !is_label(name.as_bytes()) {
+        problems.push(LABEL_MSG.to_string());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join(", "))
+    }
+}
+
+/// A CIDR as Go's `net.IPNet.String()` prints it after `net.ParseCIDR`: the network address
+/// (host bits cleared) in canonical form, IPv4-mapped IPv6 networks in IPv4 form.
+pub fn canonical_cidr(cidr: &str) -> Result<String, String> {
+    let invalid = || format!("invalid CIDR address: {cidr}");
+    let (address, length) = cidr.split_once('/').ok_or_else(invalid)?;
+    if length.is_empty() || !length.bytes().all(|c| c.is_ascii_digit()) || length.len() > 3 {
+        return Err(invalid());
+    }
+    let length: u32 = length.parse().map_err(|_| invalid())?;
+    // Go accepts only dotted-quad IPv4 and textual IPv6; Rust's parser is at least as strict.
+    let ip: IpAddr = address.parse().map_err(|_| invalid())?;
+    match ip {
+        IpAddr::V4(v4) => {
+            if length > 32 {
+                return Err(invalid());
+            }
+            let mask = if length == 0 {
+                0
+            } else {
+                u32::MAX << (32 - length)
+            };
+            let network = std::net::Ipv4Addr::from(u32::from(v4) & mask);
+            Ok(format!("{network}/{length}"))
+        }
+        IpAddr::V6(v6) => {
+            if length > 128 {
+                return Err(invalid());
+            }
+            let mask = if length == 0 {
+                0
+            } else {
+                u128::MAX << (128 - length)
+            };
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            match network.to_ipv4_mapped() {
+                Some(v4) if length >= 96 => Ok(format!("{v4}/{}", length - 96)),
+                _ => Ok(format!("{network}/{length}")),
+            }
+        }
+    }
+}
+
+/// Replaces the first `count` occurrences of `from` with `-`, as Go's `strings.Replace`.
+fn replace_first(text: &str, from: char, count: usize) -> String {
+    let mut left = count;
+    text.chars()
+        .map(|c| {
+            if c == from && left > 0 {
+                left -= 1;
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `names.CIDRToName`: the first 3 `.`, the first 7 `:` and the first `/` become `-`
+/// (`10.65.79.0/26` → `10-65-79-0-26`, `fd00::/122` → `fd00---122`). The CIDR should already be
+/// in canonical form ([`canonical_cidr`]), as upstream formats a parsed network.
+pub fn cidr_to_name(cidr: &str) -> String {
+    let name = replace_first(cidr, '.', 3);
+    let name = replace_first(&name, ':', 7);
+    replace_first(&name, '/', 1)
+}
+
+/// The name of a BlockAffinity CR: `<host>-<cidrname>`; when that has 253 characters or more,
+/// the host is cut so that the name has 252, and the first 11 hex digits of
+/// sha256(`<host>+<cidrname>`) are appended (upstream's `blockAffinityClient.parseKey`).
+pub fn block_affinity_name(host: &str, cidr: &str) -> String {
+    let cidr_name = cidr_to_name(cidr);
+    let name = format!("{host}-{cidr_name}");
+    if name.len() < MAX_NAME_LEN {
+        return name;
+    }
+    let keep = (MAX_NAME_LEN - 1)
+        .saturating_sub(cidr_name.len() + 13)
+        .min(host.len());
+    // Go slices bytes; a cut through a multi-byte character cannot give a valid name anyway.
+    let short_host = String::from_utf8_lossy(&host.as_bytes()[..keep]);
+    let digest = Sha256::digest(format!("{host}+{cidr_name}").as_bytes());
+    let hash = data_encoding::HEXLOWER.encode(&digest);
+    format!("{short_host}-{cidr_name}-{}", &hash[..11])
+}
+
+/// The name of an IPAMHandle CR: the handle ID lower-cased.
+pub fn handle_name(handle_id: &str) -> String {
+    handle_id.to_lowercase()
+}
+
+/// The `projectcalico.org/hostname-hash` label of a BlockAffinity (v3.31+): base32 (standard
+/// alphabet, no padding) of the full SHA3-256 of the host name, 52 characters.
+pub fn hostname_hash(host: &str) -> String {
+    BASE32_NOPAD.encode(&Sha3_256::digest(host.as_bytes()))
+}
+
+/// Name prefixes that `TieredPolicyName` (v3.29–v3.31) leaves alone.
+const FORMATTED_POLICY_PREFIXES: &[&str] = &[
+    "knp.default.",
+    "kanp.adminnetworkpolicy.",
+    "kbanp.baselineadminnetworkpolicy.",
+    "ossg.",
+];
+
+/// Upstream's `names.TieredPolicyName` as of v3.29–v3.31: names with a formatted prefix are
+/// kept, a name without a `.` gets `default.`, any other name is kept.
+pub fn tiered_policy_name(name: &str) -> String {
+    if name.is_empty()
+        || FORMATTED_POLICY_PREFIXES
+            .iter()
+            .any(|p| name.starts_with(p))
+        || name.contains('.')
+    {
+        name.to_string()
+    } else {
+        format!("default.{name}")
+    }
+}
+
+/// The CR name of a GlobalNetworkPolicy, NetworkPolicy, StagedGlobalNetworkPolicy or
+/// StagedNetworkPolicy with v3 name `v3_name` in `tier` (empty = `default`), for a target of
+/// the given Calico version (spec 10.1); an unknown version counts as the newest.
+///
+/// - v3.32 and later: the v3 name.
+/// - v3.29–v3.31: [`tiered_policy_name`].
+/// - v3.28 and earlier (no tiers): `default.<name>` unless the name starts with `knp.` or
+///   `ossg.` (upstream's `convertPolicyNameForStorage`); a policy of another tier, which those
+///   versions cannot hold, is named as v3.29 would.
+pub fn policy_cr_name(v3_name: &str, tier: &str, target: Option<CalicoVersion>) -> String {
+    let minor = target.map_or(u32::MAX, CalicoVersion::minor3);
+    let default_tier = tier.is_empty() || tier == "default";
+    match minor {
+        32.. => v3_name.to_string(),
+        29..=31 => tiered_policy_name(v3_name),
+        _ if !default_tier => tiered_policy_name(v3_name),
+        _ if v3_name.starts_with("knp.") || v3_name.starts_with("ossg.") => v3_name.to_string(),
+        _ => format!("default.{v3_name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(text: &str) -> Option<CalicoVersion> {
+        CalicoVersion::parse(text)
+    }
+
+    #[test]
+    fn subdomains_are_checked_with_the_apiserver_message() {
+        for ok in [
+            "a",
+            "10-65-79-0-26",
+            "default.allow-dns",
+            "k8s-pod-network.abc123",
+            "worker-1.example.com",
+        ] {
+            assert_eq!(validate_subdomain(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "Worker-1",
+            "-a",
+            "a-",
+            "a..b",
+            ".a",
+            "a.",
+            "k8s-pod-network.x\r\neth0",
+            "a_b",
+            "ä",
+        ] {
+            let err = validate_subdomain(bad).unwrap_err();
+            assert!(
+                err.starts_with("a lowercase RFC 1123 subdomain must consist of"),
+                "{bad}: {err}"
+            );
+            assert!(err.ends_with("regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"));
+        }
+        assert_eq!(validate_subdomain(&"a".repeat(253)), Ok(()));
+        assert_eq!(
+            validate_subdomain(&"a".repeat(254)),
+            Err("must be no more than 253 characters".into())
+        );
+    }
+
+    #[test]
+    fn namespaces_are_labels() {
+        assert_eq!(validate_label("kube-system"), Ok(()));
+        assert!(
+            validate_label("a.b")
+                .unwrap_err()
+                .contains("RFC 1123 label")
+        );
+        assert_eq!(
+            validate_label(&"a".repeat(64)),
+            Err("must be no more than 63 characters".into())
+        );
+    }
+
+    #[test]
+    fn cidrs_become_names_as_upstream_cidr_to_name() {
+        assert_eq!(cidr_to_name("10.65.79.0/26"), "10-65-79-0-26");
+        assert_eq!(cidr_to_name("fd00::/122"), "fd00---122");
+        // At most 7 colons are replaced; a full IPv6 address has exactly 7.
+        assert_eq!(
+            cidr_to_name("fd5f:abcd:64:4f2c:ec1b:27b9:1989:77c0/122"),
+            "fd5f-abcd-64-4f2c-ec1b-27b9-1989-77c0-122"
+        );
+        assert_eq!(cidr_to_name("fd00:1:2::/64"), "fd00-1-2---64");
+    }
+
+    #[test]
+    fn cidrs_are_canonicalised_as_go_prints_them() {
+        assert_eq!(canonical_cidr("10.65.79.0/26").unwrap(), "10.65.79.0/26");
+        assert_eq!(canonical_cidr("10.65.79.7/26").unwrap(), "10.65.79.0/26");
+        assert_eq!(canonical_cidr("FD00:0:0::/122").unwrap(), "fd00::/122");
+        assert_eq!(
+            canonical_cidr("::ffff:10.1.0.0/112").unwrap(),
+            "10.1.0.0/16"
+        );
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "x/8",
+            "10.0.0.0/+8",
+            "fd00::/129",
+        ] {
+            assert!(canonical_cidr(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn affinity_names_join_host_and_cidr() {
+        assert_eq!(
+            block_affinity_name("worker-1", "10.65.79.0/26"),
+            "worker-1-10-65-79-0-26"
+        );
+        assert_eq!(
+            block_affinity_name("worker-1", "fd00::/122"),
+            "worker-1-fd00---122"
+        );
+        // 252 characters are still kept as they are.
+        let host = "a".repeat(252 - 1 - "10-65-79-0-26".len());
+        assert_eq!(block_affinity_name(&host, "10.65.79.0/26").len(), 252);
+        assert!(!block_affinity_name(&host, "10.65.79.0/26").contains("-10-65-79-0-26-"));
+    }
+
+    #[test]
+    fn long_affinity_names_are_hashed_to_252_characters() {
+        // Expected values computed independently (Python hashlib).
+        let host = format!("{}.example.com", "h".repeat(230));
+        let name = block_affinity_name(&host, "10.65.79.0/26");
+        assert_eq!(name.len(), 252);
+        assert_eq!(
+            name,
+            format!("{}-10-65-79-0-26-558c0eb03f0", "h".repeat(226))
+        );
+        assert_eq!(validate_subdomain(&name), Ok(()));
+        // Exactly 253 characters is already too long.
+        let host = "a".repeat(253 - 1 - "10-65-79-0-26".len());
+        assert_eq!(
+            block_affinity_name(&host, "10.65.79.0/26"),
+            format!("{}-10-65-79-0-26-5dfa7dcd8c5", "a".repeat(226))
+        );
+        // Never panics on hosts with multi-byte characters.
+        let odd = "é".repeat(200);
+        assert!(block_affinity_name(&odd, "10.0.0.0/26").len() >= 252);
+    }
+
+    #[test]
+    fn handle_names_are_lower_case() {
+        assert_eq!(
+            handle_name("k8s-pod-network.ABCdef"),
+            "k8s-pod-network.abcdef"
+        );
+        assert_eq!(
+            handle_name("ipip-tunnel-addr-Worker-1"),
+            "ipip-tunnel-addr-worker-1"
+        );
+    }
+
+    #[test]
+    fn hostname_hash_is_untruncated_base32_of_sha3_256() {
+        // Upstream's golden value (model/block_affinity_hash_internal_test.go).
+        assert_eq!(
+            hostname_hash("node-a"),
+            "PY3TQE2E3XMTETLM2MJO3UITKPFB27YUJ4T4E5XGPEJON3SM4QAA"
+        );
+        assert_eq!(
+            hostname_hash("worker-1"),
+            "CPU5J3TPSNHFA66J45DG4Z5C3PSJAZ36LD46JZLYEGZSTAWBUCUA"
+        );
+        assert_eq!(hostname_hash("x").len(), 52);
+    }
+
+    #[test]
+    fn policy_names_for_3_32_and_later_and_unknown_targets_are_the_v3_name() {
+        for target in [v("v3.32.1"), v("v3.34.0"), None] {
+            assert_eq!(policy_cr_name("allow-dns", "", target), "allow-dns");
+            assert_eq!(
+                policy_cr_name("default.allow-dns", "default", target),
+                "default.allow-dns"
+            );
+            assert_eq!(policy_cr_name("sec.block-x", "sec", target), "sec.block-x");
+        }
+    }
+
+    #[test]
+    fn policy_names_for_3_30_and_3_31_are_tiered_policy_names() {
+        for target in [v("v3.30.0"), v("v3.31.2")] {
+            assert_eq!(policy_cr_name("allow-dns", "", target), "default.allow-dns");
+            assert_eq!(
+                policy_cr_name("allow-dns", "default", target),
+                "default.allow-dns"
+            );
+            assert_eq!(
+                policy_cr_name("default.allow-dns", "default", target),
+                "default.allow-dns"
+            );
+            assert_eq!(policy_cr_name("sec.block-x", "sec", target), "sec.block-x");
+            assert_eq!(policy_cr_name("knp.default.x", "", target), "knp.default.x");
+            assert_eq!(
+                policy_cr_name("kanp.adminnetworkpolicy.x", "adminnetworkpolicy", target),
+                "kanp.adminnetworkpolicy.x"
+            );
+            assert_eq!(
+                policy_cr_name("kbanp.baselineadminnetworkpolicy.x", "", target),
+                "kbanp.baselineadminnetworkpolicy.x"
+            );
+            assert_eq!(
+                policy_cr_name("ossg.default.sg1", "", target),
+                "ossg.default.sg1"
+            );
+        }
+    }
+
+    #[test]
+    fn policy_names_for_3_29_and_earlier_get_the_default_prefix() {
+        let t = v("v3.29.3");
+        assert_eq!(policy_cr_name("allow-dns", "", t), "default.allow-dns");
+        assert_eq!(
+            policy_cr_name("default.allow-dns", "", t),
+            "default.allow-dns"
+        );
+        assert_eq!(policy_cr_name("sec.block-x", "sec", t), "sec.block-x");
+        let t = v("v3.28.0");
+        assert_eq!(policy_cr_name("allow-dns", "", t), "default.allow-dns");
+        assert_eq!(
+            policy_cr_name("allow-dns", "default", t),
+            "default.allow-dns"
+        );
+        // Before tiers, every name got the prefix, dotted or not.
+        assert_eq!(
+            policy_cr_name("team.allow-dns", "", t),
+            "default.team.allow-dns"
+        );
+        assert_eq!(policy_cr_name("knp.default.x", "", t), "knp.default.x");
+        assert_eq!(
+            policy_cr_name("ossg.default.sg1", "", t),
+            "ossg.default.sg1"
+        );
+        assert_eq!(policy_cr_name("sec.block-x", "sec", t), "sec.block-x");
+    }
+}

@@ -1,0 +1,412 @@
+//! Raw JSON requests to the API server for bulk writes: an optional client-side rate, retries
+//! with exponential backoff on 429, 5xx and timeouts that honour `Retry-After`, and the
+//! server's `Warning` headers kept (they name fields the CRD schema dropped).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+/// How bulk requests are paced and retried.
+#[derive(Clone, Debug)]
+pub struct RestOptions {
+    /// Requests per second across all workers; None for no client-side limit.
+    pub qps: Option<f64>,
+    /// Attempts per request, including the first.
+    pub attempts: u32,
+    /// First backoff; doubles per attempt up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Time allowed for one attempt.
+    pub timeout: Duration,
+}
+
+impl Default for RestOptions {
+    fn default() -> RestOptions {
+        RestOptions {
+            qps: None,
+            attempts: 8,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A Kubernetes `Status` failure, or a transport problem.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum RestError {
+    #[error("{message}")]
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl RestError {
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            RestError::Api { code, .. } => Some(*code),
+            RestError::Transport(_) => None,
+        }
+    }
+
+    pub fn is(&self, code: u16) -> bool {
+        self.code() == Some(code)
+    }
+}
+
+/// A successful answer with the server's warnings.
+#[derive(Debug)]
+pub struct Answer {
+    pub body: Value,
+    pub warnings: Vec<String>,
+}
+
+/// Spaces requests evenly at a rate (a burst of one).
+struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    async fn acquire(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = (*next).max(Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+#[derive(Clone)]
+pub struct Rest {
+    client: kube::Client,
+    options: RestOptions,
+    limiter: Option<Arc<RateLimiter>>,
+    retries: Arc<AtomicU64>,
+}
+
+enum Outcome {
+    Done(Result<Answer, RestError>),
+    Retry {
+        error: RestError,
+        after: Option<Duration>,
+    },
+}
+
+impl Rest {
+    pub fn new(client: kube::Client, options: RestOptions) -> Rest {
+        let limiter = options.qps.filter(|q| *q > 0.0).map(|qps| {
+            Arc::new(RateLimiter {
+                interval: Duration::from_secs_f64(1.0 / qps),
+                next: Mutex::new(Instant::now()),
+            })
+        });
+        Rest {
+            client,
+            options,
+            limiter,
+            retries: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many requests had to be repeated so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Option<Value>, RestError> {
+        match self.call(Method::GET, path, None, None).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(e) if e.is(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create(&self, collection: &str, body: &Value) -> Result<Answer, RestError> {
+        self.call(
+            Method::POST,
+            collection,
+            Some(body),
+            Some("application/json"),
+        )
+        .await
+    }
+
+    pub async fn replace(&self, path: &str, body: &Value) -> Result<Answer, RestError> {
+        self.call(Method::PUT, path, Some(body), Some("application/json"))
+            .await
+    }
+
+    pub async fn merge_patch(&self, path: &str, patch: &Value) -> Result<Answer, RestError> {
+        self.call(
+            Method::PATCH,
+            path,
+            Some(patch),
+            Some("application/merge-patch+json"),
+        )
+        .await
+    }
+
+    /// One page of a list: items and the continue token.
+    pub async fn list_page(
+        &self,
+        path: &str,
+        limit: u32,
+        token: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), RestError> {
+        let mut query = format!("{path}?limit={limit}");
+        if let Some(token) = token {
+            query.push_str("&continue=");
+            query.push_str(&percent_encode(token));
+        }
+        let answer = self.call(Method::GET, &query, None, None).await?;
+        let items = match answer.body.get("items") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let next = answer
+            .body
+            .pointer("/metadata/continue")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok((items, next))
+    }
+
+    /// Every item of a list, page by page.
+    pub async fn list_all(&self, path: &str, mut each: impl FnMut(Value)) -> Result<(), RestError> {
+        let mut token: Option<String> = None;
+        loop {
+            let (items, next) = self.list_page(path, 500, token.as_deref()).await?;
+            items.into_iter().for_each(&mut each);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: Option<&str>,
+    ) -> Result<Answer, RestError> {
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).expect("JSON values serialize"))
+            .unwrap_or_default();
+        let mut backoff = self.options.backoff;
+        let mut attempt = 1;
+        loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+            match self.attempt(&method, path, &bytes, content_type).await {
+                Outcome::Done(result) => return result,
+                Outcome::Retry { error, after } => {
+                    if attempt >= self.options.attempts {
+                        return Err(error);
+                    }
+                    attempt += 1;
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    let wait = after.unwrap_or(backoff).min(Duration::from_secs(60));
+                    tokio::time::sleep(jitter(wait)).await;
+                    backoff = (backoff * 2).min(self.options.max_backoff);
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> Outcome {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("accept", "application/json");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = match request.body(kube::client::Body::from(body.to_vec())) {
+            Ok(request) => request,
+            Err(e) => {
+                return Outcome::Done(Err(RestError::Transport(format!(
+                    "bad request for {path}: {e}"
+                ))));
+            }
+        };
+        let sent = tokio::time::timeout(self.options.timeout, async {
+            let response = self
+                .client
+                .send(request)
+                .await
+                .map_err(|e| RestError::Transport(root_cause(&e)))?;
+            let (parts, body) = response.into_parts();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| RestError::Transport(e.to_string()))?
+                .to_bytes();
+            Ok::<_, RestError>((parts, bytes))
+        })
+        .await;
+        let (parts, bytes) = match sent {
+            Err(_) => {
+                let error = RestError::Transport(format!(
+                    "no answer within {}s",
+                    self.options.timeout.as_secs_f64()
+                ));
+                return Outcome::Retry { error, after: None };
+            }
+            Ok(Err(error)) => return Outcome::Retry { error, after: None },
+            Ok(Ok(answer)) => answer,
+        };
+        let status = parts.status;
+        if status.is_success() {
+            let warnings = parts
+                .headers
+                .get_all("warning")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(warning_text)
+                .collect();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Outcome::Done(Ok(Answer { body, warnings }));
+        }
+        let error = status_error(status, &bytes);
+        let retry_after = parts
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        if matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504) {
+            Outcome::Retry {
+                error,
+                after: retry_after,
+            }
+        } else {
+            Outcome::Done(Err(error))
+        }
+    }
+}
+
+/// The `Status` body of a failure, or a plain description when there is none.
+fn status_error(status: StatusCode, body: &[u8]) -> RestError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    RestError::Api {
+        code: status.as_u16(),
+        reason: field("reason").unwrap_or_default(),
+        message: field("message").unwrap_or_else(|| {
+            format!(
+                "{status}: {}",
+                String::from_utf8_lossy(body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            )
+        }),
+    }
+}
+
+/// `299 - "unknown field \"spec.x\""` → `unknown field "spec.x"`.
+fn warning_text(header: &str) -> String {
+    let text = header.splitn(3, ' ').nth(2).unwrap_or(header).trim();
+    match serde_json::from_str::<String>(text) {
+        Ok(unquoted) => unquoted,
+        Err(_) => text.trim_matches('"').to_string(),
+    }
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+/// Spreads retries of many workers apart: between 75% and 125% of the wait.
+fn jitter(wait: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    wait.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_are_unquoted() {
+        assert_eq!(
+            warning_text(r#"299 - "unknown field \"spec.ipCooldownSeconds\"""#),
+            r#"unknown field "spec.ipCooldownSeconds""#
+        );
+        assert_eq!(warning_text("299 - plain"), "plain");
+    }
+
+    #[test]
+    fn status_bodies_become_errors() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"ippools.crd.projectcalico.org \"x\" already exists","reason":"AlreadyExists","code":409}"#;
+        let error = status_error(StatusCode::CONFLICT, body);
+        assert!(error.is(409));
+        assert_eq!(
+            error.to_string(),
+            "ippools.crd.projectcalico.org \"x\" already exists"
+        );
+        assert!(
+            status_error(StatusCode::BAD_GATEWAY, b"<html>")
+                .to_string()
+                .starts_with("502 Bad Gateway")
+        );
+    }
+
+    #[test]
+    fn continue_tokens_are_encoded() {
+        assert_eq!(percent_encode("eyJ2Ijoi+/="), "eyJ2Ijoi%2B%2F%3D");
+    }
+
+    #[test]
+    fn jitter_stays_near_the_wait() {
+        let wait = Duration::from_millis(1000);
+        let jittered = jitter(wait);
+        assert!(jittered >= Duration::from_millis(750) && jittered <= Duration::from_millis(1250));
+    }
+}
