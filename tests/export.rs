@@ -576,7 +576,8 @@ mod datasets {
             "{handles:?}"
         );
         assert!(file.ipam.iter().any(|e| e.kind == IpamKind::BlockAffinity
-            && calico_migrate::format::gojson::marshal(&e.value) == r#"{"state":"","deleted":false}"#));
+            && calico_migrate::format::gojson::marshal(&e.value)
+                == r#"{"state":"","deleted":false}"#));
         let text: String = file.ipam.iter().map(|e| e.value.to_string()).collect();
         for newer in ["affinity_claim_time", "alternateOwnerAttrs", "releasedAt"] {
             assert!(text.contains(newer), "{newer} carried through");
@@ -861,4 +862,81 @@ mod datasets {
             stderr(&output)
         );
     }
+}
+
+/// A small cluster touching each rule, for the exact text of the file.
+fn tiny_cluster() -> testbed::Dataset {
+    use testbed::calico::{
+        Block, cluster_information, node, object, pod_attrs, tunnel_attrs, with_meta,
+    };
+    let mut d = testbed::Dataset::default();
+    d.put(
+        testbed::calico::CLUSTER_INFORMATION_KEY,
+        &cluster_information("v3.28.0", true),
+    );
+    d.resource(node(
+        "w1.example.com",
+        Some("w1"),
+        "10.0.0.11",
+        "192.168.1.0",
+    ));
+    d.resource(object(
+        "IPPool",
+        None,
+        "pool",
+        json!({"cidr": "192.168.0.0/16", "ipipMode": "Always", "natOutgoing": true, "blockSize": 30, "nodeSelector": "all()"}),
+    ));
+    d.resource(with_meta(
+        object("GlobalNetworkPolicy", None, "default.deny-all", json!({"tier": "default", "order": 1e6, "selector": "all()", "types": ["Ingress"]})),
+        "annotations",
+        json!({"note": "a long note with spaces, long enough for go-yaml to fold it onto a second line at eighty columns"}),
+    ));
+    d.resource(object(
+        "NetworkPolicy",
+        Some("app"),
+        "knp.default.copy",
+        json!({"selector": "all()"}),
+    ));
+    d.resource(object(
+        "FelixConfiguration",
+        None,
+        "node.w1.example.com",
+        json!({"defaultEndpointToHostAction": "RETURN"}),
+    ));
+    let block = Block {
+        cidr: "192.168.1.0/30".into(),
+        host: Some("w1.example.com".into()),
+        allocations: vec![
+            (
+                0,
+                "ipip-tunnel-addr-w1.example.com".into(),
+                tunnel_attrs("w1.example.com", "ipipTunnelAddress"),
+            ),
+            (
+                1,
+                "k8s-pod-network.0a1b".into(),
+                pod_attrs("w1.example.com", "app", "web-0"),
+            ),
+        ],
+        size: 4,
+    };
+    block.add_to(&mut d);
+    d.put(
+        "/calico/ipam/v2/config",
+        &json!({"auto_allocate_blocks": true}),
+    );
+    d
+}
+
+#[test]
+fn the_exact_file_text_of_a_small_cluster() {
+    let env = locked_env(&tiny_cluster());
+    let (_, _, dir) = export(&env, &[]);
+    let text = std::fs::read_to_string(dir.path().join("snapshot")).unwrap();
+    insta::with_settings!({filters => vec![
+        (r#"resourceVersion: "\d+""#, r#"resourceVersion: "[revision]""#),
+        (r#""resourceVersion": "\d+""#, r#""resourceVersion": "[revision]""#),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
 }

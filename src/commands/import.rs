@@ -128,6 +128,8 @@ struct Validated {
     /// Objects per group, in file order.
     totals: Vec<(&'static str, u64)>,
     cluster_information: serde_json::Value,
+    /// Namespaces that namespaced objects of the file live in.
+    namespaces: std::collections::BTreeSet<String>,
 }
 
 pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
@@ -204,6 +206,7 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
         console.info("Dry run: nothing was written.");
         return Ok(());
     }
+    check_namespaces(&rest, &validated.namespaces).await?;
     let installed = install_crds(&rest, console).await?;
     report.crds_created = installed.created.clone();
     let schemas = crds::installed_schemas(&rest).await.map_err(|e| {
@@ -276,6 +279,7 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
     let mut invalid: Vec<ConvertError> = Vec::new();
     let mut invalid_count = 0u64;
     let mut cluster_information = None;
+    let mut namespaces = std::collections::BTreeSet::new();
     let result = export_reader::read_file(
         path,
         |event: Event| -> Result<(), std::convert::Infallible> {
@@ -284,6 +288,14 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
             }
             if let Some(Item { group, desired }) = pipeline::convert(event, target) {
                 spinner.inc(1);
+                if let Ok(Desired::Resource { object, .. }) = &desired
+                    && let Some(namespace) = object
+                        .pointer("/metadata/namespace")
+                        .and_then(serde_json::Value::as_str)
+                    && !namespaces.contains(namespace)
+                {
+                    namespaces.insert(namespace.to_string());
+                }
                 match desired {
                     Ok(_) => match totals.last_mut() {
                         Some((last, count)) if *last == group => *count += 1,
@@ -337,7 +349,43 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
     Ok(Validated {
         totals,
         cluster_information,
+        namespaces,
     })
+}
+
+/// Namespaced objects need their namespace: say at once which are missing, before any write.
+async fn check_namespaces(
+    rest: &Rest,
+    namespaces: &std::collections::BTreeSet<String>,
+) -> Result<(), Error> {
+    let mut missing = Vec::new();
+    for namespace in namespaces {
+        let found = rest
+            .get(&format!("/api/v1/namespaces/{namespace}"))
+            .await
+            .map_err(|e| {
+                Error::failed(
+                    format!("reading namespace {namespace}: {e}"),
+                    "check RBAC access to namespaces",
+                )
+            })?;
+        if found.is_none() {
+            missing.push(namespace.as_str());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::failed(
+        format!(
+            "the file has namespaced Calico objects in namespace(s) the cluster does not have: {}; nothing was changed",
+            missing.join(", ")
+        ),
+        format!(
+            "create them first (kubectl create namespace {}), or check that the kubeconfig points at the right cluster",
+            missing.join(" ")
+        ),
+    ))
 }
 
 async fn install_crds(rest: &Rest, console: &Console) -> Result<crds::Installed, Error> {

@@ -1865,7 +1865,7 @@ mod tests {
         assert_eq!(gnp[1]["spec"]["order"], json!(1500.5));
         assert_eq!(gnp[1]["spec"]["selector"], "!has(projectcalico.org/exempt)");
         let hep = &file.lists[4].1[0];
-        assert_eq!(hep["spec"]["ports"][1]["port"], "20:21");
+        assert_eq!(hep["spec"]["ports"][1]["port"], 21);
         assert_eq!(
             hep["spec"]["node"], "worker-1.example.com",
             "calicoctl does not remap it"

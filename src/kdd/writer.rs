@@ -186,54 +186,65 @@ impl Writer {
         remove: &[String],
     ) -> Written {
         let path = node_path(node);
-        let existing = match self.rest.get(&path).await {
-            Ok(Some(existing)) => existing,
-            Ok(None) => return Written::of(Outcome::NodeNotFound),
-            Err(error) => return Written::of(Outcome::Failed(describe(&error))),
-        };
-        let current: BTreeMap<String, String> = existing
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let differences = compare_node(desired, &current);
-        if differences.is_empty() {
-            return Written::of(Outcome::Unchanged);
+        for _ in 0..UPDATE_ATTEMPTS {
+            let existing = match self.rest.get(&path).await {
+                Ok(Some(existing)) => existing,
+                Ok(None) => return Written::of(Outcome::NodeNotFound),
+                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+            };
+            let current: BTreeMap<String, String> = existing
+                .pointer("/metadata/annotations")
+                .and_then(Value::as_object)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let differences = compare_node(desired, &current);
+            if differences.is_empty() {
+                return Written::of(Outcome::Unchanged);
+            }
+            // Annotations that are there with other values are someone else's data.
+            let clashes: Vec<Difference> = differences
+                .iter()
+                .filter(|d| d.actual.is_some())
+                .cloned()
+                .collect();
+            if !clashes.is_empty() && !self.overwrite {
+                return Written::of(Outcome::Conflict(clashes));
+            }
+            let mut annotations = Map::new();
+            for (key, value) in set {
+                annotations.insert(key.clone(), Value::String(value.clone()));
+            }
+            for key in remove.iter().filter(|k| current.contains_key(*k)) {
+                annotations.insert(key.clone(), Value::Null);
+            }
+            // The resourceVersion read makes the patch conditional: two writes to one node
+            // (etcd nodes merged onto one Kubernetes name) cannot both think they came first.
+            let resource_version = existing
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null);
+            let patch = json!({"metadata": {"annotations": annotations, "resourceVersion": resource_version}});
+            match self.rest.merge_patch(&path, &patch).await {
+                Ok(answer) => {
+                    let outcome = if clashes.is_empty() {
+                        Outcome::Created
+                    } else {
+                        Outcome::Updated
+                    };
+                    return Written::with(outcome, Vec::new(), answer.warnings);
+                }
+                Err(error) if error.is(409) => continue,
+                Err(error) if error.is(404) => return Written::of(Outcome::NodeNotFound),
+                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+            }
         }
-        // Annotations that are there with other values are someone else's data.
-        let clashes: Vec<Difference> = differences
-            .iter()
-            .filter(|d| d.actual.is_some())
-            .cloned()
-            .collect();
-        if !clashes.is_empty() && !self.overwrite {
-            return Written::of(Outcome::Conflict(clashes));
-        }
-        let mut annotations = Map::new();
-        for (key, value) in set {
-            annotations.insert(key.clone(), Value::String(value.clone()));
-        }
-        for key in remove.iter().filter(|k| current.contains_key(*k)) {
-            annotations.insert(key.clone(), Value::Null);
-        }
-        let patch = json!({"metadata": {"annotations": annotations}});
-        match self.rest.merge_patch(&path, &patch).await {
-            Ok(answer) => Written::with(
-                if clashes.is_empty() {
-                    Outcome::Created
-                } else {
-                    Outcome::Updated
-                },
-                Vec::new(),
-                answer.warnings,
-            ),
-            Err(error) if error.is(404) => Written::of(Outcome::NodeNotFound),
-            Err(error) => Written::of(Outcome::Failed(describe(&error))),
-        }
+        Written::of(Outcome::Failed(format!(
+            "Node {node} kept changing while its annotations were written"
+        )))
     }
 }
 

@@ -33,6 +33,19 @@ pub fn plugin(kubeconfig: &Path) -> Command {
     cmd
 }
 
+/// The plugin as a plain process, for tests that must start it and stop it halfway.
+pub fn plugin_process(kubeconfig: &Path) -> std::process::Command {
+    let mut cmd =
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("kubectl-calico_migrate"));
+    for name in SCRUBBED {
+        cmd.env_remove(name);
+    }
+    cmd.env("KUBECONFIG", kubeconfig)
+        .env("RUST_BACKTRACE", "0")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
 /// A running install, with the plugin pointed at its namespace.
 pub struct Env {
     pub install: CalicoInstall,
@@ -90,4 +103,64 @@ pub fn stdout(output: &std::process::Output) -> String {
 
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// An install loaded with a dataset, etcd locked, and exported to a file: the state in which
+/// an operator imports.
+pub struct Exported {
+    pub env: Env,
+    pub file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Exported {
+    pub fn new(dataset: &Dataset, export_args: &[&str]) -> Exported {
+        let env = Env::with(EtcdMode::Tls, dataset);
+        let output = env
+            .plugin()
+            .args(["lock", "--datastore", "etcd"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("snapshot");
+        let output = env
+            .plugin()
+            .arg("export")
+            .arg("-f")
+            .arg(&file)
+            .args(export_args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "export: {}", stderr(&output));
+        Exported {
+            env,
+            file,
+            _dir: dir,
+        }
+    }
+
+    /// `import -f FILE` with more arguments.
+    pub fn import(&self, args: &[&str]) -> std::process::Output {
+        self.env
+            .plugin()
+            .arg("import")
+            .arg("-f")
+            .arg(&self.file)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn verify(&self, args: &[&str]) -> std::process::Output {
+        self.env.plugin().arg("verify").args(args).output().unwrap()
+    }
+}
+
+/// The per-kind row of an import report.
+pub fn import_row(report: &serde_json::Value, kind: &str) -> serde_json::Value {
+    report["kinds"]
+        .as_array()
+        .and_then(|kinds| kinds.iter().find(|k| k["kind"] == kind).cloned())
+        .unwrap_or_else(|| panic!("no {kind} in {report}"))
 }

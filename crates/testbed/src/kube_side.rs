@@ -301,6 +301,72 @@ impl KubeSide {
         })
     }
 
+    /// POSTs any object to a collection path.
+    pub fn create_raw(
+        &self,
+        collection: &str,
+        object: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        block_on(async {
+            let client = self.client().await?;
+            let request = http::Request::post(collection)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(object)?)?;
+            Ok(client.request(request).await?)
+        })
+    }
+
+    fn calico_path(plural: &str, object: &serde_json::Value) -> String {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        match object["metadata"]["namespace"].as_str() {
+            Some(ns) => format!("/apis/crd.projectcalico.org/v1/namespaces/{ns}/{plural}/{name}"),
+            None => format!("/apis/crd.projectcalico.org/v1/{plural}/{name}"),
+        }
+    }
+
+    /// Replaces a Calico custom resource (the object carries its resourceVersion).
+    pub fn replace_calico(
+        &self,
+        plural: &str,
+        object: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let path = Self::calico_path(plural, object);
+        block_on(async {
+            let client = self.client().await?;
+            let request = http::Request::put(path)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(object)?)?;
+            Ok(client.request(request).await?)
+        })
+    }
+
+    pub fn delete_calico(&self, plural: &str, namespace: Option<&str>, name: &str) -> Result<()> {
+        let object = serde_json::json!({"metadata": {"name": name, "namespace": namespace}});
+        let path = Self::calico_path(plural, &object);
+        block_on(async {
+            let client = self.client().await?;
+            client
+                .request_text(http::Request::delete(path).body(Vec::new())?)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Sets one annotation of a Kubernetes Node.
+    pub fn annotate_node(&self, node: &str, key: &str, value: &str) -> Result<()> {
+        block_on(async {
+            let api: Api<Node> = Api::all(self.client().await?);
+            let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
+            api.patch(
+                node,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
     /// Writes a Calico custom resource as given (create).
     pub fn create_calico(
         &self,

@@ -1,0 +1,651 @@
+//! import: into the local API server (or a real cluster), then verify; resumable after a
+//! failure or an interruption; conflicts and --overwrite; invalid files change nothing.
+
+mod common;
+
+use common::{Env, Exported, import_row, json_output, stderr, stdout};
+use serde_json::{Value, json};
+use testbed::datasets::{self, Release};
+use testbed::{EtcdMode, calico};
+
+fn succeeded(output: &std::process::Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    json_output(output)
+}
+
+fn assert_verified(exported: &Exported) {
+    let output = exported.verify(&["-o", "json"]);
+    let report = json_output(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{report:#}\n{}",
+        stderr(&output)
+    );
+    assert_eq!(report["equal"], true);
+}
+
+#[test]
+fn the_sandbox_imports_and_verifies() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    assert_eq!(report["completed"], true);
+    assert_eq!(report["crdsCreated"].as_array().unwrap().len(), 22);
+    assert_eq!(import_row(&report, "IPPool")["created"], 1);
+    assert_eq!(import_row(&report, "Node")["created"], 3);
+    assert_eq!(import_row(&report, "IPAMHandle")["created"], 5);
+    let kube = &exported.env.install.kube;
+
+    // The objects of section 4: v1 CRs with the metadata annotation.
+    let pool = kube
+        .get_calico("ippools", None, "default-ipv4-ippool")
+        .unwrap()
+        .expect("IPPool written");
+    assert_eq!(pool["apiVersion"], "crd.projectcalico.org/v1");
+    assert_eq!(pool["spec"]["cidr"], "192.168.0.0/16");
+    let metadata: Value = serde_json::from_str(
+        pool["metadata"]["annotations"]["projectcalico.org/metadata"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(metadata["creationTimestamp"].is_string());
+    // A v3.28 target keeps the default. prefix in policy object names (spec 10.1).
+    let gnp = kube
+        .get_calico("globalnetworkpolicies", None, "default.allow-cluster-dns")
+        .unwrap()
+        .expect("GNP");
+    assert_eq!(
+        gnp["metadata"]["labels"]["projectcalico.org/tier"],
+        "default"
+    );
+    let np = kube
+        .get_calico("networkpolicies", Some("shop"), "default.allow-frontend")
+        .unwrap()
+        .expect("NP");
+    assert_eq!(np["spec"]["order"], 200);
+    // Calico Nodes become annotations on Kubernetes Nodes.
+    let annotations = kube.node_annotations("worker-1").unwrap();
+    assert_eq!(annotations["projectcalico.org/IPv4Address"], "10.0.0.11/24");
+    assert_eq!(
+        annotations["projectcalico.org/IPv4IPIPTunnelAddr"],
+        "192.168.33.0"
+    );
+    // IPAM in the CR forms of 4.5.
+    let block = kube
+        .get_calico("ipamblocks", None, "192-168-33-0-26")
+        .unwrap()
+        .expect("block");
+    assert_eq!(block["spec"]["affinity"], "host:worker-1");
+    assert_eq!(block["spec"]["strictAffinity"], false);
+    let affinity = kube
+        .get_calico("blockaffinities", None, "worker-1-192-168-33-0-26")
+        .unwrap()
+        .expect("affinity");
+    assert_eq!(affinity["spec"]["deleted"], "false");
+    assert_eq!(affinity["spec"]["node"], "worker-1");
+    let handle = kube
+        .get_calico("ipamhandles", None, "ipip-tunnel-addr-worker-1")
+        .unwrap()
+        .expect("handle");
+    assert_eq!(handle["spec"]["handleID"], "ipip-tunnel-addr-worker-1");
+    assert_eq!(
+        kube.get_calico("ipamconfigs", None, "default")
+            .unwrap()
+            .unwrap()["spec"]["autoAllocateBlocks"],
+        true
+    );
+    // ClusterInformation: locked, with the source's GUID and version.
+    let info = kube
+        .get_calico("clusterinformations", None, "default")
+        .unwrap()
+        .unwrap();
+    assert_eq!(info["spec"]["datastoreReady"], false);
+    assert_eq!(
+        info["spec"]["clusterGUID"],
+        "6f0c5e8e3a0b4a53b1f7d2f0d6c1a9e4"
+    );
+    assert_eq!(info["spec"]["calicoVersion"], "v3.28.0");
+
+    assert_verified(&exported);
+
+    // Running it again changes nothing and succeeds.
+    let again = succeeded(&exported.import(&["-o", "json"]));
+    for kind in again["kinds"].as_array().unwrap() {
+        assert_eq!(kind["created"], 0, "{kind}");
+        assert_eq!(kind["unchanged"], kind["total"], "{kind}");
+    }
+    assert!(
+        again["crdsCreated"].as_array().unwrap().is_empty(),
+        "existing CRDs are kept"
+    );
+}
+
+#[test]
+fn upstream_system_test_dataset() {
+    // node5 maps onto node4 (confirmed at export): the second Node node4 differs from the first.
+    let exported = Exported::new(&datasets::upstream_st(), &["--node-map", "node5=node4"]);
+    let output = exported.import(&["-o", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_output(&output);
+    assert_eq!(import_row(&report, "Node")["conflicts"], 1);
+    assert!(
+        stderr(&output).contains("conflict: Node node4 differs in the target"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("--overwrite"),
+        "{}",
+        stderr(&output)
+    );
+    // calicoctl's behaviour, the later node wins, is one flag away.
+    let report = succeeded(&exported.import(&["--overwrite", "-o", "json"]));
+    assert_eq!(report["completed"], true);
+    let policy = exported.env.install.kube.get_calico(
+        "networkpolicies",
+        Some("test"),
+        "default.policy-mypolicy3",
+    );
+    assert!(policy.unwrap().is_some(), "v3.29 target: default. prefix");
+    let felix = exported
+        .env
+        .install
+        .kube
+        .get_calico("felixconfigurations", None, "node.node4")
+        .unwrap();
+    assert!(felix.is_some());
+}
+
+#[test]
+fn fqdn_nodes_and_dual_stack_ipam_verify_clean() {
+    for dataset in [datasets::fqdn_nodes(), datasets::dual_stack_ipam()] {
+        let exported = Exported::new(&dataset, &[]);
+        let report = succeeded(&exported.import(&["-o", "json"]));
+        assert_eq!(report["completed"], true, "{report:#}");
+        assert_verified(&exported);
+    }
+}
+
+#[test]
+fn fields_the_target_schema_does_not_know_are_reported_not_lost_silently() {
+    // HEAD data carries IPAMConfig ipCooldownSeconds and attributes[].releasedAt, which the
+    // v3.32.1 CRDs do not know (spec 15.2, 15.3).
+    let exported = Exported::new(&datasets::dual_stack_ipam(), &[]);
+    let output = exported.import(&["-o", "json"]);
+    let report = succeeded(&output);
+    let dropped: Vec<&str> = report["droppedFields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        dropped
+            .iter()
+            .any(|f| f.starts_with("IPAMConfig spec.ipCooldownSeconds")),
+        "{dropped:?}"
+    );
+    assert!(
+        dropped
+            .iter()
+            .any(|f| f.starts_with("IPAMBlock spec.attributes") && f.ends_with("releasedAt")),
+        "{dropped:?}"
+    );
+    assert!(
+        stderr(&output).contains("the target's CRD schema does not know this field"),
+        "{}",
+        stderr(&output)
+    );
+    let verify = json_output(&exported.verify(&["-o", "json"]));
+    assert_eq!(verify["equal"], true);
+    assert!(
+        verify["droppedBySchema"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("ipCooldownSeconds"))
+    );
+}
+
+#[test]
+fn policies_tiers_and_fractional_durations() {
+    for release in [Release::V3_28, Release::V3_30, Release::V3_32] {
+        let exported = Exported::new(&datasets::policies_and_tiers(release), &[]);
+        let output = exported.import(&["-o", "json"]);
+        let report = succeeded(&output);
+        let rewritten: Vec<&str> = report["rewritten"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(
+            rewritten
+                .iter()
+                .any(|r| r.contains("1.5s") && r.contains("1500ms")),
+            "{release:?}: {rewritten:?}"
+        );
+        assert_verified(&exported);
+    }
+    // The v3.30 naming: default-tier names without a dot get the default. prefix.
+    let exported = Exported::new(&datasets::policies_and_tiers(Release::V3_30), &[]);
+    succeeded(&exported.import(&["-o", "json"]));
+    let names: Vec<String> = exported
+        .env
+        .install
+        .kube
+        .list_calico("globalnetworkpolicies")
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.iter().all(|n| n.contains('.')), "{names:?}");
+    // --calico-version decides the naming: v3.32 uses the v3 names.
+    let exported = Exported::new(&datasets::policies_and_tiers(Release::V3_30), &[]);
+    succeeded(&exported.import(&["--calico-version", "v3.32.1", "-o", "json"]));
+    let names: Vec<String> = exported
+        .env
+        .install
+        .kube
+        .list_calico("globalnetworkpolicies")
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| !n.starts_with("default.")),
+        "{names:?}"
+    );
+    let verify = exported.verify(&["--calico-version", "v3.32.1"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
+
+#[test]
+fn a_file_without_ipam_is_fine() {
+    let exported = Exported::new(&datasets::no_ipam(), &[]);
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    assert_eq!(report["completed"], true);
+    assert!(
+        !report["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kind"] == "IPAMBlock")
+    );
+    assert_verified(&exported);
+}
+
+#[test]
+fn missing_kubernetes_nodes_are_reported_by_name() {
+    let exported = Exported::new(
+        &datasets::unmapped_nodes(),
+        &[
+            "--node-map",
+            "standalone-gw=",
+            "--node-map",
+            "legacy-1=legacy-1",
+            "--node-map",
+            "ip-10-0-3-17.ec2.internal=ip-10-0-3-17",
+        ],
+    );
+    let output = exported.import(&["--overwrite", "-o", "json"]);
+    let report = succeeded(&output);
+    let missing: Vec<&str> = report["nodesNotFound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(missing.contains(&"worker-gone"), "{missing:?}");
+    assert!(missing.contains(&"legacy-1"), "{missing:?}");
+    assert!(
+        stderr(&output).contains("have no Kubernetes Node and were not imported: "),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn conflicts_stop_the_import_and_overwrite_replaces_them() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let kube = &exported.env.install.kube;
+    kube.install_crds().unwrap();
+    kube.create_calico(
+        "ippools",
+        &json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"},
+                "spec": {"cidr": "10.99.0.0/16", "blockSize": 26, "natOutgoing": false}}),
+    )
+    .unwrap();
+    let output = exported.import(&["-o", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("conflict: IPPool default-ipv4-ippool differs in the target:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.cidr: expected \"192.168.0.0/16\", found \"10.99.0.0/16\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "error: 1 object(s) already exist in the Kubernetes datastore with different content"
+        ),
+        "{err}"
+    );
+    assert!(
+        kube.get_calico("bgppeers", None, "rack-1-tor")
+            .unwrap()
+            .is_none(),
+        "the import stopped before the next kind"
+    );
+    let report = json_output(&output);
+    assert_eq!(import_row(&report, "IPPool")["conflicts"], 1);
+
+    let report = succeeded(&exported.import(&["--overwrite", "-o", "json"]));
+    assert_eq!(import_row(&report, "IPPool")["updated"], 1);
+    assert_eq!(
+        kube.get_calico("ippools", None, "default-ipv4-ippool")
+            .unwrap()
+            .unwrap()["spec"]["cidr"],
+        "192.168.0.0/16"
+    );
+    assert_verified(&exported);
+}
+
+#[test]
+fn objects_only_in_the_target_are_reported_not_deleted() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let kube = &exported.env.install.kube;
+    kube.install_crds().unwrap();
+    kube.create_calico(
+        "globalnetworksets",
+        &json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkSet", "metadata": {"name": "preexisting"}, "spec": {"nets": ["10.1.0.0/24"]}}),
+    )
+    .unwrap();
+    let output = exported.import(&["-o", "json"]);
+    let report = succeeded(&output);
+    assert_eq!(report["onlyInTarget"][0]["kind"], "GlobalNetworkSet");
+    assert_eq!(report["onlyInTarget"][0]["examples"][0], "preexisting");
+    assert!(
+        kube.get_calico("globalnetworksets", None, "preexisting")
+            .unwrap()
+            .is_some()
+    );
+    // verify lists it as a difference.
+    let verify = exported.verify(&["-o", "json"]);
+    assert_eq!(verify.status.code(), Some(3));
+    let report = json_output(&verify);
+    assert_eq!(report["onlyInTarget"][0]["name"], "preexisting");
+}
+
+#[test]
+fn a_failure_halfway_leaves_a_partial_import_that_a_second_run_completes() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let Some(faults) = exported.env.install.kube.faults() else {
+        eprintln!("a real cluster cannot be told to fail: skipping");
+        return;
+    };
+    // 22 CRDs and the ClusterInformation are written first; fail every write after a few objects.
+    faults.fail_writes_after(30, 422, None);
+    let output = exported.import(&["-o", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_output(&output);
+    assert_eq!(report["completed"], false);
+    assert!(
+        stderr(&output).contains("could not be written; the import stopped before the next kind"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(exported.verify(&[]).status.code(), Some(3), "partial");
+
+    faults.clear();
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    assert_eq!(report["completed"], true);
+    let unchanged: u64 = report["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["unchanged"].as_u64().unwrap())
+        .sum();
+    assert!(
+        unchanged > 0,
+        "what the first run wrote counts as done: {report:#}"
+    );
+    assert_verified(&exported);
+}
+
+#[test]
+fn transient_errors_are_retried_honouring_retry_after() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let Some(faults) = exported.env.install.kube.faults() else {
+        return;
+    };
+    faults.fail_writes_after(25, 429, Some(1));
+    // Lift the failure after the first retry wave.
+    let lift = std::thread::spawn({
+        let faults = faults.clone();
+        move || {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            faults.clear();
+        }
+    });
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    lift.join().unwrap();
+    assert!(report["retries"].as_u64().unwrap() > 0, "{report:#}");
+    assert_eq!(report["completed"], true);
+    let failed: u64 = report["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["failed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(failed, 0);
+    assert_verified(&exported);
+}
+
+#[test]
+fn an_interrupted_import_is_finished_by_running_it_again() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let Some(faults) = exported.env.install.kube.faults() else {
+        return;
+    };
+    faults.delay_writes_after(30, std::time::Duration::from_millis(400));
+    let mut child = common::plugin_process(exported.env.install.kube.kubeconfig())
+        .args(["-n", exported.env.namespace(), "import", "-f"])
+        .arg(&exported.file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while faults.writes() < 32 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import did not get going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    faults.clear();
+    assert_eq!(
+        exported.verify(&[]).status.code(),
+        Some(3),
+        "interrupted halfway"
+    );
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    assert_eq!(report["completed"], true);
+    assert_verified(&exported);
+}
+
+#[test]
+fn invalid_files_are_rejected_with_the_cluster_untouched() {
+    let env = Env::with(EtcdMode::Plain, &calico::sandbox_cluster());
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let untouched = |env: &Env| {
+        let status = json_output(
+            &env.plugin()
+                .args(["status", "-o", "json"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(
+            status["kubernetes"]["calicoCrds"]["installed"], 0,
+            "no CRD may be installed"
+        );
+    };
+    let cases = [
+        (
+            write(
+                "two-parts",
+                "apiVersion: projectcalico.org/v3\nitems: []\nkind: IPPoolList\n---\n===\n{}\n",
+            ),
+            "found 2 parts where an export file has 3",
+        ),
+        (
+            write(
+                "bad-yaml",
+                "apiVersion: projectcalico.org/v3\nitems:\n- kind: [unclosed\n---\n===\n{}\n===\n{}\n",
+            ),
+            "bad-yaml:4:1: invalid YAML in list document 1",
+        ),
+        (
+            write(
+                "bad-names",
+                "apiVersion: projectcalico.org/v3\nitems:\n- apiVersion: projectcalico.org/v3\n  kind: IPPool\n  metadata:\n    name: Not_A_Name\n  spec:\n    cidr: 10.0.0.0/16\n- apiVersion: projectcalico.org/v3\n  kind: GlobalNetworkSet\n  metadata:\n    name: UPPER\n  spec: {}\nkind: IPPoolList\nmetadata:\n  resourceVersion: \"1\"\n---\n===\n{\"kind\":\"ClusterInformation\",\"spec\":{}}\n===\n{\"handles\":[{\"Key\":\"/calico/ipam/v2/handle/k8s-pod-network.abc\\r\\neth0\",\"Value\":{\"block\":{},\"deleted\":false},\"TTL\":0}]}\n",
+            ),
+            "has 3 invalid object(s); nothing was changed in the cluster",
+        ),
+    ];
+    for (path, message) in &cases {
+        let output = env
+            .plugin()
+            .arg("import")
+            .arg("-f")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", path.display());
+        let err = stderr(&output);
+        assert!(err.contains(message), "{}: {err}", path.display());
+        untouched(&env);
+    }
+    // Every invalid object is named, with its kind.
+    let output = env
+        .plugin()
+        .arg("import")
+        .arg("-f")
+        .arg(&cases[2].0)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert!(err.contains("IPPool Not_A_Name"), "{err}");
+    assert!(err.contains("GlobalNetworkSet UPPER"), "{err}");
+    assert!(err.contains("k8s-pod-network.abc"), "{err}");
+    let output = env
+        .plugin()
+        .args(["import", "-f", "/nonexistent/file"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("/nonexistent/file"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn files_in_calicoctl_format_import_and_verify() {
+    for (fixture, nodes) in [
+        (
+            "calicoctl-v3.28-export.txt",
+            ["worker-1", "worker-2", "worker-3"].as_slice(),
+        ),
+        ("calicoctl-v3.32-export.txt", ["cp-1", "edge-1"].as_slice()),
+    ] {
+        let env = Env::start(EtcdMode::Plain);
+        for node in nodes {
+            env.install.kube.create_node(node).unwrap();
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture);
+        // The namespaces of the file's policies must exist: the import says so before writing.
+        let output = env
+            .plugin()
+            .arg("import")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            stderr(&output).contains("the file has namespaced Calico objects in namespace(s) the cluster does not have: payments, production; nothing was changed"),
+            "{}",
+            stderr(&output)
+        );
+        for namespace in ["payments", "production"] {
+            env.install.kube.create_namespace(namespace).unwrap();
+        }
+        let output = env
+            .plugin()
+            .arg("import")
+            .arg("-f")
+            .arg(&path)
+            .args(["-o", "json"])
+            .output()
+            .unwrap();
+        let report = json_output(&output);
+        assert_eq!(
+            report["completed"],
+            true,
+            "{fixture}: {report:#}\n{}",
+            stderr(&output)
+        );
+        let verify = env
+            .plugin()
+            .arg("verify")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(verify.status.success(), "{fixture}: {}", stdout(&verify));
+    }
+}
+
+#[test]
+fn native_v3_crds_are_not_supported_yet() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let kube = &exported.env.install.kube;
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "ippools.projectcalico.org"},
+        "spec": {"group": "projectcalico.org", "scope": "Cluster",
+                 "names": {"kind": "IPPool", "plural": "ippools", "singular": "ippool", "listKind": "IPPoolList"},
+                 "versions": [{"name": "v3", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    kube.create_raw(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &crd,
+    )
+    .unwrap();
+    let output = exported.import(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("the cluster serves Calico's native projectcalico.org/v3 CRDs (ippools.projectcalico.org); importing into them is not supported yet"),
+        "{}",
+        stderr(&output)
+    );
+}
