@@ -230,6 +230,33 @@ fn the_summary_as_data_and_the_export_on_stdout_are_the_same_file() {
 }
 
 #[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    // Far more than a pipe buffer, so the export is still writing when the reader leaves.
+    let env = Env::with(EtcdMode::Plain, &testbed::datasets::large(0.02));
+    let mut child = common::plugin_process(env.install.kube.kubeconfig())
+        .args(["-n", env.namespace(), "export", "--allow-unlocked"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // stdout is closed now, like `| head -c 16`.
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!err.contains("error:"), "{err}");
+    assert_eq!(&first, b"apiVersion: proj");
+}
+
+#[test]
 fn an_unlocked_datastore_is_refused_unless_allowed() {
     let env = Env::with(EtcdMode::Plain, &calico::sandbox_cluster());
     let dir = tempfile::tempdir().unwrap();
@@ -939,4 +966,48 @@ fn the_exact_file_text_of_a_small_cluster() {
     ]}, {
         insta::assert_snapshot!(text);
     });
+}
+
+#[test]
+fn pages_of_large_values_stay_within_limits() {
+    // Well-used IPAM blocks are tens of kilobytes each: 300 of them are far more than one gRPC
+    // message may carry (4 MiB by default), so pages must be sized by bytes.
+    use testbed::calico::{Block, pod_attrs};
+    let mut dataset = testbed::Dataset::default();
+    dataset.put(
+        testbed::calico::CLUSTER_INFORMATION_KEY,
+        &testbed::calico::cluster_information("v3.28.0", false),
+    );
+    for i in 0..300u32 {
+        let host = format!("node-{i}");
+        let block = Block {
+            cidr: format!("10.{}.{}.0/22", i / 64, (i % 64) * 4),
+            host: Some(host.clone()),
+            allocations: (0..200)
+                .map(|o| {
+                    (
+                        o,
+                        format!("k8s-pod-network.{i:04}{o:04}{}", "ab".repeat(28)),
+                        pod_attrs(&host, "apps", &format!("pod-{i}-{o}")),
+                    )
+                })
+                .collect(),
+            size: 1024,
+        };
+        dataset.put(block.key(), &block.value());
+    }
+    let env = Env::with(EtcdMode::Plain, &dataset);
+    let bytes: usize = dataset.kvs.iter().map(|(_, v)| v.len()).sum();
+    assert!(
+        bytes > 8 << 20,
+        "the test needs more than a default gRPC message: {bytes}"
+    );
+    let (file, _, _dir) = export(&env, &[]);
+    assert_eq!(
+        file.ipam
+            .iter()
+            .filter(|e| e.kind == calico_migrate::kinds::IpamKind::Block)
+            .count(),
+        300
+    );
 }

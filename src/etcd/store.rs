@@ -1,7 +1,7 @@
 //! Reads of the etcd datastore, and the one write this tool ever makes there: the lock flag,
 //! by compare-and-swap on the key's revision.
 
-use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
+use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp};
 use serde_json::Value;
 
 use super::connect::EtcdError;
@@ -12,7 +12,26 @@ use crate::kinds::CLUSTER_INFORMATION_KEY;
 const LOCK_ATTEMPTS: u32 = 5;
 
 pub struct EtcdStore {
-    client: Client,
+    kv: KvClient,
+}
+
+/// The largest response accepted. A page of well-used IPAM blocks is several megabytes, over
+/// gRPC's 4 MiB default; pages are sized by bytes too (see [`next_page_size`]).
+const MAX_RESPONSE_BYTES: usize = 256 << 20;
+/// Bytes a page aims at, so that memory stays bounded whatever the values' sizes.
+const PAGE_TARGET_BYTES: usize = 8 << 20;
+const MIN_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 10_000;
+
+/// The next page's size: as many keys as fit the byte target at the last page's average size.
+/// Larger pages mean fewer round trips, and fewer of etcd's range counts, which cost it time
+/// in proportion to what is left of the range.
+pub fn next_page_size(current: i64, keys: usize, bytes: usize) -> i64 {
+    if keys == 0 || bytes == 0 {
+        return current;
+    }
+    let per_key = (bytes / keys).max(1);
+    ((PAGE_TARGET_BYTES / per_key) as i64).clamp(MIN_PAGE, MAX_PAGE)
 }
 
 /// A key's value with the revision it was last modified at.
@@ -79,7 +98,7 @@ impl Scan {
             options = options.with_keys_only();
         }
         let response = store
-            .client
+            .kv
             .get(self.next.clone(), Some(options))
             .await
             .map_err(|e| read_error(e, self.revision))?;
@@ -93,6 +112,8 @@ impl Scan {
                 )
             })
             .collect();
+        let bytes: usize = kvs.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.page_size = next_page_size(self.page_size, kvs.len(), bytes);
         match response.kvs().last() {
             Some(last) if response.more() => {
                 let mut next = last.key().to_vec();
@@ -146,12 +167,16 @@ fn request_error(doing: &str) -> impl FnOnce(etcd_client::Error) -> EtcdError + 
 
 impl EtcdStore {
     pub fn new(client: Client) -> EtcdStore {
-        EtcdStore { client }
+        EtcdStore {
+            kv: client
+                .kv_client()
+                .max_decoding_message_size(MAX_RESPONSE_BYTES),
+        }
     }
 
     pub async fn get(&mut self, key: &str) -> Result<Option<Versioned>, EtcdError> {
         let response = self
-            .client
+            .kv
             .get(key, None)
             .await
             .map_err(request_error("reading"))?;
@@ -169,7 +194,7 @@ impl EtcdStore {
     ) -> Result<Option<Versioned>, EtcdError> {
         let options = GetOptions::new().with_revision(revision);
         let response = self
-            .client
+            .kv
             .get(key, Some(options))
             .await
             .map_err(|e| read_error(e, revision))?;
@@ -183,7 +208,7 @@ impl EtcdStore {
     pub async fn revision(&mut self) -> Result<i64, EtcdError> {
         let options = GetOptions::new().with_count_only();
         let response = self
-            .client
+            .kv
             .get(CLUSTER_INFORMATION_KEY, Some(options))
             .await
             .map_err(request_error("reading the revision"))?;
@@ -197,7 +222,7 @@ impl EtcdStore {
             .with_count_only()
             .with_revision(revision);
         let response = self
-            .client
+            .kv
             .get(prefix, Some(options))
             .await
             .map_err(|e| read_error(e, revision))?;
@@ -225,11 +250,7 @@ impl EtcdStore {
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, mod_revision)])
             .and_then([TxnOp::put(key, value, None)]);
-        let response = self
-            .client
-            .txn(txn)
-            .await
-            .map_err(request_error("writing"))?;
+        let response = self.kv.txn(txn).await.map_err(request_error("writing"))?;
         Ok(response.succeeded())
     }
 
@@ -267,5 +288,27 @@ impl EtcdStore {
         Err(EtcdError::Conflict {
             attempts: LOCK_ATTEMPTS,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_sized_by_bytes() {
+        // 16 KB IPAM blocks: about 512 per 8 MB page.
+        assert_eq!(next_page_size(500, 500, 500 * 16_384), 512);
+        // Tiny keys-only pages grow to the cap; huge values shrink to the floor.
+        assert_eq!(next_page_size(500, 1000, 1000 * 60), MAX_PAGE);
+        assert_eq!(next_page_size(500, 10, 10 * (1 << 20)), MIN_PAGE);
+        assert_eq!(next_page_size(700, 0, 0), 700);
+    }
+
+    #[test]
+    fn prefix_ends() {
+        assert_eq!(prefix_end(b"/calico/"), b"/calico0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff"), vec![0]);
     }
 }

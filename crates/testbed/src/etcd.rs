@@ -181,8 +181,8 @@ impl Etcd {
             .collect();
         crate::block_on(async {
             let mut client = self.client().await?;
-            for chunk in pairs.chunks(100) {
-                let ops: Vec<etcd_client::TxnOp> = chunk
+            for batch in batches(&pairs) {
+                let ops: Vec<etcd_client::TxnOp> = batch
                     .iter()
                     .map(|(k, v)| etcd_client::TxnOp::put(k.as_str(), v.as_str(), None))
                     .collect();
@@ -249,6 +249,25 @@ impl Drop for Etcd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Transactions of at most 100 puts and about 1 MiB: etcd refuses requests over 1.5 MiB.
+pub fn batches(pairs: &[(String, String)]) -> Vec<&[(String, String)]> {
+    const MAX_BYTES: usize = 1 << 20;
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        let size = k.len() + v.len();
+        if i > start && (i - start == 100 || bytes + size > MAX_BYTES) {
+            batches.push(&pairs[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < pairs.len() {
+        batches.push(&pairs[start..]);
+    }
+    batches
 }
 
 /// Debian's etcd-server installs /usr/bin/etcd; `ETCD_BINARY` points elsewhere.
