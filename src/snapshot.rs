@@ -274,17 +274,7 @@ impl Duplicates {
 }
 
 fn object_label(kind: &CalicoKind, object: &Value) -> String {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    match object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{} {ns}/{name}", kind.kind),
-        None => format!("{} {name}", kind.kind),
-    }
+    format!("{} {}", kind.kind, crate::convert::qualified_name(object))
 }
 
 fn record_notes(

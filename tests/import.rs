@@ -649,3 +649,55 @@ fn native_v3_crds_are_not_supported_yet() {
         stderr(&output)
     );
 }
+
+#[test]
+fn an_unlocked_kubernetes_datastore_is_not_written() {
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let kube = &exported.env.install.kube;
+    kube.install_crds().unwrap();
+    for step in [
+        ["lock", "--datastore", "kubernetes"],
+        ["unlock", "--datastore", "kubernetes"],
+    ] {
+        assert!(
+            exported
+                .env
+                .plugin()
+                .args(step)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    }
+    let output = exported.import(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("is unlocked (ClusterInformation/default datastoreReady is not false)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: if this cluster is the migration's target, lock it first"),
+        "{err}"
+    );
+    assert!(
+        kube.get_calico("ippools", None, "default-ipv4-ippool")
+            .unwrap()
+            .is_none(),
+        "nothing written"
+    );
+
+    assert!(
+        exported
+            .env
+            .plugin()
+            .args(["lock", "--datastore", "kubernetes"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    assert_eq!(report["completed"], true);
+}

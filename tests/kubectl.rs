@@ -64,4 +64,27 @@ fn runs_as_kubectl_calico_migrate() {
     // Exit codes pass through kubectl.
     let bad = run(&["lock", "--datastore", "nowhere"]);
     assert_eq!(bad.status.code(), Some(2));
+
+    // The whole migration, as the README tells users to run it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calico-etcd.export");
+    let file = file.to_str().unwrap();
+    let verify_before = run(&["verify"]);
+    assert_eq!(verify_before.status.code(), Some(3), "nothing imported yet");
+    for step in [
+        vec!["lock", "--datastore", "etcd"],
+        vec!["export", "-f", file],
+        vec!["import", "-f", file],
+        vec!["verify"],
+    ] {
+        let output = run(&step);
+        assert!(
+            output.status.success(),
+            "{step:?}: {}\n{}",
+            stdout(&output),
+            stderr(&output)
+        );
+    }
+    let unlock = run(&["unlock", "--datastore", "kubernetes"]);
+    assert_eq!(stdout(&unlock), "Datastore unlocked.\n");
 }

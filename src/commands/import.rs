@@ -207,6 +207,7 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
         return Ok(());
     }
     check_namespaces(&rest, &validated.namespaces).await?;
+    refuse_unlocked_target(&store).await?;
     let installed = install_crds(&rest, console).await?;
     report.crds_created = installed.created.clone();
     let schemas = crds::installed_schemas(&rest).await.map_err(|e| {
@@ -351,6 +352,30 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
         cluster_information,
         namespaces,
     })
+}
+
+/// A Kubernetes datastore that is unlocked may be live: Calico may run on it already (a
+/// migration that finished, or the wrong context), and writing into it would change live data
+/// and lock it. Only a datastore without Calico data or one locked on purpose is written.
+async fn refuse_unlocked_target(store: &crate::kdd::KddStore) -> Result<(), Error> {
+    let served = store.crd_state().await?;
+    let cluster_information = CalicoKind::by_kind("ClusterInformation").expect("in the table");
+    if !served.serves(cluster_information) {
+        return Ok(());
+    }
+    let Some(info) = store.cluster_information().await? else {
+        return Ok(());
+    };
+    if datastore_ready(&info.data) == Some(false) {
+        return Ok(());
+    }
+    Err(Error::failed(
+        format!(
+            "the Kubernetes datastore of context {:?} is unlocked (ClusterInformation/default datastoreReady is not false): Calico may be running on it, and an import would change live data; nothing was changed",
+            store.target().context
+        ),
+        "if this cluster is the migration's target, lock it first (kubectl calico-migrate lock --datastore kubernetes) and run the import again",
+    ))
 }
 
 /// Namespaced objects need their namespace: say at once which are missing, before any write.
@@ -504,19 +529,7 @@ async fn write_all(
 /// The name an object has in the target (`ns/name` when namespaced).
 fn written_name(desired: &Desired) -> String {
     match desired {
-        Desired::Resource { object, .. } => {
-            let name = object
-                .pointer("/metadata/name")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default();
-            match object
-                .pointer("/metadata/namespace")
-                .and_then(serde_json::Value::as_str)
-            {
-                Some(ns) => format!("{ns}/{name}"),
-                None => name.to_string(),
-            }
-        }
+        Desired::Resource { object, .. } => crate::convert::qualified_name(object),
         Desired::NodeAnnotations { node, .. } => node.clone(),
     }
 }

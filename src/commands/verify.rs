@@ -16,6 +16,7 @@ use crate::convert::compare::{compare, compare_node};
 use crate::convert::kdd::{Desired, Target, cluster_information_fields};
 use crate::convert::schema::Schema;
 use crate::convert::version::CalicoVersion;
+use crate::convert::{qualified_name, string_map};
 use crate::error::Error;
 use crate::format::export_reader::ReadError;
 use crate::format::export_writer::ExportWriter;
@@ -198,12 +199,17 @@ async fn snapshot_etcd(app: &App<'_>, args: &VerifyArgs, path: &Path) -> Result<
     Ok(header.revision)
 }
 
-/// The target's objects of one kind, by `ns/name` (or name).
-async fn target_objects(rest: &Rest, kind: &CalicoKind) -> Result<HashMap<String, Value>, Error> {
+/// The target's objects of one kind, by `ns/name` (or name), kept as JSON text: a parsed
+/// object takes several times the memory, and a kind can hold tens of thousands.
+async fn target_objects(
+    rest: &Rest,
+    kind: &CalicoKind,
+) -> Result<HashMap<String, Box<[u8]>>, Error> {
     let mut objects = HashMap::new();
     let listed = rest
         .list_all(&collection_path(kind.plural, None), |object| {
-            objects.insert(label_of(&object), object);
+            let text = serde_json::to_vec(&object).expect("JSON values serialize");
+            objects.insert(qualified_name(&object), text.into_boxed_slice());
         })
         .await;
     match listed {
@@ -217,33 +223,13 @@ async fn target_objects(rest: &Rest, kind: &CalicoKind) -> Result<HashMap<String
     }
 }
 
-fn label_of(object: &Value) -> String {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    match object
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-    {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
-    }
-}
-
 async fn node_annotations(rest: &Rest) -> Result<HashMap<String, BTreeMap<String, String>>, Error> {
     let mut nodes = HashMap::new();
     rest.list_all("/api/v1/nodes", |node| {
-        let annotations = node
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        nodes.insert(label_of(&node), annotations);
+        nodes.insert(
+            qualified_name(&node),
+            string_map(node.pointer("/metadata/annotations")),
+        );
     })
     .await
     .map_err(|e| Error::failed(format!("listing nodes: {e}"), "check RBAC access to nodes"))?;
@@ -253,7 +239,7 @@ async fn node_annotations(rest: &Rest) -> Result<HashMap<String, BTreeMap<String
 /// The objects of the current kind while it is being checked.
 struct Group {
     kind: &'static CalicoKind,
-    target: HashMap<String, Value>,
+    target: HashMap<String, Box<[u8]>>,
     seen: HashSet<String>,
     bar: indicatif::ProgressBar,
 }
@@ -323,7 +309,7 @@ async fn check_objects(
         };
         match &desired {
             Desired::Resource { object, .. } => {
-                let name = label_of(object);
+                let name = qualified_name(object);
                 if !current.seen.insert(name.clone()) {
                     report.check(kind).different += 1;
                     VerifyReport::find(
@@ -334,7 +320,11 @@ async fn check_objects(
                     );
                     continue;
                 }
-                let Some(actual) = current.target.remove(&name) else {
+                let Some(actual) = current
+                    .target
+                    .remove(&name)
+                    .and_then(|text| serde_json::from_slice::<Value>(&text).ok())
+                else {
                     report.check(kind).missing += 1;
                     VerifyReport::find(&mut report.missing, kind, name, vec![]);
                     continue;
@@ -491,7 +481,7 @@ fn print_report(console: &Console, report: &VerifyReport) {
         ));
     }
     if report.equal {
-        text.push_str("\n\nThe Kubernetes datastore holds everything the source holds.");
+        text.push_str("\nThe Kubernetes datastore holds everything the source holds.");
     }
     console.report(&text);
 }

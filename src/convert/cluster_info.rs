@@ -116,13 +116,7 @@ const OBJECT_META_ORDER: &[&str] = &[
 /// Sets `metadata.resourceVersion` (the etcd backend drops it before writing and restores it
 /// from the key's revision on read), where Go's encoder puts it.
 pub fn set_resource_version(object: &mut Value, mod_revision: i64) {
-    let Some(root) = object.as_object_mut() else {
-        return;
-    };
-    let metadata = root
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(metadata) = metadata.as_object_mut() else {
+    let Some(metadata) = super::metadata_mut(object) else {
         return;
     };
     let value = Value::String(mod_revision.to_string());

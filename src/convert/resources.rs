@@ -168,13 +168,7 @@ pub fn export_resource(
 /// Metadata as calicoctl's export leaves it (spec 8.2): no uid, resourceVersion, deletion
 /// fields, and a null creationTimestamp; name, namespace, labels, annotations and the rest kept.
 fn clean_metadata(object: &mut Value, name: &str) {
-    let Some(root) = object.as_object_mut() else {
-        return;
-    };
-    let metadata = root
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Some(metadata) = metadata.as_object_mut() else {
+    let Some(metadata) = super::metadata_mut(object) else {
         return;
     };
     for field in [

@@ -192,15 +192,7 @@ impl Writer {
                 Ok(None) => return Written::of(Outcome::NodeNotFound),
                 Err(error) => return Written::of(Outcome::Failed(describe(&error))),
             };
-            let current: BTreeMap<String, String> = existing
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let current = crate::convert::string_map(existing.pointer("/metadata/annotations"));
             let differences = compare_node(desired, &current);
             if differences.is_empty() {
                 return Written::of(Outcome::Unchanged);
