@@ -518,26 +518,30 @@ mod datasets {
     #[test]
     fn upstream_system_test_needs_the_node5_merge_confirmed() {
         let dataset = datasets::upstream_st();
-        let env = locked_env(&dataset);
-        let dir = tempfile::tempdir().unwrap();
-        let output = env
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(dir.path().join("x"))
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(1));
-        let err = stderr(&output);
-        assert!(
-            err.contains("error: cannot map etcd nodes to Kubernetes nodes: etcd nodes node4 and node5 all map to Kubernetes node \"node4\"; one would overwrite the other's BGP addresses"),
-            "{err}"
-        );
-        assert!(
-            err.contains("hint: if merging them is intended, confirm with --node-map node5=node4"),
-            "{err}"
-        );
-        assert!(!dir.path().join("x").exists());
+        {
+            let env = locked_env(&dataset);
+            let dir = tempfile::tempdir().unwrap();
+            let output = env
+                .plugin()
+                .arg("export")
+                .arg("-f")
+                .arg(dir.path().join("x"))
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(1));
+            let err = stderr(&output);
+            assert!(
+                err.contains("error: cannot map etcd nodes to Kubernetes nodes: etcd nodes node4 and node5 all map to Kubernetes node \"node4\"; one would overwrite the other's BGP addresses"),
+                "{err}"
+            );
+            assert!(
+                err.contains(
+                    "hint: if merging them is intended, confirm with --node-map node5=node4"
+                ),
+                "{err}"
+            );
+            assert!(!dir.path().join("x").exists());
+        }
 
         let (file, output) = check(&dataset, &["--node-map", "node5=node4"]);
         assert_eq!(names(&file, "Node"), ["node4", "node4"]);

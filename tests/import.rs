@@ -233,37 +233,41 @@ fn policies_tiers_and_fractional_durations() {
         );
         assert_verified(&exported);
     }
-    // The v3.30 naming: default-tier names without a dot get the default. prefix.
-    let exported = Exported::new(&datasets::policies_and_tiers(Release::V3_30), &[]);
-    succeeded(&exported.import(&["-o", "json"]));
-    let names: Vec<String> = exported
-        .env
-        .install
-        .kube
-        .list_calico("globalnetworkpolicies")
-        .unwrap()
-        .iter()
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    assert!(names.iter().all(|n| n.contains('.')), "{names:?}");
+    {
+        // The v3.30 naming: default-tier names without a dot get the default. prefix.
+        let exported = Exported::new(&datasets::policies_and_tiers(Release::V3_30), &[]);
+        succeeded(&exported.import(&["-o", "json"]));
+        let names: Vec<String> = exported
+            .env
+            .install
+            .kube
+            .list_calico("globalnetworkpolicies")
+            .unwrap()
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        assert!(names.iter().all(|n| n.contains('.')), "{names:?}");
+    }
     // --calico-version decides the naming: v3.32 uses the v3 names.
-    let exported = Exported::new(&datasets::policies_and_tiers(Release::V3_30), &[]);
-    succeeded(&exported.import(&["--calico-version", "v3.32.1", "-o", "json"]));
-    let names: Vec<String> = exported
-        .env
-        .install
-        .kube
-        .list_calico("globalnetworkpolicies")
-        .unwrap()
-        .iter()
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        names.iter().any(|n| !n.starts_with("default.")),
-        "{names:?}"
-    );
-    let verify = exported.verify(&["--calico-version", "v3.32.1"]);
-    assert!(verify.status.success(), "{}", stdout(&verify));
+    {
+        let exported = Exported::new(&datasets::policies_and_tiers(Release::V3_30), &[]);
+        succeeded(&exported.import(&["--calico-version", "v3.32.1", "-o", "json"]));
+        let names: Vec<String> = exported
+            .env
+            .install
+            .kube
+            .list_calico("globalnetworkpolicies")
+            .unwrap()
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            names.iter().any(|n| !n.starts_with("default.")),
+            "{names:?}"
+        );
+        let verify = exported.verify(&["--calico-version", "v3.32.1"]);
+        assert!(verify.status.success(), "{}", stdout(&verify));
+    }
 }
 
 #[test]

@@ -435,7 +435,6 @@ async fn install_crds(rest: &Rest, console: &Console) -> Result<crds::Installed,
 /// Names written per group, to find what the target has beyond the file.
 type WrittenNames = Vec<(&'static str, HashSet<String>)>;
 
-#[allow(clippy::too_many_arguments)]
 async fn write_all(
     path: PathBuf,
     target: &Target,

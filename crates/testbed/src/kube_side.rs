@@ -24,8 +24,15 @@ pub const EXTERNAL_KUBECONFIG: &str = "CALICO_MIGRATE_TEST_KUBECONFIG";
 
 enum Backend {
     Local(BackgroundServer),
-    External { _lock: File },
+    /// A real cluster, with the Calico CRDs it had when the test started (left in place).
+    External {
+        _lock: File,
+        calico_crds: Vec<String>,
+    },
 }
+
+/// API groups of Calico's CRDs (v1, and the native v3 ones).
+const CALICO_GROUPS: &[&str] = &["crd.projectcalico.org", "projectcalico.org"];
 
 #[derive(Clone, Debug)]
 enum Created {
@@ -53,9 +60,15 @@ impl KubeSide {
             Some(path) => {
                 let lock_path = std::env::temp_dir().join("calico-migrate-external-cluster.lock");
                 let lock = File::create(&lock_path)?;
+                // Test threads of one process queue here like other processes do; a test that
+                // holds one side while starting another would wait for itself.
                 lock.lock().context("locking the external test cluster")?;
+                let calico_crds = calico_crd_names(&PathBuf::from(&path))?;
                 let side = KubeSide {
-                    backend: Backend::External { _lock: lock },
+                    backend: Backend::External {
+                        _lock: lock,
+                        calico_crds,
+                    },
                     kubeconfig: PathBuf::from(path),
                     namespace: format!("calico-migrate-test-{}", random_suffix()),
                     created: Mutex::new(Vec::new()),
@@ -409,14 +422,24 @@ impl KubeSide {
                     eprintln!("cleanup of {what:?} failed: {e}");
                 }
             }
-            // Calico objects a test wrote into CRDs it did not install.
+            // Calico CRDs someone installed during the test (the plugin's import does) go, with
+            // their objects; in CRDs that were there before, the test's objects go.
+            let before = match &self.backend {
+                Backend::External { calico_crds, .. } => calico_crds.clone(),
+                Backend::Local(_) => Vec::new(),
+            };
             let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
             if let Ok(list) = crds.list(&ListParams::default()).await {
                 for crd in list
                     .items
                     .iter()
-                    .filter(|c| c.spec.group == "crd.projectcalico.org")
+                    .filter(|c| CALICO_GROUPS.contains(&c.spec.group.as_str()))
                 {
+                    let name = crd.metadata.name.clone().unwrap_or_default();
+                    if !before.contains(&name) {
+                        let _ = crds.delete(&name, &DeleteParams::default()).await;
+                        continue;
+                    }
                     let plural = &crd.spec.names.plural;
                     let request =
                         http::Request::delete(format!("/apis/crd.projectcalico.org/v1/{plural}"))
@@ -437,6 +460,24 @@ impl Drop for KubeSide {
             eprintln!("cleaning up the external test cluster failed: {e}");
         }
     }
+}
+
+/// The Calico CRDs a cluster has now.
+fn calico_crd_names(kubeconfig: &Path) -> Result<Vec<String>> {
+    block_on(async {
+        let kubeconfig = Kubeconfig::read_from(kubeconfig)?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        let crds: Api<CustomResourceDefinition> = Api::all(Client::try_from(config)?);
+        Ok(crds
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|c| CALICO_GROUPS.contains(&c.spec.group.as_str()))
+            .filter_map(|c| c.metadata.name)
+            .collect())
+    })
 }
 
 /// The repository's vendored Calico CRDs, by name.
