@@ -138,9 +138,15 @@ impl Console {
     /// A bar with a known total: `label [####    ] 12/40 30/s ETA 1s`.
     pub fn bar(&self, label: &str, total: u64) -> ProgressBar {
         let style = ProgressStyle::with_template(
-            "{prefix:>28.bold} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+            "{prefix:>28.bold} [{bar:30}] {pos}/{len} {rate} ETA {eta} {msg}",
         )
         .expect("valid progress template")
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
         .progress_chars("=> ");
         let bar = self.bars.add(ProgressBar::new(total).with_style(style));
         bar.set_prefix(label.to_string());

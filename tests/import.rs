@@ -498,18 +498,6 @@ fn invalid_files_are_rejected_with_the_cluster_untouched() {
         std::fs::write(&path, text).unwrap();
         path
     };
-    let untouched = |env: &Env| {
-        let status = json_output(
-            &env.plugin()
-                .args(["status", "-o", "json"])
-                .output()
-                .unwrap(),
-        );
-        assert_eq!(
-            status["kubernetes"]["calicoCrds"]["installed"], 0,
-            "no CRD may be installed"
-        );
-    };
     let cases = [
         (
             write(
@@ -544,7 +532,7 @@ fn invalid_files_are_rejected_with_the_cluster_untouched() {
         assert_eq!(output.status.code(), Some(1), "{}", path.display());
         let err = stderr(&output);
         assert!(err.contains(message), "{}: {err}", path.display());
-        untouched(&env);
+        assert_no_crd_installed(&env);
     }
     // Every invalid object is named, with its kind.
     let output = env
@@ -704,4 +692,182 @@ fn an_unlocked_kubernetes_datastore_is_not_written() {
     );
     let report = succeeded(&exported.import(&["-o", "json"]));
     assert_eq!(report["completed"], true);
+}
+
+#[test]
+fn objects_the_crd_schemas_reject_are_all_reported_before_anything_changes() {
+    let env = Env::with(EtcdMode::Plain, &calico::sandbox_cluster());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schema-invalid.export");
+    // Hand-edited or odd etcd data: every object converts, but the API server would refuse
+    // six of them halfway through the import.
+    let yaml = r#"apiVersion: projectcalico.org/v3
+items:
+- apiVersion: projectcalico.org/v3
+  kind: IPPool
+  metadata:
+    name: default-ipv4-ippool
+  spec:
+    blockSize: big
+    cidr: 10.244.0.0/16
+    ipipMode: Always
+    natOutgoing: true
+- apiVersion: projectcalico.org/v3
+  kind: IPPool
+  metadata:
+    name: fine-pool
+  spec:
+    blockSize: 26
+    cidr: 10.245.0.0/16
+kind: IPPoolList
+metadata:
+  resourceVersion: "81234"
+---
+apiVersion: projectcalico.org/v3
+items:
+- apiVersion: projectcalico.org/v3
+  kind: GlobalNetworkSet
+  metadata:
+    name: threat-feed
+  spec:
+    nets:
+    - 198.51.100.0/24
+    - 203.0.113.7/32
+    - 198.51.100.0/24
+kind: GlobalNetworkSetList
+metadata:
+  resourceVersion: "81234"
+---
+apiVersion: projectcalico.org/v3
+items:
+- apiVersion: projectcalico.org/v3
+  kind: HostEndpoint
+  metadata:
+    name: node-1-eth0
+  spec:
+    interfaceName: eth0
+    node: node-1
+    ports:
+    - name: ssh
+      port: 22
+      protocol: TCP
+    - name: ftp
+      port: "20:21"
+      protocol: TCP
+kind: HostEndpointList
+metadata:
+  resourceVersion: "81234"
+---
+apiVersion: projectcalico.org/v3
+items:
+- apiVersion: projectcalico.org/v3
+  kind: FelixConfiguration
+  metadata:
+    name: default
+  spec:
+    iptablesRefreshInterval: 1.5s
+    reportingInterval: 500µs
+kind: FelixConfigurationList
+metadata:
+  resourceVersion: "81234"
+---
+apiVersion: projectcalico.org/v3
+items:
+- apiVersion: projectcalico.org/v3
+  kind: Node
+  metadata:
+    name: node-1
+  spec:
+    bgp:
+      ipv4Address: 10.0.0.11/24
+kind: NodeList
+metadata:
+  resourceVersion: "81234"
+"#;
+    let ipam = json!({
+        "block_affinities": [{
+            "Key": "/calico/ipam/v2/host/node-1/ipv4/block/10.244.0.0-26",
+            "Value": {"state": "confirmed", "deleted": false},
+            "TTL": 0
+        }],
+        "blocks": [{
+            "Key": "/calico/ipam/v2/assignment/ipv4/block/10.244.0.0-26",
+            "Value": {
+                "cidr": "10.244.0.0/26",
+                "affinity": "host:node-1",
+                "affinity_claim_time": "2025-06-18 14:05:01",
+                "allocations": [0, null, null, null],
+                "unallocated": [1, 2, 3],
+                "attributes": [{"handle_id": "vxlan-tunnel-addr-node-1", "secondary": {"node": "node-1", "type": "vxlanTunnelAddress"}}],
+                "deleted": false
+            },
+            "TTL": 0
+        }],
+        "handles": [{
+            "Key": "/calico/ipam/v2/handle/vxlan-tunnel-addr-node-1",
+            "Value": {"block": {"10.244.0.0/26": 1}, "deleted": false},
+            "TTL": 0
+        }],
+        "config": {
+            "Key": "/calico/ipam/v2/config",
+            "Value": {"strict_affinity": false, "auto_allocate_blocks": true, "maxBlocksPerHost": "4"},
+            "TTL": 0
+        }
+    });
+    let info = json!({"kind": "ClusterInformation", "apiVersion": "projectcalico.org/v3",
+        "metadata": {"name": "default"},
+        "spec": {"calicoVersion": "v3.28.1", "clusterGUID": "0123456789abcdef", "datastoreReady": false}});
+    std::fs::write(&path, format!("{yaml}===\n{info:#}\n===\n{ipam:#}\n")).unwrap();
+
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let output = env
+            .plugin()
+            .args(["import", "-f"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains("has 6 invalid object(s); nothing was changed in the cluster"),
+            "{err}"
+        );
+        for cause in [
+            r#"IPPool default-ipv4-ippool: spec.blockSize: Invalid value: "string": spec.blockSize in body must be of type integer: "string""#,
+            r#"GlobalNetworkSet threat-feed: spec.nets[2]: Duplicate value: "198.51.100.0/24""#,
+            r#"HostEndpoint node-1-eth0: spec.ports[1].port: Invalid value: "string": spec.ports[1].port in body must be of type integer: "string""#,
+            r#"FelixConfiguration default: spec.reportingInterval: Invalid value: "500µs": spec.reportingInterval in body should match '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))*$'"#,
+            r#"IPAMBlock 10-244-0-0-26: spec.affinityClaimTime: Invalid value: "2025-06-18 14:05:01": spec.affinityClaimTime in body must be of type date-time: "2025-06-18 14:05:01""#,
+            r#"IPAMConfig default: spec.maxBlocksPerHost: Invalid value: "string": spec.maxBlocksPerHost in body must be of type integer: "string""#,
+        ] {
+            assert!(err.contains(cause), "missing {cause}\nin:\n{err}");
+        }
+        // What the server accepts is not listed: the other pool, the 1.5s the writer
+        // rewrites, the Calico Node (a Node annotation, not a CR), the affinity, the handle.
+        for accepted in [
+            "fine-pool",
+            "iptablesRefreshInterval",
+            "Node node-1",
+            "BlockAffinity",
+            "IPAMHandle",
+        ] {
+            assert!(!err.contains(accepted), "{accepted} listed:\n{err}");
+        }
+        assert_no_crd_installed(&env);
+    }
+}
+
+/// A rejected import must not even have installed Calico's CRDs.
+fn assert_no_crd_installed(env: &Env) {
+    let status = json_output(
+        &env.plugin()
+            .args(["status", "-o", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        status["kubernetes"]["calicoCrds"]["installed"], 0,
+        "no CRD may be installed"
+    );
 }

@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::console::Console;
 use crate::convert::cluster_info::datastore_ready;
 use crate::convert::kdd::{ConvertError, Desired, Target, cluster_information_fields};
+use crate::convert::schema::{FieldError, Schema};
 use crate::convert::version::CalicoVersion;
 use crate::error::Error;
 use crate::format::export_reader::{self, Event, ReadError};
@@ -273,14 +274,19 @@ fn target_version(
         .and_then(|v| CalicoVersion::parse(&v)))
 }
 
-/// Reads and converts every object; reports every invalid one at once.
+/// Reads and converts every object, and checks each custom resource against Calico's CRD
+/// schemas (the embedded v3.32.1 manifests, after the writer's duration rewrites) as the API
+/// server will; reports every invalid object at once, with every cause.
 fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated, Error> {
     let spinner = console.spinner("Validating");
     let mut totals: Vec<(&'static str, u64)> = Vec::new();
     let mut invalid: Vec<ConvertError> = Vec::new();
     let mut invalid_count = 0u64;
+    let mut listed_count = 0u64;
     let mut cluster_information = None;
     let mut namespaces = std::collections::BTreeSet::new();
+    // Built once per kind, when the file first has one.
+    let mut schemas: HashMap<&'static str, Option<Schema>> = HashMap::new();
     let result = export_reader::read_file(
         path,
         |event: Event| -> Result<(), std::convert::Infallible> {
@@ -297,16 +303,33 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
                 {
                     namespaces.insert(namespace.to_string());
                 }
-                match desired {
-                    Ok(_) => match totals.last_mut() {
+                let problems = match &desired {
+                    Ok(resource @ Desired::Resource { kind, object }) => {
+                        let schema = schemas
+                            .entry(kind.plural)
+                            .or_insert_with(|| crds::embedded_schema(kind.plural));
+                        schema_causes(schema.as_ref(), object)
+                            .into_iter()
+                            .map(|cause| ConvertError {
+                                object: resource.describe(),
+                                reason: cause.message,
+                            })
+                            .collect()
+                    }
+                    // Calico Nodes become annotations of Kubernetes Nodes, not CRs.
+                    Ok(Desired::NodeAnnotations { .. }) => Vec::new(),
+                    Err(error) => vec![error.clone()],
+                };
+                if problems.is_empty() {
+                    match totals.last_mut() {
                         Some((last, count)) if *last == group => *count += 1,
                         _ => totals.push((group, 1)),
-                    },
-                    Err(error) => {
-                        invalid_count += 1;
-                        if invalid.len() < LISTED {
-                            invalid.push(error);
-                        }
+                    }
+                } else {
+                    invalid_count += 1;
+                    if invalid.len() < LISTED {
+                        listed_count += 1;
+                        invalid.extend(problems);
                     }
                 }
             }
@@ -335,10 +358,10 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
         for error in &invalid {
             message.push_str(&format!("\n  {error}"));
         }
-        if invalid_count > invalid.len() as u64 {
+        if invalid_count > listed_count {
             message.push_str(&format!(
                 "\n  ... and {} more",
-                invalid_count - invalid.len() as u64
+                invalid_count - listed_count
             ));
         }
         return Err(Error::failed(
@@ -352,6 +375,17 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
         cluster_information,
         namespaces,
     })
+}
+
+/// What the API server would reject in `object` under `schema`, once the writer has
+/// rewritten the values the schema rejects but takes in another form (fractional durations).
+fn schema_causes(schema: Option<&Schema>, object: &serde_json::Value) -> Vec<FieldError> {
+    let Some(schema) = schema else {
+        return Vec::new();
+    };
+    let mut object = object.clone();
+    schema.rewrite_durations(&mut object);
+    schema.validate(&object)
 }
 
 /// A Kubernetes datastore that is unlocked may be live: Calico may run on it already (a
