@@ -1444,34 +1444,10 @@ impl<'de> Visitor<'de> for EntryVisitor {
 mod tests {
     use super::*;
     use crate::format::export_writer::ExportWriter;
+    use crate::format::export_writer::tests::{entry, write};
     use serde_json::json;
 
     const NAME: &str = "export.txt";
-
-    fn entry(kind: IpamKind, key: &str, value: Value) -> IpamEntry {
-        IpamEntry {
-            kind,
-            key: key.into(),
-            value,
-            renamed: false,
-        }
-    }
-
-    fn write(lists: &[(&str, Vec<Value>)], cluster: &Value, ipam: &[IpamEntry]) -> String {
-        let mut writer = ExportWriter::new(Vec::new());
-        for (kind, items) in lists {
-            writer.begin_list(kind).unwrap();
-            for item in items {
-                writer.item(item).unwrap();
-            }
-            writer.end_list(1234).unwrap();
-        }
-        writer.cluster_information(cluster).unwrap();
-        for e in ipam {
-            writer.ipam_entry(e).unwrap();
-        }
-        String::from_utf8(writer.finish().unwrap()).unwrap()
-    }
 
     /// Every event, read with items streamed (`stream`) or with whole documents.
     fn events(text: &str, stream: bool) -> Result<(Vec<Event>, Summary), ReadError<Infallible>> {

@@ -177,11 +177,11 @@ fn list_item_yaml(object: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::convert::ipam::ipam_json;
 
-    fn entry(kind: IpamKind, key: &str, value: Value) -> IpamEntry {
+    pub(crate) fn entry(kind: IpamKind, key: &str, value: Value) -> IpamEntry {
         IpamEntry {
             kind,
             key: key.into(),
@@ -190,7 +190,12 @@ mod tests {
         }
     }
 
-    fn write(lists: &[(&str, Vec<Value>)], cluster: &Value, ipam: &[IpamEntry]) -> String {
+    /// A whole export file written from lists, a ClusterInformation and IPAM entries.
+    pub(crate) fn write(
+        lists: &[(&str, Vec<Value>)],
+        cluster: &Value,
+        ipam: &[IpamEntry],
+    ) -> String {
         let mut writer = ExportWriter::new(Vec::new());
         for (kind, items) in lists {
             writer.begin_list(kind).unwrap();
