@@ -871,3 +871,63 @@ fn assert_no_crd_installed(env: &Env) {
         "no CRD may be installed"
     );
 }
+
+#[test]
+fn objects_are_checked_against_the_crds_the_cluster_already_has() {
+    // Calico before v3.30 had no pattern on FelixConfiguration durations: a cluster with those
+    // CRDs accepts `500µs`, which the embedded v3.32.1 schema refuses. The import keeps
+    // existing CRDs, so it must judge objects by them, not refuse what the server would take.
+    let mut dataset = calico::sandbox_cluster();
+    dataset.resource(calico::object(
+        "FelixConfiguration",
+        None,
+        "legacy",
+        json!({"reportingInterval": "500µs"}),
+    ));
+    let exported = Exported::new(&dataset, &[]);
+    let rejected = exported.import(&["--dry-run"]);
+    assert_eq!(rejected.status.code(), Some(1), "{}", stderr(&rejected));
+    assert!(
+        stderr(&rejected).contains("FelixConfiguration legacy: spec.reportingInterval"),
+        "{}",
+        stderr(&rejected)
+    );
+
+    let (_, mut crd) = testbed::kube_side::calico_crds()
+        .unwrap()
+        .into_iter()
+        .find(|(name, _)| name == "felixconfigurations.crd.projectcalico.org")
+        .unwrap();
+    let version = &mut crd.spec.versions[0];
+    let spec = &mut version
+        .schema
+        .as_mut()
+        .and_then(|s| s.open_api_v3_schema.as_mut())
+        .and_then(|s| s.properties.as_mut())
+        .and_then(|p| p.get_mut("spec"))
+        .unwrap();
+    let interval = spec
+        .properties
+        .as_mut()
+        .and_then(|p| p.get_mut("reportingInterval"))
+        .unwrap();
+    assert!(interval.pattern.take().is_some(), "the v3.32.1 pattern");
+    let kube = &exported.env.install.kube;
+    if let Err(error) = kube.create_raw(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        &serde_json::to_value(&crd).unwrap(),
+    ) {
+        assert!(format!("{error:#}").contains("already exists"), "{error:#}");
+        eprintln!("the cluster has its own FelixConfiguration CRD: skipping");
+        return;
+    }
+
+    let report = succeeded(&exported.import(&["-o", "json"]));
+    assert_eq!(report["completed"], true);
+    let stored = kube
+        .get_calico("felixconfigurations", None, "legacy")
+        .unwrap()
+        .expect("imported");
+    assert_eq!(stored["spec"]["reportingInterval"], "500µs");
+    assert_verified(&exported);
+}

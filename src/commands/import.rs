@@ -143,8 +143,23 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
         now: crate::kdd::store::now_rfc3339(),
     };
 
-    // 1. The whole file, before the cluster is touched.
-    let validated = validate(path, &target, console)?;
+    // 1. The whole file, before the cluster is changed: every object converted and checked
+    //    against the schema the API server will check it by.
+    let store = app.kdd().await?;
+    let rest = Rest::new(
+        store.target().bulk_client()?,
+        RestOptions {
+            qps: (args.qps > 0.0).then_some(args.qps),
+            timeout: if app.args.request_timeout.is_zero() {
+                Duration::from_secs(30)
+            } else {
+                app.args.request_timeout
+            },
+            ..Default::default()
+        },
+    );
+    let schemas = super::target_schemas(&rest).await?;
+    let validated = validate(path, &target, &schemas, console)?;
     let total: u64 = validated.totals.iter().map(|(_, n)| n).sum();
     console.info(format!(
         "{} is valid: {total} objects to write for Calico {}.",
@@ -159,20 +174,7 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
     }
     let (guid, version) = cluster_information_fields(&validated.cluster_information);
 
-    // 2. The cluster: CRDs, schemas, lock.
-    let store = app.kdd().await?;
-    let rest = Rest::new(
-        store.target().bulk_client()?,
-        RestOptions {
-            qps: (args.qps > 0.0).then_some(args.qps),
-            timeout: if app.args.request_timeout.is_zero() {
-                Duration::from_secs(30)
-            } else {
-                app.args.request_timeout
-            },
-            ..Default::default()
-        },
-    );
+    // 2. The cluster: CRDs, lock.
     let mut report = ImportReport {
         file: path.display().to_string(),
         target_calico_version: target.version.map(|v| v.to_string()),
@@ -211,12 +213,6 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
     refuse_unlocked_target(&store).await?;
     let installed = install_crds(&rest, console).await?;
     report.crds_created = installed.created.clone();
-    let schemas = crds::installed_schemas(&rest).await.map_err(|e| {
-        Error::failed(
-            e.to_string(),
-            "check RBAC access to CustomResourceDefinitions",
-        )
-    })?;
     let lock = store
         .lock_for_import(guid.as_deref(), version.as_deref())
         .await?;
@@ -274,10 +270,15 @@ fn target_version(
         .and_then(|v| CalicoVersion::parse(&v)))
 }
 
-/// Reads and converts every object, and checks each custom resource against Calico's CRD
-/// schemas (the embedded v3.32.1 manifests, after the writer's duration rewrites) as the API
-/// server will; reports every invalid object at once, with every cause.
-fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated, Error> {
+/// Reads and converts every object, and checks each custom resource against the schema of its
+/// kind in `schemas` (after the writer's duration rewrites) as the API server will; reports
+/// every invalid object at once, with every cause.
+fn validate(
+    path: &Path,
+    target: &Target,
+    schemas: &HashMap<String, Schema>,
+    console: &Console,
+) -> Result<Validated, Error> {
     let spinner = console.spinner("Validating");
     let mut totals: Vec<(&'static str, u64)> = Vec::new();
     let mut invalid: Vec<ConvertError> = Vec::new();
@@ -285,8 +286,6 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
     let mut listed_count = 0u64;
     let mut cluster_information = None;
     let mut namespaces = std::collections::BTreeSet::new();
-    // Built once per kind, when the file first has one.
-    let mut schemas: HashMap<&'static str, Option<Schema>> = HashMap::new();
     let result = export_reader::read_file(
         path,
         |event: Event| -> Result<(), std::convert::Infallible> {
@@ -305,10 +304,7 @@ fn validate(path: &Path, target: &Target, console: &Console) -> Result<Validated
                 }
                 let problems = match &desired {
                     Ok(resource @ Desired::Resource { kind, object }) => {
-                        let schema = schemas
-                            .entry(kind.plural)
-                            .or_insert_with(|| crds::embedded_schema(kind.plural));
-                        schema_causes(schema.as_ref(), object)
+                        schema_causes(schemas.get(kind.plural), object)
                             .into_iter()
                             .map(|cause| ConvertError {
                                 object: resource.describe(),

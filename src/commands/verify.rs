@@ -151,12 +151,7 @@ pub async fn run(app: &App<'_>, args: &VerifyArgs) -> Result<(), Error> {
 
     let store = app.kdd().await?;
     let rest = Rest::new(store.target().bulk_client()?, RestOptions::default());
-    let schemas = crds::installed_schemas(&rest).await.map_err(|e| {
-        Error::failed(
-            e.to_string(),
-            "check RBAC access to CustomResourceDefinitions",
-        )
-    })?;
+    let schemas = super::target_schemas(&rest).await?;
     let mut report = VerifyReport {
         source,
         ..Default::default()

@@ -148,9 +148,11 @@ pub async fn ensure(
     Ok(installed)
 }
 
-/// The installed CRDs' schemas by plural, to predict defaults and pruning. Kinds whose CRD is
-/// missing have none.
-pub async fn installed_schemas(rest: &Rest) -> Result<HashMap<String, Schema>, CrdError> {
+/// The schema the API server will check each kind's objects against once the import has
+/// installed what is missing: the installed CRD's `v1` schema where the CRD exists (an older
+/// Calico's CRDs stay as they are), the embedded one where it does not (that is what will be
+/// installed). An installed CRD without a usable `v1` schema has no entry. Only reads.
+pub async fn target_schemas(rest: &Rest) -> Result<HashMap<String, Schema>, CrdError> {
     let mut schemas = HashMap::new();
     for kind in CalicoKind::with_crd() {
         let name = kind.crd_name().expect("kinds with a CRD have a CRD name");
@@ -161,9 +163,11 @@ pub async fn installed_schemas(rest: &Rest) -> Result<HashMap<String, Schema>, C
                 doing: format!("reading CRD {name}"),
                 error,
             })?;
-        if let Some(crd) = crd
-            && let Ok(schema) = Schema::from_crd(&crd, Some(CRD_VERSION))
-        {
+        let schema = match crd {
+            Some(crd) => Schema::from_crd(&crd, Some(CRD_VERSION)).ok(),
+            None => embedded_schema(kind.plural),
+        };
+        if let Some(schema) = schema {
             schemas.insert(kind.plural.to_string(), schema);
         }
     }
