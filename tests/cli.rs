@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stderr, stdout};
+use common::{assert_contains, stderr, stdout};
 
 #[test]
 fn help_lists_the_commands_that_work() {
@@ -22,11 +22,7 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("--datastore <DATASTORE>"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "--datastore <DATASTORE>");
     let output = common::plugin(std::path::Path::new("/nonexistent"))
         .args(["import", "-f", "x", "--concurrency", "0"])
         .output()
@@ -37,9 +33,5 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("invalid duration \"soon\""),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "invalid duration \"soon\"");
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::TcpListener;
 
-use common::{Env, json_output, stderr, stdout};
+use common::{Env, assert_contains, json_output, stderr, stdout};
 use testbed::EtcdMode;
 
 fn sources(status: &serde_json::Value) -> BTreeMap<String, String> {
@@ -207,16 +207,11 @@ fn user_and_password() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("error: etcd requires a user name and password"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "error: etcd requires a user name and password",
     );
-    assert!(
-        stderr(&output).contains("hint: give --etcd-username"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "hint: give --etcd-username");
 }
 
 fn failure(env: &Env, args: &[&str]) -> String {
@@ -471,11 +466,7 @@ fn kubeconfig_errors() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("error: cannot read kubeconfig"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "error: cannot read kubeconfig");
 
     let err = failure(
         &env,
@@ -497,7 +488,10 @@ fn kubeconfig_errors() {
         .args(["lock", "--datastore", "kubernetes"])
         .output()
         .unwrap();
-    assert!(stderr(&output).contains("error: context \"x\" names server \"127.0.0.1:6443\", which is not an http:// or https:// URL"), "{}", stderr(&output));
+    assert_contains(
+        &stderr(&output),
+        "error: context \"x\" names server \"127.0.0.1:6443\", which is not an http:// or https:// URL",
+    );
 
     let down = dir.path().join("down");
     std::fs::write(

@@ -4,7 +4,7 @@
 mod common;
 
 use calico_migrate::format::export_reader::{ExportFile, read_to_end};
-use common::{Env, json_output, stderr, stdout};
+use common::{Env, assert_contains, json_output, stderr, stdout};
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
 
@@ -27,17 +27,6 @@ fn names(file: &ExportFile, kind: &str) -> Vec<String> {
         .collect()
 }
 
-fn locked_env(dataset: &testbed::Dataset) -> Env {
-    let env = Env::with(EtcdMode::Tls, dataset);
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    env
-}
-
 fn export(env: &Env, extra: &[&str]) -> (ExportFile, std::process::Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot");
@@ -56,7 +45,7 @@ fn export(env: &Env, extra: &[&str]) -> (ExportFile, std::process::Output, tempf
 
 #[test]
 fn the_sandbox_exports_renamed_and_cleaned() {
-    let env = locked_env(&calico::sandbox_cluster());
+    let env = Env::locked(&calico::sandbox_cluster());
     let (file, output, dir) = export(&env, &[]);
 
     // A v3.28 source: calicoctl v3.28's eleven documents, in its order.
@@ -160,7 +149,7 @@ fn the_sandbox_exports_renamed_and_cleaned() {
 
 #[test]
 fn the_summary_as_data_and_the_export_on_stdout_are_the_same_file() {
-    let env = locked_env(&calico::sandbox_cluster());
+    let env = Env::locked(&calico::sandbox_cluster());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot");
     let output = env
@@ -285,7 +274,10 @@ fn an_unlocked_datastore_is_refused_unless_allowed() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).contains("warning: the etcd datastore is not locked"));
+    assert_contains(
+        &stderr(&output),
+        "warning: the etcd datastore is not locked",
+    );
     assert_eq!(
         read_to_end(&path).unwrap().cluster_information["spec"]["datastoreReady"],
         true
@@ -320,10 +312,9 @@ fn a_failed_export_leaves_an_existing_file_alone() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("error: creating /nonexistent/dir/snapshot"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "error: creating /nonexistent/dir/snapshot",
     );
     // -o json needs -f: a usage error.
     let output = env
@@ -372,7 +363,7 @@ impl calico_migrate::snapshot::Sink for Collect {
 #[test]
 fn every_read_is_at_the_snapshot_revision_in_small_pages() {
     use calico_migrate::etcd::settings::{Source, Sourced};
-    let env = locked_env(&calico::sandbox_cluster());
+    let env = Env::locked(&calico::sandbox_cluster());
     let settings = calico_migrate::etcd::EtcdSettings {
         endpoints: Sourced {
             value: vec![env.install.etcd.endpoint().to_string()],
@@ -471,7 +462,7 @@ mod datasets {
 
     /// Exports a dataset and checks it against what the spec says it must contain.
     fn check(dataset: &testbed::Dataset, extra: &[&str]) -> (ExportFile, std::process::Output) {
-        let env = locked_env(dataset);
+        let env = Env::locked(dataset);
         let (file, output, _dir) = export(&env, extra);
         let expected = expected_export(dataset);
         for (kind, count) in expected.counts() {
@@ -511,6 +502,22 @@ mod datasets {
         (file, output)
     }
 
+    /// An export that fails (exit 1) and writes no file; its stderr.
+    fn refused_export(env: &Env) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x");
+        let output = env
+            .plugin()
+            .arg("export")
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(!file.exists(), "a refused export wrote {}", file.display());
+        stderr(&output)
+    }
+
     fn report_of(output: &std::process::Output) -> String {
         stderr(output)
     }
@@ -519,17 +526,7 @@ mod datasets {
     fn upstream_system_test_needs_the_node5_merge_confirmed() {
         let dataset = datasets::upstream_st();
         {
-            let env = locked_env(&dataset);
-            let dir = tempfile::tempdir().unwrap();
-            let output = env
-                .plugin()
-                .arg("export")
-                .arg("-f")
-                .arg(dir.path().join("x"))
-                .output()
-                .unwrap();
-            assert_eq!(output.status.code(), Some(1));
-            let err = stderr(&output);
+            let err = refused_export(&Env::locked(&dataset));
             assert!(
                 err.contains("error: cannot map etcd nodes to Kubernetes nodes: etcd nodes node4 and node5 all map to Kubernetes node \"node4\"; one would overwrite the other's BGP addresses"),
                 "{err}"
@@ -540,7 +537,6 @@ mod datasets {
                 ),
                 "{err}"
             );
-            assert!(!dir.path().join("x").exists());
         }
 
         let (file, output) = check(&dataset, &["--node-map", "node5=node4"]);
@@ -637,7 +633,7 @@ mod datasets {
     #[test]
     fn skipped_data_is_accounted_for() {
         let dataset = datasets::skipped_data();
-        let env = locked_env(&dataset);
+        let env = Env::locked(&dataset);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("snapshot");
         let output = env
@@ -725,11 +721,7 @@ mod datasets {
             expected.ignored
         );
         // A HostEndpoint that references a user-created profile is warned about.
-        assert!(
-            stderr(&output).contains("references profile"),
-            "{}",
-            stderr(&output)
-        );
+        assert_contains(&stderr(&output), "references profile");
         let file = read_to_end(&path).unwrap();
         for (kind, _) in expected.counts() {
             let mut got = names(&file, kind);
@@ -809,7 +801,7 @@ mod datasets {
     #[test]
     fn no_ipam_exports_an_empty_ipam_object() {
         let dataset = datasets::no_ipam();
-        let env = locked_env(&dataset);
+        let env = Env::locked(&dataset);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("snapshot");
         let output = env
@@ -832,17 +824,9 @@ mod datasets {
     #[test]
     fn unmapped_nodes_are_listed_together_and_can_be_mapped() {
         let dataset = datasets::unmapped_nodes();
-        let env = locked_env(&dataset);
+        let env = Env::locked(&dataset);
+        let err = refused_export(&env);
         let dir = tempfile::tempdir().unwrap();
-        let output = env
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(dir.path().join("x"))
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(1));
-        let err = stderr(&output);
         assert!(
             err.contains("2 node(s) have no 'k8s' orchestrator reference: legacy-1, standalone-gw"),
             "{err}"
@@ -887,11 +871,7 @@ mod datasets {
             .clone();
         assert_eq!(node_summary["skipped"][0]["count"], 1, "{node_summary}");
         // The merge makes duplicates; the export says so.
-        assert!(
-            stderr(&output).contains("appears 2 times"),
-            "{}",
-            stderr(&output)
-        );
+        assert_contains(&stderr(&output), "appears 2 times");
     }
 }
 
@@ -961,7 +941,7 @@ fn tiny_cluster() -> testbed::Dataset {
 
 #[test]
 fn the_exact_file_text_of_a_small_cluster() {
-    let env = locked_env(&tiny_cluster());
+    let env = Env::locked(&tiny_cluster());
     let (_, _, dir) = export(&env, &[]);
     let text = std::fs::read_to_string(dir.path().join("snapshot")).unwrap();
     insta::with_settings!({filters => vec![

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, Exported, import_row, json_output, stderr, stdout};
+use common::{Env, Exported, assert_contains, import_row, json_output, stderr, stdout};
 use serde_json::{Value, json};
 use testbed::datasets::{self, Release};
 use testbed::{EtcdMode, calico};
@@ -134,16 +134,11 @@ fn upstream_system_test_dataset() {
     assert_eq!(output.status.code(), Some(1));
     let report = json_output(&output);
     assert_eq!(import_row(&report, "Node")["conflicts"], 1);
-    assert!(
-        stderr(&output).contains("conflict: Node node4 differs in the target"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "conflict: Node node4 differs in the target",
     );
-    assert!(
-        stderr(&output).contains("--overwrite"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "--overwrite");
     // calicoctl's behaviour, the later node wins, is one flag away.
     let report = succeeded(&exported.import(&["--overwrite", "-o", "json"]));
     assert_eq!(report["completed"], true);
@@ -197,10 +192,9 @@ fn fields_the_target_schema_does_not_know_are_reported_not_lost_silently() {
             .any(|f| f.starts_with("IPAMBlock spec.attributes") && f.ends_with("releasedAt")),
         "{dropped:?}"
     );
-    assert!(
-        stderr(&output).contains("the target's CRD schema does not know this field"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "the target's CRD schema does not know this field",
     );
     let verify = json_output(&exported.verify(&["-o", "json"]));
     assert_eq!(verify["equal"], true);
@@ -308,10 +302,9 @@ fn missing_kubernetes_nodes_are_reported_by_name() {
         .collect();
     assert!(missing.contains(&"worker-gone"), "{missing:?}");
     assert!(missing.contains(&"legacy-1"), "{missing:?}");
-    assert!(
-        stderr(&output).contains("have no Kubernetes Node and were not imported: "),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "have no Kubernetes Node and were not imported: ",
     );
 }
 
@@ -402,10 +395,9 @@ fn a_failure_halfway_leaves_a_partial_import_that_a_second_run_completes() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json_output(&output);
     assert_eq!(report["completed"], false);
-    assert!(
-        stderr(&output).contains("could not be written; the import stopped before the next kind"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "could not be written; the import stopped before the next kind",
     );
     assert_eq!(exported.verify(&[]).status.code(), Some(3), "partial");
 
@@ -552,11 +544,7 @@ fn invalid_files_are_rejected_with_the_cluster_untouched() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("/nonexistent/file"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "/nonexistent/file");
 }
 
 #[test]
@@ -584,10 +572,9 @@ fn files_in_calicoctl_format_import_and_verify() {
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(1));
-        assert!(
-            stderr(&output).contains("the file has namespaced Calico objects in namespace(s) the cluster does not have: payments, production; nothing was changed"),
-            "{}",
-            stderr(&output)
+        assert_contains(
+            &stderr(&output),
+            "the file has namespaced Calico objects in namespace(s) the cluster does not have: payments, production; nothing was changed",
         );
         for namespace in ["payments", "production"] {
             env.install.kube.create_namespace(namespace).unwrap();
@@ -635,10 +622,9 @@ fn native_v3_crds_are_not_supported_yet() {
     .unwrap();
     let output = exported.import(&[]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("the cluster serves Calico's native projectcalico.org/v3 CRDs (ippools.projectcalico.org); importing into them is not supported yet"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "the cluster serves Calico's native projectcalico.org/v3 CRDs (ippools.projectcalico.org); importing into them is not supported yet",
     );
 }
 
@@ -887,10 +873,9 @@ fn objects_are_checked_against_the_crds_the_cluster_already_has() {
     let exported = Exported::new(&dataset, &[]);
     let rejected = exported.import(&["--dry-run"]);
     assert_eq!(rejected.status.code(), Some(1), "{}", stderr(&rejected));
-    assert!(
-        stderr(&rejected).contains("FelixConfiguration legacy: spec.reportingInterval"),
-        "{}",
-        stderr(&rejected)
+    assert_contains(
+        &stderr(&rejected),
+        "FelixConfiguration legacy: spec.reportingInterval",
     );
 
     let (_, mut crd) = testbed::kube_side::calico_crds()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, json_output, stderr, stdout};
+use common::{Env, assert_contains, json_output, stderr, stdout};
 use testbed::calico::CLUSTER_INFORMATION_KEY;
 use testbed::{EtcdMode, calico};
 
@@ -89,7 +89,7 @@ fn etcd_lock_changes_only_the_flag_and_is_idempotent() {
         .unwrap();
     assert!(output.status.success());
     assert_eq!(stdout(&output), "Datastore unlocked.\n");
-    assert!(stderr(&output).contains("The etcd datastore was already unlocked."));
+    assert_contains(&stderr(&output), "The etcd datastore was already unlocked.");
 }
 
 #[test]
@@ -253,8 +253,9 @@ fn kubernetes_lock_creates_cluster_information_and_round_trips() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "nothing to unlock yet");
-    assert!(
-        stderr(&output).contains("has no ClusterInformation/default: there is nothing to unlock")
+    assert_contains(
+        &stderr(&output),
+        "has no ClusterInformation/default: there is nothing to unlock",
     );
 
     let output = env
@@ -264,8 +265,9 @@ fn kubernetes_lock_creates_cluster_information_and_round_trips() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "Datastore locked.\n");
-    assert!(
-        stderr(&output).contains("Created ClusterInformation/default in the Kubernetes datastore.")
+    assert_contains(
+        &stderr(&output),
+        "Created ClusterInformation/default in the Kubernetes datastore.",
     );
     let info = env
         .install

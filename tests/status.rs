@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Env, json_output, stderr, stdout};
+use common::{Env, assert_contains, json_output, stderr, stdout};
 use testbed::{EtcdMode, calico};
 
 fn count(side: &serde_json::Value, kind: &str) -> Option<u64> {
@@ -150,5 +150,8 @@ fn status_reports_an_unreachable_side_and_fails() {
             .unwrap()
             .contains("--etcd-endpoints")
     );
-    assert!(stderr(&output).contains("error: not every datastore could be reached: etcd"));
+    assert_contains(
+        &stderr(&output),
+        "error: not every datastore could be reached: etcd",
+    );
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Exported, json_output, stderr, stdout};
+use common::{Exported, assert_contains, json_output, stderr, stdout};
 use serde_json::json;
 use testbed::calico;
 
@@ -61,10 +61,9 @@ fn before_the_import_everything_is_missing() {
     assert_eq!(report["equal"], false);
     let missing = report["missing"].as_array().unwrap().len();
     assert!(missing >= 20, "{report:#}");
-    assert!(
-        stderr(&output).contains("error: the Kubernetes datastore differs from the etcd revision"),
-        "{}",
-        stderr(&output)
+    assert_contains(
+        &stderr(&output),
+        "error: the Kubernetes datastore differs from the etcd revision",
     );
 }
 

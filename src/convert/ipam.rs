@@ -276,8 +276,31 @@ pub fn ipam_json(entries: &[IpamEntry]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A block's fields are in the order of Go's AllocationBlock struct.
+    pub(crate) fn assert_go_block_field_order(block: &Value) {
+        let order: Vec<&str> = block
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "cidr",
+                "affinity",
+                "allocations",
+                "unallocated",
+                "attributes",
+                "sequenceNumber",
+                "sequenceNumberForAllocation",
+                "deleted"
+            ]
+        );
+    }
 
     fn nodes() -> NodeMap {
         NodeMap::from_pairs([
@@ -366,20 +389,7 @@ mod tests {
         );
         assert_eq!(v["allocations"][3], Value::Null);
         // Field order is kept as stored.
-        let order: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(
-            order,
-            [
-                "cidr",
-                "affinity",
-                "allocations",
-                "unallocated",
-                "attributes",
-                "sequenceNumber",
-                "sequenceNumberForAllocation",
-                "deleted"
-            ]
-        );
+        assert_go_block_field_order(v);
     }
 
     #[test]
@@ -503,26 +513,7 @@ mod tests {
             &nodes(),
         )
         .unwrap();
-        let order: Vec<&str> = block
-            .value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "cidr",
-                "affinity",
-                "allocations",
-                "unallocated",
-                "attributes",
-                "sequenceNumber",
-                "sequenceNumberForAllocation",
-                "deleted"
-            ]
-        );
+        assert_go_block_field_order(&block.value);
         assert_eq!(
             export_ipam("/calico/ipam/v2/handle/h", b"oops", &nodes()),
             Err(IpamSkip::Unparseable)

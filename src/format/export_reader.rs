@@ -1881,26 +1881,7 @@ mod tests {
             block.value["attributes"][3],
             json!({"handle_id": null, "secondary": null})
         );
-        let order: Vec<&str> = block
-            .value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "cidr",
-                "affinity",
-                "allocations",
-                "unallocated",
-                "attributes",
-                "sequenceNumber",
-                "sequenceNumberForAllocation",
-                "deleted"
-            ]
-        );
+        crate::convert::ipam::tests::assert_go_block_field_order(&block.value);
         assert_eq!(
             file.ipam.last().unwrap().value,
             json!({"strict_affinity": true, "auto_allocate_blocks": true})

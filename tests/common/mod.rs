@@ -65,6 +65,18 @@ impl Env {
         env
     }
 
+    /// A TLS install loaded with a dataset, its etcd datastore locked as export requires.
+    pub fn locked(dataset: &Dataset) -> Env {
+        let env = Env::with(EtcdMode::Tls, dataset);
+        let output = env
+            .plugin()
+            .args(["lock", "--datastore", "etcd"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        env
+    }
+
     /// The plugin, with `-n` set to the install's namespace.
     pub fn plugin(&self) -> Command {
         let mut cmd = plugin(self.install.kube.kubeconfig());
@@ -115,13 +127,7 @@ pub struct Exported {
 
 impl Exported {
     pub fn new(dataset: &Dataset, export_args: &[&str]) -> Exported {
-        let env = Env::with(EtcdMode::Tls, dataset);
-        let output = env
-            .plugin()
-            .args(["lock", "--datastore", "etcd"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+        let env = Env::locked(dataset);
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("snapshot");
         let output = env
@@ -163,4 +169,10 @@ pub fn import_row(report: &serde_json::Value, kind: &str) -> serde_json::Value {
         .as_array()
         .and_then(|kinds| kinds.iter().find(|k| k["kind"] == kind).cloned())
         .unwrap_or_else(|| panic!("no {kind} in {report}"))
+}
+
+/// `text` contains `part`; a failure shows the whole text.
+#[track_caller]
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "missing {part:?} in:\n{text}");
 }
