@@ -3,9 +3,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::console::OutputFormat;
+use crate::convert::nodes::{parse_node_map_entry, parse_node_map_file};
+use crate::error::Error;
+use crate::etcd::EtcdOverrides;
+use crate::kdd::KubeOptions;
+use crate::stages;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -48,11 +55,11 @@ pub enum Command {
     /// Unlock a datastore (ClusterInformation datastoreReady=true)
     Unlock(LockArgs),
     /// Export the etcd datastore to a file in calicoctl's migration format
-    Export(crate::commands::export::ExportArgs),
+    Export(ExportArgs),
     /// Import an export file into the Kubernetes datastore (resumable)
-    Import(crate::commands::import::ImportArgs),
+    Import(ImportArgs),
     /// Prove that the Kubernetes datastore holds what etcd (or an export file) holds
-    Verify(crate::commands::verify::VerifyArgs),
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +75,33 @@ pub enum Datastore {
     Etcd,
     /// The Kubernetes datastore (Calico CRDs in the API server)
     Kubernetes,
+}
+
+impl From<Datastore> for stages::lock::Datastore {
+    fn from(datastore: Datastore) -> Self {
+        match datastore {
+            Datastore::Etcd => stages::lock::Datastore::Etcd,
+            Datastore::Kubernetes => stages::lock::Datastore::Kubernetes,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+    Yaml,
+}
+
+impl From<Output> for OutputFormat {
+    fn from(output: Output) -> Self {
+        match output {
+            Output::Text => OutputFormat::Text,
+            Output::Json => OutputFormat::Json,
+            Output::Yaml => OutputFormat::Yaml,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -95,8 +129,8 @@ pub struct GlobalArgs {
     pub request_timeout: Duration,
 
     /// Output format of reports
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 
     /// Print only results, warnings and errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
@@ -157,6 +191,173 @@ pub struct EtcdFlags {
     pub etcd_secret: String,
 }
 
+impl GlobalArgs {
+    pub fn kube_options(&self) -> KubeOptions {
+        KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            request_timeout: self.request_timeout,
+        }
+    }
+}
+
+impl From<&EtcdFlags> for EtcdOverrides {
+    fn from(flags: &EtcdFlags) -> Self {
+        EtcdOverrides {
+            etcd_endpoints: flags.etcd_endpoints.clone(),
+            etcd_ca_file: flags.etcd_ca_file.clone(),
+            etcd_cert_file: flags.etcd_cert_file.clone(),
+            etcd_key_file: flags.etcd_key_file.clone(),
+            etcd_username: flags.etcd_username.clone(),
+            etcd_password: flags.etcd_password.clone(),
+            etcd_config_map: flags.etcd_config_map.clone(),
+            etcd_secret: flags.etcd_secret.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write the export to FILE (atomically, mode 0600) instead of stdout
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Export although the etcd datastore is not locked (a backup or a rehearsal: the snapshot
+    /// may go stale as Calico keeps changing)
+    #[arg(long)]
+    pub allow_unlocked: bool,
+
+    #[command(flatten)]
+    pub nodes: NodeMapArgs,
+
+    /// Keys read per etcd request
+    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    pub page_size: i64,
+}
+
+impl ExportArgs {
+    pub fn options(&self) -> Result<stages::export::ExportOptions, Error> {
+        Ok(stages::export::ExportOptions {
+            file: self.file.clone(),
+            allow_unlocked: self.allow_unlocked,
+            node_map: self.nodes.explicit()?,
+            page_size: self.page_size,
+        })
+    }
+}
+
+/// How etcd node names map to Kubernetes node names where orchRefs do not say.
+#[derive(Debug, Default, Args)]
+pub struct NodeMapArgs {
+    /// Map an etcd node to a Kubernetes node (repeatable); ETCD= leaves the node out
+    #[arg(long = "node-map", value_name = "ETCD=K8S")]
+    pub node_map: Vec<String>,
+
+    /// A file of ETCD=K8S lines (# starts a comment)
+    #[arg(long = "node-map-file", value_name = "FILE")]
+    pub node_map_file: Option<PathBuf>,
+}
+
+impl NodeMapArgs {
+    /// The entries of `--node-map-file` and then `--node-map` (later entries win).
+    pub fn explicit(&self) -> Result<BTreeMap<String, String>, Error> {
+        let mut map = BTreeMap::new();
+        if let Some(path) = &self.node_map_file {
+            let text = std::fs::read_to_string(path).map_err(Error::io(format!(
+                "reading node map file {}",
+                path.display()
+            )))?;
+            let entries = parse_node_map_file(&text).map_err(|e| {
+                Error::failed(
+                    format!("node map file {}: {e}", path.display()),
+                    "write one etcd-name=k8s-name per line",
+                )
+            })?;
+            map.extend(entries);
+        }
+        for entry in &self.node_map {
+            let (from, to) = parse_node_map_entry(entry).map_err(|e| {
+                Error::failed(
+                    format!("--node-map {e}"),
+                    "use --node-map etcd-name=k8s-name",
+                )
+            })?;
+            map.insert(from, to);
+        }
+        Ok(map)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The export file (written by kubectl calico-migrate export or calicoctl datastore migrate export)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Writes in flight at once
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+
+    /// Client-side limit on requests per second (0: none; calicoctl uses 50)
+    #[arg(long, value_name = "QPS", default_value_t = 0.0)]
+    pub qps: f64,
+
+    /// Replace objects whose content differs from the file instead of stopping on them
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// The Calico version the cluster will run after the migration, which decides policy object
+    /// names (default: the version in the file)
+    #[arg(long, value_name = "VERSION")]
+    pub calico_version: Option<String>,
+
+    /// Validate the file and look at the cluster, but write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl ImportArgs {
+    pub fn options(&self) -> stages::import::ImportOptions {
+        stages::import::ImportOptions {
+            file: self.file.clone(),
+            concurrency: usize::from(self.concurrency),
+            qps: (self.qps > 0.0).then_some(self.qps),
+            overwrite: self.overwrite,
+            calico_version: self.calico_version.clone(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Compare with this export file instead of the live etcd datastore
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub nodes: NodeMapArgs,
+
+    /// The Calico version the Kubernetes datastore's object names follow (default: the source's)
+    #[arg(long, value_name = "VERSION")]
+    pub calico_version: Option<String>,
+
+    /// Keys read per etcd request
+    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    pub page_size: i64,
+}
+
+impl VerifyArgs {
+    pub fn options(&self) -> Result<stages::verify::VerifyOptions, Error> {
+        Ok(stages::verify::VerifyOptions {
+            file: self.file.clone(),
+            node_map: self.nodes.explicit()?,
+            calico_version: self.calico_version.clone(),
+            page_size: self.page_size,
+        })
+    }
+}
+
 /// Parses durations the way kubectl's --request-timeout does: a bare number of seconds, or Go
 /// duration units (`500ms`, `30s`, `2m`, `1h30m`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -190,7 +391,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             _ => return Err(invalid()),
         };
-        total += Duration::from_secs_f64(number * scale);
+        total = Duration::try_from_secs_f64(number * scale)
+            .ok()
+            .and_then(|part| total.checked_add(part))
+            .ok_or_else(|| format!("duration {text:?} is too long"))?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -217,5 +421,9 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("10 parsecs").is_err());
         assert!(parse_duration("s").is_err());
+        // Values no Duration can hold are refused, not a panic.
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert!(parse_duration("1e400s").is_err());
+        assert!(parse_duration("18446744073709551615s1s").is_err());
     }
 }

@@ -9,11 +9,11 @@ use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 use std::time::Duration;
 
-use clap::ValueEnum;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+/// How reports are printed on stdout.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutputFormat {
     #[default]
     Text,
@@ -26,25 +26,29 @@ pub struct Console {
     verbosity: u8,
     format: OutputFormat,
     color: bool,
-    bars: MultiProgress,
+    progress: Progress,
 }
 
 impl Console {
     pub fn new(quiet: bool, verbosity: u8, format: OutputFormat) -> Console {
         let stderr_tty = io::stderr().is_terminal();
         let show_bars = stderr_tty && !quiet && verbosity == 0;
-        let target = if show_bars {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        };
         Console {
             quiet,
             verbosity,
             format,
             color: stderr_tty && std::env::var_os("NO_COLOR").is_none(),
-            bars: MultiProgress::with_draw_target(target),
+            progress: Progress::new(show_bars, verbosity),
         }
+    }
+
+    /// The progress display stages draw on.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     pub fn format(&self) -> OutputFormat {
@@ -135,6 +139,47 @@ impl Console {
         self.stderr_line(&text);
     }
 
+    fn stderr_line(&self, line: &str) {
+        self.progress.line(line);
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// What long stages draw while they work: numbered steps, bars where the total is known and
+/// spinners where it is not, all on stderr. Hidden when stderr is not a terminal, with `-q`, and
+/// with `-v` (whose detail lines would tear bars apart). Stages get this and nothing else to show
+/// things with; what they did comes back in their report, which the console renders.
+#[derive(Clone)]
+pub struct Progress {
+    bars: MultiProgress,
+    verbosity: u8,
+}
+
+impl Progress {
+    pub fn new(visible: bool, verbosity: u8) -> Progress {
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Progress {
+            bars: MultiProgress::with_draw_target(target),
+            verbosity,
+        }
+    }
+
+    /// Draws nothing: for stages run inside others whose progress is shown another way.
+    pub fn hidden() -> Progress {
+        Progress::new(false, 0)
+    }
+
     /// A bar with a known total: `label [####    ] 12/40 30/s ETA 1s`.
     pub fn bar(&self, label: &str, total: u64) -> ProgressBar {
         let style = ProgressStyle::with_template(
@@ -163,19 +208,30 @@ impl Console {
         bar
     }
 
-    fn stderr_line(&self, line: &str) {
-        // Printing through the MultiProgress keeps live bars intact; when bars are hidden
-        // `suspend` just runs the closure.
+    /// The heading of step `number` of `total`: a spinner `[4/9] Importing` that the caller
+    /// finishes with what the step did.
+    pub fn step(&self, number: usize, total: usize, title: &str) -> ProgressBar {
+        let style = ProgressStyle::with_template("{prefix:.bold} {spinner} {msg} {elapsed}")
+            .expect("valid step template");
+        let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        bar.set_prefix(format!("[{number}/{total}]"));
+        bar.set_message(title.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+
+    /// Diagnostics shown with `-v` (level 1) or `-vv` (level 2) as they happen.
+    pub fn detail(&self, level: u8, message: impl Display) {
+        if self.verbosity >= level {
+            self.line(&message.to_string());
+        }
+    }
+
+    /// A line on stderr that leaves live bars intact (when bars are hidden `suspend` just runs
+    /// the closure).
+    fn line(&self, line: &str) {
         self.bars.suspend(|| {
             let _ = writeln!(io::stderr().lock(), "{line}");
         });
-    }
-
-    fn paint(&self, text: &str, code: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
     }
 }

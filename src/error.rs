@@ -36,9 +36,67 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// Everything that stops a command before it changes anything, listed together, each with
+    /// its fix.
+    #[error("{}", render_blockers(.doing, .blockers))]
+    Blocked {
+        doing: String,
+        blockers: Vec<Blocker>,
+    },
+}
+
+/// A problem that stops the migration, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Blocker {
+    pub problem: String,
+    pub fix: String,
+}
+
+impl Blocker {
+    pub fn new(problem: impl Into<String>, fix: impl Into<String>) -> Blocker {
+        Blocker {
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+impl From<Error> for Blocker {
+    fn from(error: Error) -> Blocker {
+        let fix = error.hint().unwrap_or_else(|| "see the message".into());
+        Blocker::new(error.to_string(), fix)
+    }
+}
+
+fn render_blockers(doing: &str, blockers: &[Blocker]) -> String {
+    let mut text = match blockers.len() {
+        1 => format!("{doing}: "),
+        n => format!("{doing}: {n} problems:"),
+    };
+    for (index, blocker) in blockers.iter().enumerate() {
+        if blockers.len() == 1 {
+            text.push_str(&format!("{}\n  fix: {}", blocker.problem, blocker.fix));
+        } else {
+            text.push_str(&format!(
+                "\n  {}. {}\n     fix: {}",
+                index + 1,
+                blocker.problem,
+                blocker.fix
+            ));
+        }
+    }
+    text
 }
 
 impl Error {
+    /// One error for everything that stops `doing`.
+    pub fn blocked(doing: impl Into<String>, blockers: Vec<Blocker>) -> Error {
+        Error::Blocked {
+            doing: doing.into(),
+            blockers,
+        }
+    }
+
     pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> Error {
         Error::Failed {
             message: message.into(),
@@ -62,6 +120,7 @@ impl Error {
                 "see the differences above; `kubectl calico-migrate import -f FILE` writes what is missing (with --overwrite, what differs)".into(),
             ),
             Error::Failed { hint, .. } => hint.clone(),
+            Error::Blocked { .. } => Some("nothing was changed; fix the problems above and run the command again".into()),
         }
     }
 

@@ -1,15 +1,15 @@
 //! kubectl calico-migrate: move Calico from the etcd datastore to the Kubernetes datastore.
 //!
-//! `main.rs` only calls [`main`]. The layers below are: [`cli`] (flags), [`app`] (connections
-//! shared by commands), [`commands`] (one module per subcommand), the two datastores
-//! ([`etcd`], [`kdd`]), the pure conversion core ([`convert`], [`kinds`], [`format`]), and
-//! [`console`], the one owner of output.
+//! `main.rs` only calls [`main`]. The layers, top down: [`cli`] (flags, and the only user of
+//! clap) and [`commands`] (one per subcommand: run a stage, render its report through
+//! [`console`], the one owner of output); [`stages`] (one job each, returning a report) on a
+//! [`session`] (the connections); the two datastores ([`etcd`], [`kdd`]); and the pure
+//! conversion core ([`convert`], [`kinds`], [`format`]).
 
 // Errors here carry what was tried (sources, paths, endpoints) so that the message can say it;
 // they travel once, on the way out, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod app;
 pub mod atomic_file;
 pub mod cli;
 pub mod commands;
@@ -21,16 +21,18 @@ pub mod format;
 pub mod kdd;
 pub mod kinds;
 pub mod pipeline;
+pub mod session;
 pub mod snapshot;
+pub mod stages;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use app::App;
 use cli::{Cli, Command};
 use console::Console;
 use error::Error;
+use session::Session;
 
 /// Parses the command line, runs the command, reports any failure, and returns the exit code.
 pub fn main() -> ExitCode {
@@ -45,7 +47,11 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    let console = Console::new(cli.global.quiet, cli.global.verbose, cli.global.output);
+    let console = Console::new(
+        cli.global.quiet,
+        cli.global.verbose,
+        cli.global.output.into(),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,11 +66,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(error::EXIT_FAILED);
         }
     };
-    let app = App {
-        args: &cli.global,
-        console: &console,
+    let session = Session {
+        kube: cli.global.kube_options(),
+        namespace: cli.global.namespace.clone(),
+        etcd: (&cli.global.etcd).into(),
+        saved_etcd_config: None,
+        progress: console.progress().clone(),
     };
-    match runtime.block_on(run(&app, &cli.command)) {
+    match runtime.block_on(run(&session, &console, &cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
         Err(error) => {
@@ -74,13 +83,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(app: &App<'_>, command: &Command) -> Result<(), Error> {
+async fn run(session: &Session, console: &Console, command: &Command) -> Result<(), Error> {
     match command {
-        Command::Status => commands::status::run(app).await,
-        Command::Lock(args) => commands::lock::run(app, args.datastore, true).await,
-        Command::Unlock(args) => commands::lock::run(app, args.datastore, false).await,
-        Command::Export(args) => commands::export::run(app, args).await,
-        Command::Import(args) => commands::import::run(app, args).await,
-        Command::Verify(args) => commands::verify::run(app, args).await,
+        Command::Status => commands::status::run(session, console).await,
+        Command::Lock(args) => {
+            commands::lock::run(session, console, args.datastore.into(), true).await
+        }
+        Command::Unlock(args) => {
+            commands::lock::run(session, console, args.datastore.into(), false).await
+        }
+        Command::Export(args) => commands::export::run(session, console, args).await,
+        Command::Import(args) => commands::import::run(session, console, args).await,
+        Command::Verify(args) => commands::verify::run(session, console, args).await,
     }
 }

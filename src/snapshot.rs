@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::console::Console;
+use crate::console::Progress;
 use crate::convert::cluster_info::{LockState, calico_version};
 use crate::convert::ipam::{IpamEntry, export_ipam};
 use crate::convert::keys::{KeyClass, classify};
@@ -36,6 +36,8 @@ pub struct Header {
     pub lock: LockState,
     pub version: Option<CalicoVersion>,
     pub nodes: NodeMap,
+    /// Why the node names could not all be mapped (then `nodes` maps the ones that could be).
+    pub node_problem: Option<Error>,
 }
 
 /// Reads the revision, the ClusterInformation and every Calico Node (for the name map).
@@ -74,13 +76,17 @@ pub async fn open(
             nodes.push((name, orchestrator_name(&node)));
         }
     }
-    let nodes = NodeMap::build(nodes, explicit_nodes).map_err(node_map_error)?;
+    let (nodes, node_problem) = match NodeMap::build(nodes, explicit_nodes) {
+        Ok(nodes) => (nodes, None),
+        Err(error) => (NodeMap::default(), Some(node_map_error(error))),
+    };
     Ok(Header {
         revision,
         cluster_information,
         lock,
         version,
         nodes,
+        node_problem,
     })
 }
 
@@ -163,7 +169,7 @@ pub async fn stream(
     store: &mut EtcdStore,
     header: &Header,
     page_size: i64,
-    console: &Console,
+    progress: &Progress,
     sink: &mut dyn Sink,
 ) -> Result<DataSummary, Error> {
     let ctx = ExportContext {
@@ -184,7 +190,7 @@ pub async fn stream(
             summary.kinds.push(counts);
             continue;
         }
-        let bar = console.bar(kind.kind, total);
+        let bar = progress.bar(kind.kind, total);
         let mut names = Duplicates::default();
         sink.list_start(kind).map_err(io)?;
         let mut scan = Scan::new(&prefix, header.revision, page_size);
@@ -223,7 +229,7 @@ pub async fn stream(
             kind: ipam.calico_kind().kind,
             ..Default::default()
         };
-        let bar = console.bar(counts.kind, total);
+        let bar = progress.bar(counts.kind, total);
         let mut keys = Duplicates::default();
         let mut scan = Scan::new(prefix, header.revision, page_size);
         while let Some(page) = scan.next_page(store).await? {

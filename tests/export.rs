@@ -403,8 +403,7 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
         password: None,
         notes: vec![],
     };
-    let console =
-        calico_migrate::console::Console::new(true, 0, calico_migrate::console::OutputFormat::Text);
+    let progress = calico_migrate::console::Progress::hidden();
     let late = json!({"kind": "IPPool", "apiVersion": "projectcalico.org/v3", "metadata": {"name": "late"}, "spec": {"cidr": "10.9.0.0/16"}});
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (before, after) = runtime.block_on(async {
@@ -428,7 +427,7 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
             .unwrap()
         });
         let mut before = Collect::default();
-        calico_migrate::snapshot::stream(store, &header, 2, &console, &mut before)
+        calico_migrate::snapshot::stream(store, &header, 2, &progress, &mut before)
             .await
             .unwrap();
         // ...is not in it, while a new snapshot sees it.
@@ -436,7 +435,7 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
             .await
             .unwrap();
         let mut after = Collect::default();
-        calico_migrate::snapshot::stream(store, &header, 500, &console, &mut after)
+        calico_migrate::snapshot::stream(store, &header, 500, &progress, &mut after)
             .await
             .unwrap();
         (before, after)

@@ -45,6 +45,17 @@ impl LockState {
     }
 }
 
+/// What a lock or unlock did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadyChange {
+    /// `datastoreReady` before; None when it was unset or the object was missing.
+    pub before: Option<bool>,
+    pub changed: bool,
+    /// Writes lost to concurrent changes before ours went through.
+    pub conflicts: u32,
+}
+
 /// `spec.datastoreReady`; None when absent or not a boolean.
 pub fn datastore_ready(cluster_information: &Value) -> Option<bool> {
     cluster_information

@@ -5,5 +5,5 @@ pub mod settings;
 pub mod store;
 
 pub use connect::{Connected, EtcdError, connect};
-pub use settings::{ClusterConfig, EtcdSettings};
+pub use settings::{ClusterConfig, EtcdOverrides, EtcdSettings};
 pub use store::EtcdStore;

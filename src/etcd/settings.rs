@@ -12,8 +12,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cli::EtcdFlags;
-
 /// Where one setting came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -80,6 +78,22 @@ impl fmt::Debug for Pem {
             Pem::Data(data) => write!(f, "Data({} bytes)", data.len()),
         }
     }
+}
+
+/// etcd settings given on the command line; unset ones fall back to the `ETCD_*` variables, then
+/// to the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct EtcdOverrides {
+    pub etcd_endpoints: Option<String>,
+    pub etcd_ca_file: Option<PathBuf>,
+    pub etcd_cert_file: Option<PathBuf>,
+    pub etcd_key_file: Option<PathBuf>,
+    pub etcd_username: Option<String>,
+    pub etcd_password: Option<String>,
+    /// The ConfigMap that holds `etcd_endpoints` and the TLS paths.
+    pub etcd_config_map: String,
+    /// The Secret that holds the TLS material.
+    pub etcd_secret: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,7 +253,7 @@ impl TlsField {
         TlsField::ALL.into_iter().find(|f| f.config_key() == key)
     }
 
-    fn flag_value(self, flags: &EtcdFlags) -> Option<&PathBuf> {
+    fn flag_value(self, flags: &EtcdOverrides) -> Option<&PathBuf> {
         match self {
             TlsField::Ca => flags.etcd_ca_file.as_ref(),
             TlsField::Cert => flags.etcd_cert_file.as_ref(),
@@ -284,7 +298,7 @@ struct Local {
     password: Option<Sourced<String>>,
 }
 
-fn local_settings(flags: &EtcdFlags, env: &dyn Fn(&str) -> Option<String>) -> Local {
+fn local_settings(flags: &EtcdOverrides, env: &dyn Fn(&str) -> Option<String>) -> Local {
     let endpoints = local(
         flags.etcd_endpoints.as_deref().map(split_endpoints),
         "--etcd-endpoints",
@@ -326,7 +340,7 @@ fn uses_https(endpoints: &[String]) -> bool {
 }
 
 /// Whether the cluster must be asked: for the endpoints, or for TLS material of https endpoints.
-pub fn needs_cluster(flags: &EtcdFlags, env: &dyn Fn(&str) -> Option<String>) -> bool {
+pub fn needs_cluster(flags: &EtcdOverrides, env: &dyn Fn(&str) -> Option<String>) -> bool {
     let local = local_settings(flags, env);
     match &local.endpoints {
         None => true,
@@ -336,7 +350,7 @@ pub fn needs_cluster(flags: &EtcdFlags, env: &dyn Fn(&str) -> Option<String>) ->
 
 /// Resolves every setting from flags, variables and what the cluster holds.
 pub fn resolve(
-    flags: &EtcdFlags,
+    flags: &EtcdOverrides,
     env: &dyn Fn(&str) -> Option<String>,
     cluster: &ClusterConfig,
 ) -> Result<EtcdSettings, SettingsError> {
@@ -669,7 +683,7 @@ mod tests {
     #[test]
     fn everything_from_the_cluster() {
         let settings = resolve(
-            &EtcdFlags::default(),
+            &EtcdOverrides::default(),
             &no_env,
             &cluster(TLS_CONFIG, Some(Ok(TLS_SECRET))),
         )
@@ -695,7 +709,7 @@ mod tests {
 
     #[test]
     fn flags_beat_variables_beat_the_cluster() {
-        let flags = EtcdFlags {
+        let flags = EtcdOverrides {
             etcd_ca_file: Some("/flag/ca.pem".into()),
             ..Default::default()
         };
@@ -727,19 +741,19 @@ mod tests {
 
     #[test]
     fn plain_endpoints_ignore_cluster_tls_and_need_no_cluster() {
-        let flags = EtcdFlags {
+        let flags = EtcdOverrides {
             etcd_endpoints: Some("http://127.0.0.1:2379".into()),
             ..Default::default()
         };
         assert!(!needs_cluster(&flags, &no_env));
         let settings = resolve(&flags, &no_env, &ClusterConfig::NotConsulted).unwrap();
         assert!(settings.ca.is_none() && settings.cert.is_none());
-        let https = EtcdFlags {
+        let https = EtcdOverrides {
             etcd_endpoints: Some("https://127.0.0.1:2379".into()),
             ..Default::default()
         };
         assert!(needs_cluster(&https, &no_env));
-        assert!(needs_cluster(&EtcdFlags::default(), &no_env));
+        assert!(needs_cluster(&EtcdOverrides::default(), &no_env));
     }
 
     #[test]
@@ -750,13 +764,13 @@ mod tests {
             ("etcd_cert", ""),
             ("etcd_key", ""),
         ];
-        let settings = resolve(&EtcdFlags::default(), &no_env, &cluster(data, None)).unwrap();
+        let settings = resolve(&EtcdOverrides::default(), &no_env, &cluster(data, None)).unwrap();
         assert!(settings.ca.is_none() && settings.cert.is_none() && settings.key.is_none());
     }
 
     #[test]
     fn user_and_password() {
-        let flags = EtcdFlags {
+        let flags = EtcdOverrides {
             etcd_username: Some("calico".into()),
             ..Default::default()
         };
@@ -779,7 +793,11 @@ mod tests {
         assert!(!format!("{report:?}").contains("s3cret"));
         let alone = env_of(&[("ETCD_ENDPOINTS", "http://e:2379"), ("ETCD_PASSWORD", "x")]);
         assert!(matches!(
-            resolve(&EtcdFlags::default(), &alone, &ClusterConfig::NotConsulted),
+            resolve(
+                &EtcdOverrides::default(),
+                &alone,
+                &ClusterConfig::NotConsulted
+            ),
             Err(SettingsError::PasswordWithoutUser { .. })
         ));
     }
@@ -790,7 +808,7 @@ mod tests {
             namespace: "kube-system".into(),
             config_map: "calico-config".into(),
         };
-        let err = resolve(&EtcdFlags::default(), &no_env, &missing).unwrap_err();
+        let err = resolve(&EtcdOverrides::default(), &no_env, &missing).unwrap_err();
         assert_eq!(
             err.to_string(),
             "no etcd endpoints: ConfigMap kube-system/calico-config was not found"
@@ -798,7 +816,7 @@ mod tests {
         assert!(err.hint().contains("--etcd-endpoints"));
 
         let err = resolve(
-            &EtcdFlags::default(),
+            &EtcdOverrides::default(),
             &no_env,
             &cluster(&[("calico_backend", "bird")], None),
         )
@@ -806,7 +824,7 @@ mod tests {
         assert!(matches!(err, SettingsError::NoEndpointsKey { .. }), "{err}");
 
         let err = resolve(
-            &EtcdFlags::default(),
+            &EtcdOverrides::default(),
             &no_env,
             &cluster(
                 TLS_CONFIG,
@@ -821,7 +839,7 @@ mod tests {
 
         let partial: &[(&str, &str)] = &[("etcd-ca", "CA"), ("etcd-cert", "CERT")];
         let err = resolve(
-            &EtcdFlags::default(),
+            &EtcdOverrides::default(),
             &no_env,
             &cluster(TLS_CONFIG, Some(Ok(partial))),
         )
@@ -835,14 +853,14 @@ mod tests {
         let unavailable = ClusterConfig::Unavailable {
             reason: "no kubeconfig".into(),
         };
-        let err = resolve(&EtcdFlags::default(), &no_env, &unavailable).unwrap_err();
+        let err = resolve(&EtcdOverrides::default(), &no_env, &unavailable).unwrap_err();
         assert!(err.to_string().contains("no kubeconfig"));
     }
 
     #[test]
     fn a_flag_fills_in_for_a_missing_secret_key() {
         let partial: &[(&str, &str)] = &[("etcd-ca", "CA"), ("etcd-cert", "CERT")];
-        let flags = EtcdFlags {
+        let flags = EtcdOverrides {
             etcd_key_file: Some("/k.pem".into()),
             ..Default::default()
         };
@@ -856,13 +874,23 @@ mod tests {
             ("ETCD_ENDPOINTS", "https://e:2379"),
             ("ETCD_CERT_FILE", "/c.pem"),
         ]);
-        let err = resolve(&EtcdFlags::default(), &env, &ClusterConfig::NotConsulted).unwrap_err();
+        let err = resolve(
+            &EtcdOverrides::default(),
+            &env,
+            &ClusterConfig::NotConsulted,
+        )
+        .unwrap_err();
         assert!(matches!(err, SettingsError::CertWithoutKey { .. }));
         let env = env_of(&[
             ("ETCD_ENDPOINTS", "https://e:2379"),
             ("ETCD_KEY_FILE", "/k.pem"),
         ]);
-        let err = resolve(&EtcdFlags::default(), &env, &ClusterConfig::NotConsulted).unwrap_err();
+        let err = resolve(
+            &EtcdOverrides::default(),
+            &env,
+            &ClusterConfig::NotConsulted,
+        )
+        .unwrap_err();
         assert!(matches!(err, SettingsError::KeyWithoutCert { .. }));
     }
 
@@ -875,7 +903,7 @@ mod tests {
             "ftp://x:1",
             "https://[::1:2379",
         ] {
-            let flags = EtcdFlags {
+            let flags = EtcdOverrides {
                 etcd_endpoints: Some(bad.into()),
                 ..Default::default()
             };
@@ -891,7 +919,7 @@ mod tests {
             "https://[::1]:2379",
             " http://a:1 , http://b:2 ",
         ] {
-            let flags = EtcdFlags {
+            let flags = EtcdOverrides {
                 etcd_endpoints: Some(good.into()),
                 ..Default::default()
             };

@@ -5,7 +5,7 @@ use etcd_client::{Client, Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp};
 use serde_json::Value;
 
 use super::connect::EtcdError;
-use crate::convert::cluster_info::{datastore_ready, with_datastore_ready};
+use crate::convert::cluster_info::{ReadyChange, datastore_ready, with_datastore_ready};
 use crate::kinds::CLUSTER_INFORMATION_KEY;
 
 /// How often the lock is retried when someone else changes the key between read and write.
@@ -144,15 +144,6 @@ fn read_error(error: etcd_client::Error, revision: i64) -> EtcdError {
             detail,
         }
     }
-}
-
-/// What a lock or unlock did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReadyChange {
-    pub before: Option<bool>,
-    pub changed: bool,
-    /// Writes lost to concurrent changes before ours went through.
-    pub conflicts: u32,
 }
 
 fn request_error(doing: &str) -> impl FnOnce(etcd_client::Error) -> EtcdError + '_ {

@@ -8,8 +8,6 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
-use crate::cli::GlobalArgs;
-
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
     #[error("no kubeconfig: $KUBECONFIG is not set and ~/.kube/config does not exist")]
@@ -115,6 +113,17 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     current.to_string()
 }
 
+/// Which kubeconfig context to use, as kubectl's global flags say.
+#[derive(Clone, Debug, Default)]
+pub struct KubeOptions {
+    /// `--kubeconfig`; else `$KUBECONFIG` (merged), else `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`; else the current context.
+    pub context: Option<String>,
+    /// `--request-timeout`; zero for the client's defaults.
+    pub request_timeout: Duration,
+}
+
 /// A client for one kubeconfig context. Building it does not contact the server.
 #[derive(Clone)]
 pub struct KubeTarget {
@@ -173,7 +182,7 @@ fn load_kubeconfig(explicit: Option<&PathBuf>) -> Result<Kubeconfig, KubeError> 
     read(&default)
 }
 
-pub async fn connect(args: &GlobalArgs) -> Result<KubeTarget, KubeError> {
+pub async fn connect(args: &KubeOptions) -> Result<KubeTarget, KubeError> {
     let kubeconfig = load_kubeconfig(args.kubeconfig.as_ref())?;
     let context = match &args.context {
         Some(name) => name.clone(),

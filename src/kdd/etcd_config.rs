@@ -12,11 +12,16 @@ use crate::etcd::settings::secret_keys_named;
 
 /// Never fails: problems become `ClusterConfig::Missing` or `Unavailable`, and the resolution
 /// decides whether they matter (they do not when flags give every setting).
+///
+/// `saved` is what the ConfigMap held when a migration began (kept in its journal): it stands in
+/// for a ConfigMap that no longer names etcd, because the Kubernetes-datastore manifest replaced
+/// it. The Secret is still read from the cluster (that manifest leaves it alone).
 pub async fn read(
     target: Result<&KubeTarget, &KubeError>,
     namespace: &str,
     config_map: &str,
     secret_name: &str,
+    saved: Option<&BTreeMap<String, String>>,
 ) -> ClusterConfig {
     let target = match target {
         Ok(target) => target,
@@ -28,7 +33,15 @@ pub async fn read(
     };
     let maps: Api<ConfigMap> = Api::namespaced(target.client.clone(), namespace);
     let data = match maps.get_opt(config_map).await {
-        Ok(Some(found)) => found.data.unwrap_or_default(),
+        Ok(Some(found)) => {
+            let data: BTreeMap<String, String> =
+                found.data.unwrap_or_default().into_iter().collect();
+            match saved {
+                Some(saved) if !names_etcd(&data) => saved.clone(),
+                _ => data,
+            }
+        }
+        Ok(None) if saved.is_some() => saved.cloned().unwrap_or_default(),
         Ok(None) => {
             return ClusterConfig::Missing {
                 namespace: namespace.to_string(),
@@ -54,7 +67,7 @@ pub async fn read(
     ClusterConfig::Found {
         namespace: namespace.to_string(),
         config_map: config_map.to_string(),
-        data: data.into_iter().collect(),
+        data,
         secret_name: secret_name.to_string(),
         secret,
     }
@@ -76,4 +89,10 @@ async fn read_secret(
         Ok(None) => Err(format!("secrets {name:?} not found")),
         Err(error) => Err(KubeError::from_kube("reading it", &target.server, error).to_string()),
     }
+}
+
+/// Whether a `calico-config` ConfigMap still says where etcd is.
+fn names_etcd(data: &BTreeMap<String, String>) -> bool {
+    data.get("etcd_endpoints")
+        .is_some_and(|v| !v.trim().is_empty())
 }

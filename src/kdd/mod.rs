@@ -8,5 +8,5 @@ pub mod rest;
 pub mod store;
 pub mod writer;
 
-pub use client::{KubeError, KubeTarget, connect};
+pub use client::{KubeError, KubeOptions, KubeTarget, connect};
 pub use store::{CrdState, KddStore};

@@ -7,8 +7,9 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectMeta, PostPar
 use serde_json::json;
 
 use super::client::{KubeError, KubeTarget};
-use crate::convert::cluster_info::{datastore_ready, new_kdd_spec, with_datastore_ready};
-use crate::etcd::store::ReadyChange;
+use crate::convert::cluster_info::{
+    ReadyChange, datastore_ready, new_kdd_spec, with_datastore_ready,
+};
 use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind};
 
 const LOCK_ATTEMPTS: u32 = 5;

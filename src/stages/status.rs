@@ -1,0 +1,176 @@
+//! Both datastores side by side: reachable or not and why, Calico version, lock state, CRDs,
+//! and how many Calico objects each holds per kind.
+
+use serde::Serialize;
+
+use crate::convert::cluster_info::{LockState, calico_version};
+use crate::error::Error;
+use crate::etcd::settings::SettingReport;
+use crate::kdd::KddStore;
+use crate::kinds::{CalicoKind, KINDS, Role};
+use crate::session::Session;
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReport {
+    pub kubernetes: KubernetesStatus,
+    pub etcd: EtcdStatus,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesStatus {
+    pub context: Option<String>,
+    pub server: Option<String>,
+    pub reachable: bool,
+    pub error: Option<String>,
+    pub hint: Option<String>,
+    pub version: Option<String>,
+    pub calico_crds: Option<CrdReport>,
+    pub calico_version: Option<String>,
+    pub lock: Option<LockState>,
+    pub objects: Vec<KindCount>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrdReport {
+    pub group_version: String,
+    pub installed: usize,
+    pub expected: usize,
+    pub missing: Vec<&'static str>,
+    /// `projectcalico.org/v3` is served too (Calico API server or native v3 CRDs).
+    pub v3_served: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdStatus {
+    pub settings: Vec<SettingReport>,
+    pub reachable: bool,
+    pub error: Option<String>,
+    pub hint: Option<String>,
+    pub version: Option<String>,
+    pub revision: Option<i64>,
+    pub calico_version: Option<String>,
+    pub lock: Option<LockState>,
+    pub objects: Vec<KindCount>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct KindCount {
+    pub kind: &'static str,
+    pub count: u64,
+}
+
+/// Both datastores, each as far as it could be reached. Never fails: what could not be read is
+/// in the report with why.
+pub async fn status(session: &Session) -> StatusReport {
+    let (kubernetes, etcd) = tokio::join!(kubernetes_status(session), etcd_status(session));
+    StatusReport { kubernetes, etcd }
+}
+
+async fn kubernetes_status(session: &Session) -> KubernetesStatus {
+    let mut status = KubernetesStatus::default();
+    let store = match session.kube().await {
+        Ok(target) => {
+            status.context = Some(target.context.clone());
+            status.server = Some(target.server.clone());
+            KddStore::new(target)
+        }
+        Err(error) => {
+            status.hint = error.hint();
+            status.error = Some(error.to_string());
+            return status;
+        }
+    };
+    if let Err(error) = fill_kubernetes(&store, &mut status).await {
+        status.hint = error.hint();
+        status.error = Some(error.to_string());
+    }
+    status
+}
+
+async fn fill_kubernetes(store: &KddStore, status: &mut KubernetesStatus) -> Result<(), Error> {
+    status.version = Some(store.server_version().await?);
+    status.reachable = true;
+    let crds = store.crd_state().await?;
+    let expected = CalicoKind::with_crd().count();
+    status.calico_crds = Some(CrdReport {
+        group_version: "crd.projectcalico.org/v1".into(),
+        installed: expected - crds.missing().len(),
+        expected,
+        missing: crds.missing(),
+        v3_served: crds.v3_served,
+    });
+    let cluster_kind = CalicoKind::by_kind("ClusterInformation").expect("in the table");
+    if crds.serves(cluster_kind) {
+        let info = store.cluster_information().await?;
+        status.lock = Some(LockState::of(info.as_ref().map(|o| &o.data)));
+        status.calico_version = info
+            .as_ref()
+            .and_then(|o| calico_version(&o.data))
+            .map(str::to_string);
+    }
+    for kind in KINDS {
+        let count = match kind.role {
+            Role::Node => store.count_calico_nodes().await?,
+            _ if crds.serves(kind) => store.count(kind).await?,
+            _ => continue,
+        };
+        status.objects.push(KindCount {
+            kind: kind.kind,
+            count,
+        });
+    }
+    Ok(())
+}
+
+async fn etcd_status(session: &Session) -> EtcdStatus {
+    let mut status = EtcdStatus::default();
+    let settings = match session.etcd_settings().await {
+        Ok(settings) => settings,
+        Err(error) => {
+            status.hint = error.hint();
+            status.error = Some(error.to_string());
+            return status;
+        }
+    };
+    status.settings = settings.report();
+    let mut connected = match crate::etcd::connect(settings, session.etcd_timeout()).await {
+        Ok(connected) => connected,
+        Err(error) => {
+            status.hint = error.hint();
+            status.error = Some(error.to_string());
+            return status;
+        }
+    };
+    status.reachable = true;
+    status.version = Some(connected.server_version.clone());
+    let store = &mut connected.store;
+    let result: Result<(), Error> = async {
+        let revision = store.revision().await?;
+        status.revision = Some(revision);
+        let info = store.cluster_information().await?;
+        status.lock = Some(LockState::of(info.as_ref().map(|(v, _)| v)));
+        status.calico_version = info
+            .as_ref()
+            .and_then(|(v, _)| calico_version(v))
+            .map(str::to_string);
+        for kind in KINDS {
+            let prefix = kind.etcd_prefix();
+            let count = store.count_prefix(&prefix, revision).await?;
+            status.objects.push(KindCount {
+                kind: kind.kind,
+                count,
+            });
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        status.hint = error.hint();
+        status.error = Some(error.to_string());
+    }
+    status
+}
