@@ -294,13 +294,23 @@ pub struct ImportArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
 
-    /// Writes in flight at once
-    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
+    /// Writes in flight at most; below it the number follows the API server's latency and 429s
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
 
     /// Client-side limit on requests per second (0: none; calicoctl uses 50)
-    #[arg(long, value_name = "QPS", default_value_t = 0.0)]
+    #[arg(long, value_name = "QPS", default_value_t = 0.0, value_parser = parse_qps)]
     pub qps: f64,
+
+    /// Also update and delete what an earlier import of this migration wrote and the file no
+    /// longer holds that way (objects written by anyone else are never deleted)
+    #[arg(long)]
+    pub sync: bool,
+
+    /// Leave out objects the Kubernetes datastore's CRD schemas refuse (listed, and kept in
+    /// FILE.skipped.yaml) instead of stopping
+    #[arg(long)]
+    pub skip_invalid: bool,
 
     /// Replace objects whose content differs from the file instead of stopping on them
     #[arg(long)]
@@ -325,6 +335,8 @@ impl ImportArgs {
             overwrite: self.overwrite,
             calico_version: self.calico_version.clone(),
             dry_run: self.dry_run,
+            sync: self.sync,
+            skip_invalid: self.skip_invalid,
         }
     }
 }
@@ -355,6 +367,21 @@ impl VerifyArgs {
             calico_version: self.calico_version.clone(),
             page_size: self.page_size,
         })
+    }
+}
+
+/// A request rate: 0 (no limit), or between one request a minute and a million a second.
+fn parse_qps(text: &str) -> Result<f64, String> {
+    let qps: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if qps == 0.0 || (1.0 / 60.0..=1e6).contains(&qps) {
+        Ok(qps)
+    } else {
+        Err(format!(
+            "{text:?} is out of range: use 0 for no limit, or a rate between 0.017 (one a minute) and 1000000"
+        ))
     }
 }
 

@@ -69,28 +69,28 @@ impl From<Error> for Blocker {
 }
 
 fn render_blockers(doing: &str, blockers: &[Blocker]) -> String {
-    let mut text = match blockers.len() {
-        1 => format!("{doing}: "),
-        n => format!("{doing}: {n} problems:"),
-    };
+    let mut text = format!("{doing}: {} problems:", blockers.len());
     for (index, blocker) in blockers.iter().enumerate() {
-        if blockers.len() == 1 {
-            text.push_str(&format!("{}\n  fix: {}", blocker.problem, blocker.fix));
-        } else {
-            text.push_str(&format!(
-                "\n  {}. {}\n     fix: {}",
-                index + 1,
-                blocker.problem,
-                blocker.fix
-            ));
-        }
+        text.push_str(&format!(
+            "\n  {}. {}\n     fix: {}",
+            index + 1,
+            blocker.problem,
+            blocker.fix
+        ));
     }
     text
 }
 
 impl Error {
-    /// One error for everything that stops `doing`.
-    pub fn blocked(doing: impl Into<String>, blockers: Vec<Blocker>) -> Error {
+    /// One error for everything that stops `doing` (one blocker reads as a plain failure).
+    pub fn blocked(doing: impl Into<String>, mut blockers: Vec<Blocker>) -> Error {
+        if blockers.len() == 1 {
+            let blocker = blockers.remove(0);
+            return Error::failed(
+                format!("{}: {}", doing.into(), blocker.problem),
+                blocker.fix,
+            );
+        }
         Error::Blocked {
             doing: doing.into(),
             blockers,

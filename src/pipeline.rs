@@ -95,3 +95,147 @@ pub fn peek_cluster_information(path: &Path) -> Option<Value> {
     }
     None
 }
+
+/// One object of a group, kept compact until it is needed: JSON text takes several times less
+/// memory than a parsed value, and a group can hold tens of thousands of objects.
+#[derive(Clone, Debug)]
+pub enum Compact {
+    Resource {
+        kind: &'static CalicoKind,
+        json: Box<[u8]>,
+    },
+    /// Kept as it is: Node annotations (few and small), and placeholders.
+    Parsed(Desired),
+}
+
+impl Compact {
+    fn of(desired: Desired) -> Compact {
+        match desired {
+            Desired::Resource { kind, object } => Compact::Resource {
+                kind,
+                json: serde_json::to_vec(&object)
+                    .expect("JSON values serialize")
+                    .into_boxed_slice(),
+            },
+            node @ Desired::NodeAnnotations { .. } => Compact::Parsed(node),
+        }
+    }
+
+    pub fn desired(&self) -> Desired {
+        match self {
+            Compact::Resource { kind, json } => Desired::Resource {
+                kind,
+                object: serde_json::from_slice(json).unwrap_or(Value::Null),
+            },
+            Compact::Parsed(desired) => desired.clone(),
+        }
+    }
+}
+
+/// The name an object has in the target: `namespace/name`, a name, or a Node's name.
+pub fn target_name(desired: &Desired) -> String {
+    match desired {
+        Desired::Resource { object, .. } => crate::convert::qualified_name(object),
+        Desired::NodeAnnotations { node, .. } => node.clone(),
+    }
+}
+
+/// All objects of one group of the file, by the name they get in the target. A name given
+/// several times keeps its last object, as calicoctl's import (which applies them in order)
+/// leaves it; the names are remembered so that the merge can be reported.
+pub struct Group {
+    pub name: &'static str,
+    pub kind: Option<&'static CalicoKind>,
+    /// Names in the order they first appear.
+    pub order: Vec<String>,
+    pub objects: std::collections::HashMap<String, Compact>,
+    /// Names given more than once, and how many times.
+    pub repeated: std::collections::BTreeMap<String, u32>,
+    /// Objects that cannot be converted.
+    pub errors: Vec<ConvertError>,
+    /// Items of the file in this group.
+    pub read: u64,
+}
+
+impl Group {
+    fn new(name: &'static str) -> Group {
+        Group {
+            name,
+            kind: CalicoKind::by_kind(name),
+            order: Vec::new(),
+            objects: std::collections::HashMap::new(),
+            repeated: std::collections::BTreeMap::new(),
+            errors: Vec::new(),
+            read: 0,
+        }
+    }
+
+    fn add(&mut self, desired: Result<Desired, ConvertError>) {
+        self.read += 1;
+        let desired = match desired {
+            Ok(desired) => desired,
+            Err(error) => {
+                self.errors.push(error);
+                return;
+            }
+        };
+        let name = target_name(&desired);
+        match self.objects.insert(name.clone(), Compact::of(desired)) {
+            None => self.order.push(name),
+            Some(_) => *self.repeated.entry(name).or_insert(1) += 1,
+        }
+    }
+
+    /// The objects in file order, each name once (with its last object).
+    pub fn objects(&self) -> impl Iterator<Item = (&String, &Compact)> {
+        self.order
+            .iter()
+            .filter_map(|name| self.objects.get(name).map(|o| (name, o)))
+    }
+}
+
+/// A file's groups, one at a time, read and converted in a thread.
+pub struct Groups {
+    items: mpsc::Receiver<Item>,
+    reader: Option<std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>>,
+    next: Option<Item>,
+}
+
+impl Groups {
+    pub fn open(path: PathBuf, target: Target) -> Groups {
+        let (items, reader) = spawn(path, target, 1024);
+        Groups {
+            items,
+            reader: Some(reader),
+            next: None,
+        }
+    }
+
+    /// The next group, or None at the end of the file (or when the reader stopped: see
+    /// [`Groups::finish`]).
+    pub async fn next(&mut self) -> Option<Group> {
+        let first = match self.next.take() {
+            Some(item) => item,
+            None => self.items.recv().await?,
+        };
+        let mut group = Group::new(first.group);
+        group.add(first.desired);
+        while let Some(item) = self.items.recv().await {
+            if item.group != group.name {
+                self.next = Some(item);
+                break;
+            }
+            group.add(item.desired);
+        }
+        Some(group)
+    }
+
+    /// How reading the file ended.
+    pub fn finish(mut self) -> Result<Summary, ReadError<Stopped>> {
+        self.items.close();
+        match self.reader.take().map(|r| r.join()) {
+            Some(Ok(result)) => result,
+            _ => Err(ReadError::Callback(Stopped)),
+        }
+    }
+}

@@ -522,6 +522,21 @@ mod datasets {
     }
 
     #[test]
+    fn every_preflight_problem_is_reported_together_the_lock_first() {
+        // Unlocked, and two etcd nodes that map onto one Kubernetes node: both are reported,
+        // the lock first, and nothing is written.
+        let err = refused_export(&Env::with(EtcdMode::Plain, &datasets::upstream_st()));
+        assert_contains(&err, "cannot export: 2 problems:");
+        let lock = err.find("1. datastore is not locked").expect(&err);
+        let nodes = err
+            .find("2. cannot map etcd nodes to Kubernetes nodes")
+            .expect(&err);
+        assert!(lock < nodes, "{err}");
+        assert_contains(&err, "fix: lock it first");
+        assert_contains(&err, "fix: if merging them is intended");
+    }
+
+    #[test]
     fn upstream_system_test_needs_the_node5_merge_confirmed() {
         let dataset = datasets::upstream_st();
         {

@@ -26,8 +26,13 @@ pub async fn run(session: &Session, console: &Console, args: &ImportArgs) -> Res
 
 fn print_report(console: &Console, report: &ImportReport) {
     let total: u64 = report.kinds.iter().map(|k| k.total).sum();
+    let writes: u64 = report
+        .kinds
+        .iter()
+        .map(|k| k.total - k.unchanged - k.invalid - k.conflicts - k.nodes_not_found)
+        .sum();
     console.info(format!(
-        "{} is valid: {total} objects to write for Calico {}.",
+        "{}: {total} objects for Calico {}; {writes} to write, the rest already there.",
         report.file,
         report
             .target_calico_version
@@ -44,14 +49,6 @@ fn print_report(console: &Console, report: &ImportReport) {
                 report.crds_missing.join(", ")
             ));
         }
-        for kind in &report.kinds {
-            console.info(format!("  would write {} {}", kind.total, kind.kind));
-        }
-        for warning in &report.warnings {
-            console.warn(warning);
-        }
-        console.info("Dry run: nothing was written.");
-        return;
     }
     if !report.crds_created.is_empty() {
         console.info(format!(
@@ -63,26 +60,41 @@ fn print_report(console: &Console, report: &ImportReport) {
         console.info("Datastore locked.");
     }
     let mut text = format!(
-        "\n{:<32}{:>8}{:>9}{:>11}{:>9}{:>11}{:>8}{:>11}\n",
-        "Kind", "total", "created", "unchanged", "updated", "conflicts", "failed", "no node"
+        "\n{:<32}{:>8}{:>9}{:>11}{:>9}{:>9}{:>11}{:>8}{:>9}{:>9}\n",
+        "Kind",
+        "total",
+        "created",
+        "unchanged",
+        "updated",
+        "deleted",
+        "conflicts",
+        "failed",
+        "invalid",
+        "no node"
     );
     for k in &report.kinds {
         text.push_str(&format!(
-            "  {:<30}{:>8}{:>9}{:>11}{:>9}{:>11}{:>8}{:>11}\n",
+            "  {:<30}{:>8}{:>9}{:>11}{:>9}{:>9}{:>11}{:>8}{:>9}{:>9}\n",
             k.kind,
             k.total,
             k.created,
             k.unchanged,
             k.updated,
+            k.deleted,
             k.conflicts,
             k.failed,
+            k.invalid,
             k.nodes_not_found
         ));
     }
     console.info(text.trim_end());
     for rewrite in &report.rewritten {
+        console.info(format!("Repaired {rewrite}"));
+    }
+    for merged in &report.merged {
         console.info(format!(
-            "Rewrote {rewrite} (the target's schema rejects fractional durations)"
+            "{} {} is given {} times in the file (etcd nodes merged onto one name): the last one was written, as calicoctl's import does",
+            merged.kind, merged.name, merged.entries
         ));
     }
     for (field, count) in &report.dropped_fields {
@@ -96,6 +108,18 @@ fn print_report(console: &Console, report: &ImportReport) {
             "{} Calico Node(s) have no Kubernetes Node and were not imported: {} (non-Kubernetes nodes cannot be Calico Nodes in the Kubernetes datastore)",
             report.nodes_not_found.len(),
             report.nodes_not_found.join(", ")
+        ));
+    }
+    for invalid in &report.invalid {
+        console.warn(format!(
+            "left out (the target's schema refuses it): {}: {}",
+            invalid.object,
+            invalid.details.join("; ")
+        ));
+    }
+    if let Some(file) = &report.skipped_file {
+        console.warn(format!(
+            "the objects left out are kept in {file}: fix them and create them with kubectl"
         ));
     }
     for extra in &report.only_in_target {
@@ -120,11 +144,21 @@ fn print_report(console: &Console, report: &ImportReport) {
             failure.details.join("; ")
         ));
     }
+    if report.dry_run {
+        console.info("Dry run: nothing was written.");
+    }
     console.detail(
         1,
         format!(
-            "{:.1}s, {:.0} objects/s, {} retried request(s)",
-            report.seconds, report.objects_per_second, report.retries
+            "{:.1}s ({:.1}s planning, {:.1}s writing), {} writes, {:.0} objects/s, {} retried request(s), {} throttled (429), write concurrency {} at the end",
+            report.seconds,
+            report.plan_seconds,
+            report.write_seconds,
+            report.writes,
+            report.objects_per_second,
+            report.retries,
+            report.throttled,
+            report.concurrency
         ),
     );
 }

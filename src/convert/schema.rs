@@ -95,23 +95,42 @@ pub struct Applied {
     pub pruned_nulls: Vec<String>,
 }
 
-/// A fractional duration rewritten (or, with `to: None`, one that could not be).
+/// A value changed so that the target's schema accepts it without losing anything (or, with
+/// `to: None`, one that could not be).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rewrite {
     pub path: String,
     pub from: String,
-    /// The replacement; None when no whole number of h, m, s or ms represents the value and
-    /// passes the pattern (the API server will reject the object).
+    /// The replacement; None when nothing that loses no information passes the schema (the API
+    /// server will reject the object).
     pub to: Option<String>,
+    pub why: RewriteReason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RewriteReason {
+    /// A fractional Go duration (`1.5s`) that fails the field's pattern, written in a whole
+    /// number of a smaller unit (`1500ms`).
+    FractionalDuration,
+    /// Exact repeats in a list the schema declares a set (`x-kubernetes-list-type: set`): the
+    /// server refuses them, and a set holds each value once anyway.
+    DuplicateSetItems,
 }
 
 impl fmt::Display for Rewrite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.to {
-            Some(to) => write!(f, "{}: {:?} rewritten as {to:?}", self.path, self.from),
-            None => write!(
+        match (&self.to, self.why) {
+            (Some(to), RewriteReason::FractionalDuration) => {
+                write!(f, "{}: {:?} rewritten as {to:?}", self.path, self.from)
+            }
+            (None, RewriteReason::FractionalDuration) => write!(
                 f,
                 "{}: {:?} fails the CRD's pattern and has no whole-unit form that passes it",
+                self.path, self.from
+            ),
+            (_, RewriteReason::DuplicateSetItems) => write!(
+                f,
+                "{}: dropped repeated {} (the list is a set)",
                 self.path, self.from
             ),
         }
@@ -340,17 +359,20 @@ impl Schema {
         (out, pruned, nulls)
     }
 
-    /// Spec 15.1: rewrites string values that fail their schema `pattern` but are Go durations
-    /// (`1.5s`, `1m30.5s`, `0.5m`) to a whole number of the largest of h, m, s, ms that
-    /// represents them exactly and passes the pattern (`1500ms`, `90500ms`, `30s`). Values with
-    /// no such form are left as they are and reported with `to: None`.
-    pub fn rewrite_durations(&self, object: &mut Value) -> Vec<Rewrite> {
+    /// Repairs that lose nothing, for values the API server would refuse:
+    /// - string values that fail their schema `pattern` but are Go durations (`1.5s`, `1m30.5s`,
+    ///   `0.5m`; Calico's Go code writes them, and the duration patterns of Calico's CRDs refuse
+    ///   a fraction) become a whole number of the largest of h, m, s, ms that represents them
+    ///   exactly and passes the pattern (`1500ms`, `90500ms`, `30s`); values with no such form
+    ///   are left as they are and reported with `to: None`;
+    /// - exact repeats in lists the schema declares sets are dropped (the first stays).
+    pub fn repair(&self, object: &mut Value) -> Vec<Rewrite> {
         let mut out = Vec::new();
-        self.walk_durations(object, &self.root, &mut Vec::new(), &mut out);
+        self.walk_repairs(object, &self.root, &mut Vec::new(), &mut out);
         out
     }
 
-    fn walk_durations(
+    fn walk_repairs(
         &self,
         value: &mut Value,
         node: &Value,
@@ -380,6 +402,7 @@ impl Schema {
                     path: render_path(path),
                     from: text.clone(),
                     to: replacement.clone(),
+                    why: RewriteReason::FractionalDuration,
                 });
                 if let Some(replacement) = replacement {
                     *text = replacement;
@@ -392,22 +415,47 @@ impl Schema {
                     }
                     if let Child::Schema(schema) = child(node, k) {
                         path.push(key(k));
-                        self.walk_durations(v, schema, path, out);
+                        self.walk_repairs(v, schema, path, out);
                         path.pop();
                     }
                 }
             }
             Value::Array(values) => {
+                if node.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set") {
+                    drop_set_repeats(values, path, out);
+                }
                 if let Some(item) = items(node) {
                     for (i, v) in values.iter_mut().enumerate() {
                         path.push(Seg::Index(i));
-                        self.walk_durations(v, item, path, out);
+                        self.walk_repairs(v, item, path, out);
                         path.pop();
                     }
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Keeps the first of each value of a set, reporting each value that was repeated.
+fn drop_set_repeats(values: &mut Vec<Value>, path: &[Seg], out: &mut Vec<Rewrite>) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut repeated: Vec<String> = Vec::new();
+    values.retain(|v| {
+        let times = seen.entry(set_key(v)).or_insert(0);
+        *times += 1;
+        if *times == 2 {
+            repeated.push(crate::format::gojson::marshal(v));
+        }
+        *times == 1
+    });
+    for value in repeated {
+        out.push(Rewrite {
+            path: render_path(path),
+            from: value,
+            to: None,
+            why: RewriteReason::DuplicateSetItems,
+        });
     }
 }
 
@@ -2159,7 +2207,7 @@ pub(crate) mod tests {
         let mut felix = json!({"spec": {"iptablesRefreshInterval": "1.5s", "routeRefreshInterval": "1m30.5s",
             "reportingInterval": "0.5m", "ipsetsRefreshInterval": "90s", "netlinkTimeout": "1.5h",
             "interfaceRefreshInterval": "0.0005s", "xdpRefreshInterval": "0"}});
-        let rewrites = schema.rewrite_durations(&mut felix);
+        let rewrites = schema.repair(&mut felix);
         let summary: Vec<(String, Option<String>)> = rewrites
             .iter()
             .map(|r| (r.path.clone(), r.to.clone()))
@@ -2201,8 +2249,27 @@ pub(crate) mod tests {
         let mut ok = json!({"spec": {"bpfConntrackTimeouts": {"tcpFinsSeen": "1.5s", "udpTimeout": "Auto"},
             "liveMigrationRouteConvergenceTime": "1.5s"}});
         let before = ok.clone();
-        assert_eq!(schema.rewrite_durations(&mut ok), []);
+        assert_eq!(schema.repair(&mut ok), []);
         assert_eq!(ok, before);
+    }
+
+    #[test]
+    fn repeats_in_sets_are_dropped_and_reported() {
+        let schema = crd_schema("globalnetworksets");
+        let mut set =
+            json!({"spec": {"nets": ["10.0.0.0/8", "192.168.0.0/16", "10.0.0.0/8", "10.0.0.0/8"]}});
+        let repairs = schema.repair(&mut set);
+        assert_eq!(set["spec"]["nets"], json!(["10.0.0.0/8", "192.168.0.0/16"]));
+        assert_eq!(repairs.len(), 1);
+        assert_eq!(repairs[0].why, RewriteReason::DuplicateSetItems);
+        assert_eq!(
+            repairs[0].to_string(),
+            "spec.nets: dropped repeated \"10.0.0.0/8\" (the list is a set)"
+        );
+        assert!(
+            schema.validate(&set).is_empty(),
+            "the repaired object passes"
+        );
     }
 
     #[test]
@@ -2854,7 +2921,7 @@ pub(crate) mod tests {
         );
         assert!(causes(&felix, &config("1500ms")).is_empty());
         let mut rewritten = config("1.5s");
-        felix.rewrite_durations(&mut rewritten);
+        felix.repair(&mut rewritten);
         assert!(causes(&felix, &rewritten).is_empty());
 
         // HostEndpoint: a port range is no port.
@@ -2923,7 +2990,7 @@ pub(crate) mod tests {
             assert!(objects.len() > 25, "{fixture}: {}", objects.len());
             for (plural, mut object) in objects {
                 let schema = schemas.entry(plural).or_insert_with(|| embedded(plural));
-                schema.rewrite_durations(&mut object);
+                schema.repair(&mut object);
                 assert_eq!(
                     causes(schema, &object),
                     Vec::<String>::new(),

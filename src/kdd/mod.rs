@@ -4,8 +4,10 @@
 pub mod client;
 pub mod crds;
 pub mod etcd_config;
+pub mod limiter;
 pub mod rest;
 pub mod store;
+pub mod target;
 pub mod writer;
 
 pub use client::{KubeError, KubeOptions, KubeTarget, connect};

@@ -1,6 +1,8 @@
-//! Raw JSON requests to the API server for bulk writes: an optional client-side rate, retries
-//! with exponential backoff on 429, 5xx and timeouts that honour `Retry-After`, and the
-//! server's `Warning` headers kept (they name fields the CRD schema dropped).
+//! Raw JSON requests to the API server for bulk work: writes admitted by an adaptive
+//! concurrency limit (see [`super::limiter`]) and an optional client-side rate, retries with
+//! exponential backoff on 429, 5xx and timeouts that honour `Retry-After`, the server's
+//! `Warning` headers kept (they name fields the CRD schema dropped), and lists read in
+//! consistent pages sized by what the server sends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +12,12 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tokio::sync::Mutex;
+
+use super::limiter::{AdaptiveLimiter, Answer as Observed};
+
+/// The field manager of every write: `metadata.managedFields` then says which objects the
+/// migration wrote (and only those are ever deleted by it).
+pub const FIELD_MANAGER: &str = "kubectl-calico-migrate";
 
 /// How bulk requests are paced and retried.
 #[derive(Clone, Debug)]
@@ -23,6 +31,8 @@ pub struct RestOptions {
     pub max_backoff: Duration,
     /// Time allowed for one attempt.
     pub timeout: Duration,
+    /// Writes in flight at most; the adaptive limit starts lower and follows the server.
+    pub max_concurrency: usize,
 }
 
 impl Default for RestOptions {
@@ -33,6 +43,7 @@ impl Default for RestOptions {
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
+            max_concurrency: 64,
         }
     }
 }
@@ -92,12 +103,21 @@ impl RateLimiter {
 pub struct Rest {
     client: kube::Client,
     options: RestOptions,
-    limiter: Option<Arc<RateLimiter>>,
+    rate: Option<Arc<RateLimiter>>,
+    writes: Arc<AdaptiveLimiter>,
     retries: Arc<AtomicU64>,
+    throttled: Arc<AtomicU64>,
 }
 
+/// Writes in flight when nothing is known about the server yet.
+const INITIAL_CONCURRENCY: usize = 4;
+/// The slowest client-side rate: one request an hour.
+const SLOWEST_INTERVAL: Duration = Duration::from_secs(3600);
+/// What a page of a list should weigh (the API server's responses stay well under its limits).
+const PAGE_BYTES: usize = 4 << 20;
+
 enum Outcome {
-    Done(Result<Answer, RestError>),
+    Done(Result<(Answer, usize), RestError>),
     Retry {
         error: RestError,
         after: Option<Duration>,
@@ -106,23 +126,50 @@ enum Outcome {
 
 impl Rest {
     pub fn new(client: kube::Client, options: RestOptions) -> Rest {
-        let limiter = options.qps.filter(|q| *q > 0.0).map(|qps| {
+        let rate = options.qps.filter(|q| *q > 0.0).map(|qps| {
             Arc::new(RateLimiter {
-                interval: Duration::from_secs_f64(1.0 / qps),
+                interval: Duration::try_from_secs_f64(1.0 / qps)
+                    .unwrap_or(SLOWEST_INTERVAL)
+                    .min(SLOWEST_INTERVAL),
                 next: Mutex::new(Instant::now()),
             })
         });
+        let writes = Arc::new(AdaptiveLimiter::new(
+            INITIAL_CONCURRENCY,
+            options.max_concurrency,
+        ));
         Rest {
             client,
             options,
-            limiter,
+            rate,
+            writes,
             retries: Arc::new(AtomicU64::new(0)),
+            throttled: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Caps the writes in flight (the adaptive limit stays below it).
+    pub fn set_max_concurrency(&mut self, max: usize) {
+        self.options.max_concurrency = max.max(1);
+        self.writes = Arc::new(AdaptiveLimiter::new(
+            INITIAL_CONCURRENCY.min(self.options.max_concurrency),
+            self.options.max_concurrency,
+        ));
     }
 
     /// How many requests had to be repeated so far.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// How many answers were 429 Too Many Requests.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// The writes allowed in flight now.
+    pub fn concurrency(&self) -> usize {
+        self.writes.limit()
     }
 
     pub async fn get(&self, path: &str) -> Result<Option<Value>, RestError> {
@@ -136,7 +183,7 @@ impl Rest {
     pub async fn create(&self, collection: &str, body: &Value) -> Result<Answer, RestError> {
         self.call(
             Method::POST,
-            collection,
+            &managed(collection),
             Some(body),
             Some("application/json"),
         )
@@ -144,57 +191,113 @@ impl Rest {
     }
 
     pub async fn replace(&self, path: &str, body: &Value) -> Result<Answer, RestError> {
-        self.call(Method::PUT, path, Some(body), Some("application/json"))
-            .await
+        self.call(
+            Method::PUT,
+            &managed(path),
+            Some(body),
+            Some("application/json"),
+        )
+        .await
     }
 
     pub async fn merge_patch(&self, path: &str, patch: &Value) -> Result<Answer, RestError> {
         self.call(
             Method::PATCH,
-            path,
+            &managed(path),
             Some(patch),
             Some("application/merge-patch+json"),
         )
         .await
     }
 
-    /// One page of a list: items and the continue token.
-    pub async fn list_page(
-        &self,
-        path: &str,
-        limit: u32,
-        token: Option<&str>,
-    ) -> Result<(Vec<Value>, Option<String>), RestError> {
-        let mut query = format!("{path}?limit={limit}");
-        if let Some(token) = token {
-            query.push_str("&continue=");
-            query.push_str(&percent_encode(token));
-        }
-        let answer = self.call(Method::GET, &query, None, None).await?;
-        let items = match answer.body.get("items") {
-            Some(Value::Array(items)) => items.clone(),
-            _ => Vec::new(),
-        };
-        let next = answer
-            .body
-            .pointer("/metadata/continue")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
-        Ok((items, next))
+    /// Server-side apply of `body` (force: take over fields other managers own).
+    pub async fn apply(&self, path: &str, body: &Value) -> Result<Answer, RestError> {
+        self.call(
+            Method::PATCH,
+            &format!("{}&force=true", managed(path)),
+            Some(body),
+            Some("application/apply-patch+yaml"),
+        )
+        .await
     }
 
-    /// Every item of a list, page by page.
+    /// Deletes `path` if it is still at `resource_version` (a 409 says it changed). Gone already
+    /// counts as done.
+    pub async fn delete(
+        &self,
+        path: &str,
+        resource_version: Option<&str>,
+    ) -> Result<(), RestError> {
+        let body = serde_json::json!({
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "preconditions": {"resourceVersion": resource_version},
+        });
+        match self
+            .call(Method::DELETE, path, Some(&body), Some("application/json"))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// POST of an object that is not stored (reviews: SelfSubjectAccessReview).
+    pub async fn review(&self, collection: &str, body: &Value) -> Result<Value, RestError> {
+        self.call(
+            Method::POST,
+            collection,
+            Some(body),
+            Some("application/json"),
+        )
+        .await
+        .map(|answer| answer.body)
+    }
+
+    /// Every item of a list, page by page. The pages after the first continue the first's
+    /// snapshot (the server keeps the list consistent across `continue`), and their size
+    /// follows the items' size so that each response weighs about [`PAGE_BYTES`].
     pub async fn list_all(&self, path: &str, mut each: impl FnMut(Value)) -> Result<(), RestError> {
         let mut token: Option<String> = None;
+        let mut limit = 500u32;
         loop {
-            let (items, next) = self.list_page(path, 500, token.as_deref()).await?;
+            let (items, next, bytes) = self.list_page_sized(path, limit, token.as_deref()).await?;
+            if !items.is_empty() {
+                let per_item = (bytes / items.len()).max(1);
+                limit = (PAGE_BYTES / per_item).clamp(100, 10_000) as u32;
+            }
             items.into_iter().for_each(&mut each);
             match next {
                 Some(next) => token = Some(next),
                 None => return Ok(()),
             }
         }
+    }
+
+    async fn list_page_sized(
+        &self,
+        path: &str,
+        limit: u32,
+        token: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>, usize), RestError> {
+        let mut query = format!("{path}?limit={limit}");
+        if let Some(token) = token {
+            query.push_str("&continue=");
+            query.push_str(&percent_encode(token));
+        }
+        let (answer, bytes) = self.call_sized(Method::GET, &query, None, None).await?;
+        let mut body = answer.body;
+        let items = match body.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let next = body
+            .pointer("/metadata/continue")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        Ok((items, next, bytes))
     }
 
     async fn call(
@@ -204,16 +307,44 @@ impl Rest {
         body: Option<&Value>,
         content_type: Option<&str>,
     ) -> Result<Answer, RestError> {
+        self.call_sized(method, path, body, content_type)
+            .await
+            .map(|(answer, _)| answer)
+    }
+
+    /// A request with its retries; also says how many bytes the answer had.
+    async fn call_sized(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        content_type: Option<&str>,
+    ) -> Result<(Answer, usize), RestError> {
         let bytes = body
             .map(|b| serde_json::to_vec(b).expect("JSON values serialize"))
             .unwrap_or_default();
         let mut backoff = self.options.backoff;
         let mut attempt = 1;
         loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire().await;
+            if let Some(rate) = &self.rate {
+                rate.acquire().await;
             }
-            match self.attempt(&method, path, &bytes, content_type).await {
+            let outcome = if method == Method::GET {
+                self.attempt(&method, path, &bytes, content_type).await
+            } else {
+                let permit = self.writes.acquire().await;
+                let started = Instant::now();
+                let outcome = self.attempt(&method, path, &bytes, content_type).await;
+                permit.done(match &outcome {
+                    Outcome::Retry { error, .. } if error.is(429) => Observed::TooMany,
+                    _ => Observed::Took(started.elapsed()),
+                });
+                outcome
+            };
+            if matches!(&outcome, Outcome::Retry { error, .. } if error.is(429)) {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            match outcome {
                 Outcome::Done(result) => return result,
                 Outcome::Retry { error, after } => {
                     if attempt >= self.options.attempts {
@@ -287,7 +418,7 @@ impl Rest {
                 .map(warning_text)
                 .collect();
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Outcome::Done(Ok(Answer { body, warnings }));
+            return Outcome::Done(Ok((Answer { body, warnings }, bytes.len())));
         }
         let error = status_error(status, &bytes);
         let retry_after = parts
@@ -305,6 +436,12 @@ impl Rest {
             Outcome::Done(Err(error))
         }
     }
+}
+
+/// `path` with the migration's field manager in its query.
+fn managed(path: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{separator}fieldManager={FIELD_MANAGER}")
 }
 
 /// The `Status` body of a failure, or a plain description when there is none.

@@ -1,26 +1,30 @@
-//! Writes one desired object into the Kubernetes datastore, resumably: an object the target
-//! already holds with the same content counts as done, one with different content is a
-//! conflict (replaced only with `--overwrite`).
+//! Carries out one decided write in the Kubernetes datastore: create, replace, delete, or set a
+//! Node's Calico annotations. Each write is conditional on what was read (resourceVersion), so
+//! that a change made by someone else in between is noticed and judged again, never overwritten
+//! blindly.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
 use super::rest::{Rest, RestError};
+use super::target::{object_path, written_by_migration};
 use crate::convert::compare::{Difference, compare, compare_node};
-use crate::convert::kdd::Desired;
-use crate::convert::schema::Schema;
+use crate::convert::kdd::{Desired, NODE_MANAGED_ANNOTATIONS};
+use crate::convert::schema::{Rewrite, Schema};
 use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind};
 
-/// How many times an update is retried when the object changes under it.
-const UPDATE_ATTEMPTS: u32 = 5;
+/// How many times a write is judged again when the object changes under it.
+const ATTEMPTS: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     Created,
     Unchanged,
     Updated,
-    /// The target holds different content; nothing was written.
+    Deleted,
+    /// The target holds different content that the migration may not replace; nothing was
+    /// written.
     Conflict(Vec<Difference>),
     Failed(String),
     /// A Calico Node whose Kubernetes Node does not exist.
@@ -34,8 +38,6 @@ pub struct Written {
     /// Fields of the object the target's CRD schema does not know (the server prunes them).
     pub dropped: Vec<String>,
     pub warnings: Vec<String>,
-    /// Values rewritten so that the target's schema accepts them (`path: from → to`).
-    pub rewrites: Vec<String>,
 }
 
 impl Written {
@@ -44,7 +46,6 @@ impl Written {
             outcome,
             dropped: Vec::new(),
             warnings: Vec::new(),
-            rewrites: Vec::new(),
         }
     }
 
@@ -53,9 +54,19 @@ impl Written {
             outcome,
             dropped,
             warnings,
-            rewrites: Vec::new(),
         }
     }
+}
+
+/// What to do with one object, decided from the source and the target's listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The target does not have it.
+    Create,
+    /// The target has other content that the migration may replace, at this resourceVersion.
+    Update { resource_version: Option<String> },
+    /// The migration wrote it and the source no longer has it.
+    Delete { resource_version: Option<String> },
 }
 
 /// The collection path of a Calico kind (namespaced when `namespace` is given).
@@ -74,6 +85,7 @@ pub struct Writer {
     rest: Rest,
     /// The installed CRDs' schemas by plural, to predict defaults and pruning.
     schemas: HashMap<String, Schema>,
+    /// Replace any differing object, not only the migration's own.
     overwrite: bool,
 }
 
@@ -90,66 +102,165 @@ impl Writer {
         &self.rest
     }
 
-    pub async fn put(&self, desired: &Desired) -> Written {
+    pub fn schemas(&self) -> &HashMap<String, Schema> {
+        &self.schemas
+    }
+
+    /// Whether a differing object may be replaced: with `--overwrite`, or when the migration
+    /// wrote it (a pre-copy that the source has changed since).
+    pub fn may_replace(&self, ours: bool) -> bool {
+        self.overwrite || ours
+    }
+
+    /// Repairs `object` so that the target's schema accepts it without losing anything (see
+    /// [`Schema::repair`]); what was repaired.
+    pub fn prepare(&self, kind: &CalicoKind, object: &mut Value) -> Vec<Rewrite> {
+        self.schemas
+            .get(kind.plural)
+            .map(|schema| schema.repair(object))
+            .unwrap_or_default()
+    }
+
+    /// Carries out `action` for `desired` (ignored for deletes) at `name` of `kind`.
+    pub async fn execute(
+        &self,
+        kind: &CalicoKind,
+        name: &str,
+        action: &Action,
+        desired: &Desired,
+    ) -> Written {
+        let path = object_path(kind, name);
         match desired {
-            Desired::Resource { kind, object } => self.put_resource(kind, object).await,
-            Desired::NodeAnnotations { node, set, remove } => {
-                self.put_node(desired, node, set, remove).await
-            }
+            Desired::Resource { object, .. } => match action {
+                Action::Create => {
+                    let mut object = object.clone();
+                    self.prepare(kind, &mut object);
+                    self.create(kind, &path, &object).await
+                }
+                Action::Update { resource_version } => {
+                    let mut object = object.clone();
+                    self.prepare(kind, &mut object);
+                    self.update(kind, &path, &object, resource_version.clone())
+                        .await
+                }
+                Action::Delete { resource_version } => {
+                    self.delete(kind, &path, resource_version.clone()).await
+                }
+            },
+            Desired::NodeAnnotations { .. } => match action {
+                Action::Delete { .. } => self.clear_node(&path).await,
+                _ => self.put_node(desired, &path).await,
+            },
         }
     }
 
-    async fn put_resource(&self, kind: &CalicoKind, object: &Value) -> Written {
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let namespace = object
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str);
-        let collection = collection_path(kind.plural, namespace);
-        let path = format!("{collection}/{name}");
+    async fn create(&self, kind: &CalicoKind, path: &str, object: &Value) -> Written {
         let schema = self.schemas.get(kind.plural);
-        let mut object = object.clone();
-        let rewrites: Vec<String> = schema
-            .map(|s| s.rewrite_durations(&mut object))
-            .unwrap_or_default()
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
-        let mut written = match self.rest.create(&collection, &object).await {
+        match self.rest.create(path_collection(path), object).await {
             Ok(answer) => {
-                let comparison = compare(&object, &answer.body, schema);
+                let comparison = compare(object, &answer.body, schema);
                 Written::with(
                     Outcome::Created,
                     comparison.dropped_by_schema,
                     answer.warnings,
                 )
             }
-            Err(error) if error.is(409) => self.reconcile(&object, &path, schema).await,
+            // Created by someone else since the listing: judge it again.
+            Err(error) if error.is(409) => self.reconcile(kind, path, object).await,
             Err(error) => Written::of(Outcome::Failed(describe(&error))),
-        };
-        written.rewrites = rewrites;
-        written
+        }
     }
 
-    /// The object exists: compare, and replace it only when asked to.
-    async fn reconcile(&self, object: &Value, path: &str, schema: Option<&Schema>) -> Written {
-        for _ in 0..UPDATE_ATTEMPTS {
+    async fn update(
+        &self,
+        kind: &CalicoKind,
+        path: &str,
+        object: &Value,
+        resource_version: Option<String>,
+    ) -> Written {
+        let mut body = object.clone();
+        if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.insert("resourceVersion".into(), json!(resource_version));
+        }
+        match self.rest.replace(path, &body).await {
+            Ok(answer) => {
+                let comparison = compare(object, &answer.body, self.schemas.get(kind.plural));
+                Written::with(
+                    Outcome::Updated,
+                    comparison.dropped_by_schema,
+                    answer.warnings,
+                )
+            }
+            // Changed (or deleted) since the listing: judge it again.
+            Err(error) if error.is(409) || error.is(404) => {
+                self.reconcile(kind, path, object).await
+            }
+            Err(error) => Written::of(Outcome::Failed(describe(&error))),
+        }
+    }
+
+    async fn delete(
+        &self,
+        kind: &CalicoKind,
+        path: &str,
+        mut resource_version: Option<String>,
+    ) -> Written {
+        for _ in 0..ATTEMPTS {
+            match self.rest.delete(path, resource_version.as_deref()).await {
+                Ok(()) => return Written::of(Outcome::Deleted),
+                Err(error) if error.is(409) => {}
+                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+            }
+            // Changed since the listing: still the migration's alone?
+            match self.rest.get(path).await {
+                Ok(None) => return Written::of(Outcome::Deleted),
+                Ok(Some(current)) if written_by_migration(&current, true) => {
+                    resource_version = current
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                }
+                Ok(Some(_)) => {
+                    return Written::of(Outcome::Conflict(vec![Difference {
+                        path: format!("{} (changed by someone else; left in place)", kind.kind),
+                        expected: None,
+                        actual: Some(Value::String("present".into())),
+                    }]));
+                }
+                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+            }
+        }
+        Written::of(Outcome::Failed(format!(
+            "{path} kept changing while being deleted"
+        )))
+    }
+
+    /// The object exists with content the listing did not show: compare again, and replace it
+    /// only when the migration may.
+    async fn reconcile(&self, kind: &CalicoKind, path: &str, object: &Value) -> Written {
+        let schema = self.schemas.get(kind.plural);
+        for _ in 0..ATTEMPTS {
             let existing = match self.rest.get(path).await {
                 Ok(Some(existing)) => existing,
-                Ok(None) => {
-                    return Written::of(Outcome::Failed(format!(
-                        "{path} was deleted while being imported"
-                    )));
-                }
+                Ok(None) => match self.rest.create(path_collection(path), object).await {
+                    Ok(answer) => {
+                        let comparison = compare(object, &answer.body, schema);
+                        return Written::with(
+                            Outcome::Created,
+                            comparison.dropped_by_schema,
+                            answer.warnings,
+                        );
+                    }
+                    Err(error) if error.is(409) => continue,
+                    Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                },
                 Err(error) => return Written::of(Outcome::Failed(describe(&error))),
             };
             let comparison = compare(object, &existing, schema);
             if comparison.differences.is_empty() {
                 return Written::with(Outcome::Unchanged, comparison.dropped_by_schema, Vec::new());
             }
-            if !self.overwrite {
+            if !self.may_replace(written_by_migration(&existing, true)) {
                 return Written::with(
                     Outcome::Conflict(comparison.differences),
                     comparison.dropped_by_schema,
@@ -168,26 +279,21 @@ impl Writer {
                         answer.warnings,
                     );
                 }
-                // Changed under us: read it again.
                 Err(error) if error.is(409) => continue,
                 Err(error) => return Written::of(Outcome::Failed(describe(&error))),
             }
         }
         Written::of(Outcome::Failed(format!(
-            "{path} kept changing while being updated"
+            "{path} kept changing while being written"
         )))
     }
 
-    async fn put_node(
-        &self,
-        desired: &Desired,
-        node: &str,
-        set: &BTreeMap<String, String>,
-        remove: &[String],
-    ) -> Written {
-        let path = node_path(node);
-        for _ in 0..UPDATE_ATTEMPTS {
-            let existing = match self.rest.get(&path).await {
+    async fn put_node(&self, desired: &Desired, path: &str) -> Written {
+        let Desired::NodeAnnotations { node, set, remove } = desired else {
+            return Written::of(Outcome::Failed("not Node annotations".into()));
+        };
+        for _ in 0..ATTEMPTS {
+            let existing = match self.rest.get(path).await {
                 Ok(Some(existing)) => existing,
                 Ok(None) => return Written::of(Outcome::NodeNotFound),
                 Err(error) => return Written::of(Outcome::Failed(describe(&error))),
@@ -197,13 +303,14 @@ impl Writer {
             if differences.is_empty() {
                 return Written::of(Outcome::Unchanged);
             }
-            // Annotations that are there with other values are someone else's data.
+            // Annotations that are there with other values are someone else's data, unless
+            // the migration wrote them.
             let clashes: Vec<Difference> = differences
                 .iter()
                 .filter(|d| d.actual.is_some())
                 .cloned()
                 .collect();
-            if !clashes.is_empty() && !self.overwrite {
+            if !clashes.is_empty() && !self.may_replace(written_by_migration(&existing, false)) {
                 return Written::of(Outcome::Conflict(clashes));
             }
             let mut annotations = Map::new();
@@ -213,21 +320,14 @@ impl Writer {
             for key in remove.iter().filter(|k| current.contains_key(*k)) {
                 annotations.insert(key.clone(), Value::Null);
             }
-            // The resourceVersion read makes the patch conditional: two writes to one node
-            // (etcd nodes merged onto one Kubernetes name) cannot both think they came first.
-            let resource_version = existing
-                .pointer("/metadata/resourceVersion")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let patch = json!({"metadata": {"annotations": annotations, "resourceVersion": resource_version}});
-            match self.rest.merge_patch(&path, &patch).await {
-                Ok(answer) => {
+            match self.patch_node(path, &existing, annotations).await {
+                Ok(warnings) => {
                     let outcome = if clashes.is_empty() {
                         Outcome::Created
                     } else {
                         Outcome::Updated
                     };
-                    return Written::with(outcome, Vec::new(), answer.warnings);
+                    return Written::with(outcome, Vec::new(), warnings);
                 }
                 Err(error) if error.is(409) => continue,
                 Err(error) if error.is(404) => return Written::of(Outcome::NodeNotFound),
@@ -238,6 +338,60 @@ impl Writer {
             "Node {node} kept changing while its annotations were written"
         )))
     }
+
+    /// Removes the Calico annotations the migration wrote on a Node whose Calico Node is gone
+    /// from the source.
+    async fn clear_node(&self, path: &str) -> Written {
+        for _ in 0..ATTEMPTS {
+            let existing = match self.rest.get(path).await {
+                Ok(Some(existing)) => existing,
+                Ok(None) => return Written::of(Outcome::Deleted),
+                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+            };
+            let current = crate::convert::string_map(existing.pointer("/metadata/annotations"));
+            let annotations: Map<String, Value> = NODE_MANAGED_ANNOTATIONS
+                .iter()
+                .filter(|k| current.contains_key(**k))
+                .map(|k| (k.to_string(), Value::Null))
+                .collect();
+            if annotations.is_empty() {
+                return Written::of(Outcome::Unchanged);
+            }
+            match self.patch_node(path, &existing, annotations).await {
+                Ok(_) => return Written::of(Outcome::Deleted),
+                Err(error) if error.is(409) => continue,
+                Err(error) if error.is(404) => return Written::of(Outcome::Deleted),
+                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+            }
+        }
+        Written::of(Outcome::Failed(format!(
+            "{path} kept changing while its Calico annotations were removed"
+        )))
+    }
+
+    /// A merge patch of annotations, conditional on the resourceVersion that was read: two
+    /// writes to one Node cannot both think they came first.
+    async fn patch_node(
+        &self,
+        path: &str,
+        existing: &Value,
+        annotations: Map<String, Value>,
+    ) -> Result<Vec<String>, RestError> {
+        let resource_version = existing
+            .pointer("/metadata/resourceVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let patch =
+            json!({"metadata": {"annotations": annotations, "resourceVersion": resource_version}});
+        self.rest
+            .merge_patch(path, &patch)
+            .await
+            .map(|answer| answer.warnings)
+    }
+}
+
+fn path_collection(path: &str) -> &str {
+    path.rsplit_once('/').map(|(c, _)| c).unwrap_or(path)
 }
 
 /// The existing object with the file's labels, annotations and spec (calicoctl's update keeps
@@ -247,6 +401,7 @@ fn replacement(desired: &Value, existing: &Value) -> Value {
     for field in ["labels", "annotations"] {
         let value = desired.pointer(&format!("/metadata/{field}")).cloned();
         if let Some(metadata) = updated.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("managedFields");
             match value {
                 Some(value) => {
                     metadata.insert(field.to_string(), value);

@@ -153,6 +153,7 @@ fn preflight(header: &Header, allow_unlocked: bool) -> Result<(), Error> {
             problem.hint().unwrap_or_default(),
         ));
     }
+    // One problem keeps calicoctl's wording as the whole message.
     match blockers.len() {
         0 => Ok(()),
         1 => {

@@ -1,47 +1,88 @@
-//! Import: writes an export file (ours or calicoctl's) into the Kubernetes datastore, validated
-//! whole before anything is touched, written with bounded concurrency, and resumable: running it
-//! again after any failure finishes the job.
+//! Import: writes an export file (ours or calicoctl's) into the Kubernetes datastore.
+//!
+//! It works in two passes over the file, so that nothing is written before everything is known:
+//!
+//! 1. **Plan.** Every object is converted and, kind by kind, compared with what the target holds
+//!    (read with paged LISTs, not object by object). Each gets a decision: create, update,
+//!    unchanged, or conflict (the target holds other content the migration may not replace).
+//!    Objects the target's CRD schema would refuse are found here, after the repairs that lose
+//!    nothing (fractional durations, repeats in sets). With `sync`, objects the migration wrote
+//!    earlier that the file no longer has are planned for deletion (and only those: the
+//!    migration's field manager must be their only one). Any problem stops the import here,
+//!    all problems listed, with nothing changed.
+//! 2. **Write.** CRDs installed, the target locked, then only the planned writes, kind by kind
+//!    in file order (IPAM last), deletions at the end in reverse order. Writes are admitted by
+//!    an adaptive concurrency limit that follows the server's latency and 429s.
+//!
+//! Running it again after any interruption finishes the job: what is there already counts as
+//! done, and the re-run costs about as much as a verify.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
+use serde_json::Value;
 use tokio::task::JoinSet;
 
+use crate::atomic_file::AtomicFile;
 use crate::console::Progress;
 use crate::convert::cluster_info::datastore_ready;
-use crate::convert::kdd::{ConvertError, Desired, Target, cluster_information_fields};
-use crate::convert::schema::{FieldError, Schema};
-use crate::error::Error;
-use crate::format::export_reader::{self, Event, ReadError};
-use crate::kdd::KubeError;
+use crate::convert::compare::{compare, compare_node};
+use crate::convert::kdd::{Desired, Target, cluster_information_fields};
+use crate::convert::schema::Schema;
+use crate::error::{Blocker, Error};
+use crate::format::export_reader::ReadError;
+use crate::kdd::KddStore;
 use crate::kdd::crds;
 use crate::kdd::rest::Rest;
-use crate::kdd::writer::{Outcome, Writer, Written, collection_path};
+use crate::kdd::target::{Listed, TargetIndex};
+use crate::kdd::writer::{Action, Outcome, Writer, Written};
 use crate::kinds::{CalicoKind, Role};
-use crate::pipeline::{self, Item};
+use crate::pipeline::{self, Compact, Group, Groups};
 use crate::session::Session;
 
 /// How long new CRDs may take to become Established.
-const CRD_WAIT: Duration = Duration::from_secs(60);
-/// Conflicts and failures listed in full; the rest are counted.
+const CRD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Problems listed in full; the rest are counted.
 const LISTED: usize = 100;
+/// Write tasks started ahead of the concurrency limit (they wait for a place).
+const QUEUED_WRITES: usize = 256;
 
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
     pub file: PathBuf,
-    /// Writes in flight at once.
+    /// Writes in flight at most (the limit adapts below it).
     pub concurrency: usize,
     /// Client-side limit on requests per second.
     pub qps: Option<f64>,
-    /// Replace objects whose content differs instead of stopping on them.
+    /// Replace objects whose content differs, whoever wrote them.
     pub overwrite: bool,
     /// The Calico version the cluster runs after the migration (default: the file's).
     pub calico_version: Option<String>,
-    /// Validate and look, but write nothing.
+    /// Plan and report, but write nothing.
     pub dry_run: bool,
+    /// Make the target follow the file: also update and delete what the migration wrote
+    /// earlier (a pre-copy) and the file no longer holds that way.
+    pub sync: bool,
+    /// Leave out objects the target's schema refuses (kept in a side file) instead of stopping.
+    pub skip_invalid: bool,
+}
+
+impl ImportOptions {
+    pub fn new(file: PathBuf) -> ImportOptions {
+        ImportOptions {
+            file,
+            concurrency: 64,
+            qps: None,
+            overwrite: false,
+            calico_version: None,
+            dry_run: false,
+            sync: false,
+            skip_invalid: false,
+        }
+    }
 }
 
 /// Per kind, what happened.
@@ -53,8 +94,10 @@ pub struct KindResult {
     pub created: u64,
     pub unchanged: u64,
     pub updated: u64,
+    pub deleted: u64,
     pub conflicts: u64,
     pub failed: u64,
+    pub invalid: u64,
     pub nodes_not_found: u64,
 }
 
@@ -64,30 +107,53 @@ pub struct Problem {
     pub details: Vec<String>,
 }
 
+/// A name the file gives several objects (two etcd nodes renamed to one Kubernetes node, say):
+/// the last one is written, as calicoctl's import leaves it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Merged {
+    pub kind: &'static str,
+    pub name: String,
+    pub entries: u32,
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub file: String,
     pub target_calico_version: Option<String>,
     pub dry_run: bool,
+    pub sync: bool,
     pub crds_created: Vec<String>,
     /// With `dry_run`: the Calico CRDs the import would install.
     pub crds_missing: Vec<String>,
     pub kinds: Vec<KindResult>,
     pub conflicts: Vec<Problem>,
     pub failures: Vec<Problem>,
+    /// Objects the target's schema refuses (left out with `skip_invalid`).
+    pub invalid: Vec<Problem>,
+    /// Where the objects left out were kept.
+    pub skipped_file: Option<String>,
     pub nodes_not_found: Vec<String>,
+    pub merged: Vec<Merged>,
     /// Fields of the file the target's CRDs do not know (the API server drops them), per kind
     /// and field, with how many objects had them.
     pub dropped_fields: BTreeMap<String, u64>,
-    /// Values rewritten so that the target's schema accepts them (fractional durations).
+    /// Values repaired so that the target's schema accepts them.
     pub rewritten: Vec<String>,
     pub warnings: Vec<String>,
     /// Objects the target holds that the file does not, per kind (reported, never deleted).
     pub only_in_target: Vec<Extra>,
     /// Whether this import locked the Kubernetes datastore (it was not locked before).
     pub locked_datastore: bool,
+    /// Requests sent to write (creates, updates, deletes, Node patches).
+    pub writes: u64,
     pub retries: u64,
+    /// 429 answers (the server's API Priority and Fairness asked the client to slow down).
+    pub throttled: u64,
+    /// The adaptive write concurrency at the end.
+    pub concurrency: usize,
+    pub plan_seconds: f64,
+    pub write_seconds: f64,
     pub seconds: f64,
     pub objects_per_second: f64,
     pub completed: bool,
@@ -111,498 +177,7 @@ impl ImportReport {
         });
         self.kinds.last_mut().expect("just pushed")
     }
-}
 
-/// What the validation pass learnt.
-struct Validated {
-    /// Objects per group, in file order.
-    totals: Vec<(&'static str, u64)>,
-    cluster_information: serde_json::Value,
-    /// Namespaces that namespaced objects of the file live in.
-    namespaces: std::collections::BTreeSet<String>,
-}
-
-pub async fn import(session: &Session, options: &ImportOptions) -> Result<ImportReport, Error> {
-    let progress = &session.progress;
-    let started = Instant::now();
-    let path = &options.file;
-    let source_info = pipeline::peek_cluster_information(path);
-    let target = Target {
-        version: super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
-        now: crate::kdd::store::now_rfc3339(),
-    };
-
-    // 1. The whole file, before the cluster is changed: every object converted and checked
-    //    against the schema the API server will check it by.
-    let store = session.kdd().await?;
-    let rest = session.rest(options.qps).await?;
-    let schemas = super::target_schemas(&rest).await?;
-    let validated = validate(path, &target, &schemas, progress)?;
-    let (guid, version) = cluster_information_fields(&validated.cluster_information);
-
-    // 2. The cluster: CRDs, lock.
-    let mut report = ImportReport {
-        file: path.display().to_string(),
-        target_calico_version: target.version.map(|v| v.to_string()),
-        dry_run: options.dry_run,
-        kinds: validated
-            .totals
-            .iter()
-            .map(|(k, n)| KindResult {
-                kind: k,
-                total: *n,
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    if datastore_ready(&validated.cluster_information) == Some(true) {
-        report.warnings.push("the export was taken from an unlocked etcd datastore: objects changed since then are not in it".into());
-    }
-    if options.dry_run {
-        let state = store.crd_state().await?;
-        report.crds_missing = state.missing().iter().map(|s| s.to_string()).collect();
-        return Ok(report);
-    }
-    check_namespaces(&rest, &validated.namespaces).await?;
-    refuse_unlocked_target(&store).await?;
-    let installed = install_crds(&rest, progress).await?;
-    report.crds_created = installed.created.clone();
-    let lock = store
-        .lock_for_import(guid.as_deref(), version.as_deref())
-        .await?;
-    report.locked_datastore = lock.ready_before != Some(false);
-
-    // 3. The objects, kind by kind in file order, IPAM last (as the file has it).
-    let writer = Arc::new(Writer::new(rest.clone(), schemas, options.overwrite));
-    let written = write_all(
-        path.clone(),
-        &target,
-        &validated,
-        writer,
-        options.concurrency,
-        progress,
-        &mut report,
-    )
-    .await?;
-
-    // 4. What the target has beyond the file.
-    if report.completed {
-        report.only_in_target = only_in_target(&rest, &written).await?;
-    }
-    report.retries = rest.retries();
-    report.seconds = started.elapsed().as_secs_f64();
-    let handled: u64 = report
-        .kinds
-        .iter()
-        .map(|k| k.created + k.unchanged + k.updated)
-        .sum();
-    report.objects_per_second = if report.seconds > 0.0 {
-        handled as f64 / report.seconds
-    } else {
-        0.0
-    };
-    Ok(report)
-}
-
-/// Reads and converts every object, and checks each custom resource against the schema of its
-/// kind in `schemas` (after the writer's duration rewrites) as the API server will; reports
-/// every invalid object at once, with every cause.
-fn validate(
-    path: &Path,
-    target: &Target,
-    schemas: &HashMap<String, Schema>,
-    progress: &Progress,
-) -> Result<Validated, Error> {
-    let spinner = progress.spinner("Validating");
-    let mut totals: Vec<(&'static str, u64)> = Vec::new();
-    let mut invalid: Vec<ConvertError> = Vec::new();
-    let mut invalid_count = 0u64;
-    let mut listed_count = 0u64;
-    let mut cluster_information = None;
-    let mut namespaces = std::collections::BTreeSet::new();
-    let result = export_reader::read_file(
-        path,
-        |event: Event| -> Result<(), std::convert::Infallible> {
-            if let Event::ClusterInformation(value) = &event {
-                cluster_information = Some(value.clone());
-            }
-            if let Some(Item { group, desired }) = pipeline::convert(event, target) {
-                spinner.inc(1);
-                if let Ok(Desired::Resource { object, .. }) = &desired
-                    && let Some(namespace) = object
-                        .pointer("/metadata/namespace")
-                        .and_then(serde_json::Value::as_str)
-                    && !namespaces.contains(namespace)
-                {
-                    namespaces.insert(namespace.to_string());
-                }
-                let problems = match &desired {
-                    Ok(resource @ Desired::Resource { kind, object }) => {
-                        schema_causes(schemas.get(kind.plural), object)
-                            .into_iter()
-                            .map(|cause| ConvertError {
-                                object: resource.describe(),
-                                reason: cause.message,
-                            })
-                            .collect()
-                    }
-                    // Calico Nodes become annotations of Kubernetes Nodes, not CRs.
-                    Ok(Desired::NodeAnnotations { .. }) => Vec::new(),
-                    Err(error) => vec![error.clone()],
-                };
-                if problems.is_empty() {
-                    match totals.last_mut() {
-                        Some((last, count)) if *last == group => *count += 1,
-                        _ => totals.push((group, 1)),
-                    }
-                } else {
-                    invalid_count += 1;
-                    if invalid.len() < LISTED {
-                        listed_count += 1;
-                        invalid.extend(problems);
-                    }
-                }
-            }
-            Ok(())
-        },
-    );
-    spinner.finish_and_clear();
-    match result {
-        Ok(_) => {}
-        Err(ReadError::Io { error, .. }) => {
-            return Err(Error::io(format!("reading {}", path.display()))(error));
-        }
-        Err(ReadError::Format(error)) => {
-            return Err(Error::failed(
-                format!("{error}"),
-                "nothing was changed in the cluster; recreate the file with kubectl calico-migrate export",
-            ));
-        }
-        Err(ReadError::Callback(never)) => match never {},
-    }
-    if invalid_count > 0 {
-        let mut message = format!(
-            "{} has {invalid_count} invalid object(s); nothing was changed in the cluster:",
-            path.display()
-        );
-        for error in &invalid {
-            message.push_str(&format!("\n  {error}"));
-        }
-        if invalid_count > listed_count {
-            message.push_str(&format!(
-                "\n  ... and {} more",
-                invalid_count - listed_count
-            ));
-        }
-        return Err(Error::failed(
-            message,
-            "fix these objects in etcd (or in the file) and export again",
-        ));
-    }
-    let cluster_information = cluster_information.unwrap_or(serde_json::Value::Null);
-    Ok(Validated {
-        totals,
-        cluster_information,
-        namespaces,
-    })
-}
-
-/// What the API server would reject in `object` under `schema`, once the writer has
-/// rewritten the values the schema rejects but takes in another form (fractional durations).
-fn schema_causes(schema: Option<&Schema>, object: &serde_json::Value) -> Vec<FieldError> {
-    let Some(schema) = schema else {
-        return Vec::new();
-    };
-    let mut object = object.clone();
-    schema.rewrite_durations(&mut object);
-    schema.validate(&object)
-}
-
-/// A Kubernetes datastore that is unlocked may be live: Calico may run on it already (a
-/// migration that finished, or the wrong context), and writing into it would change live data
-/// and lock it. Only a datastore without Calico data or one locked on purpose is written.
-async fn refuse_unlocked_target(store: &crate::kdd::KddStore) -> Result<(), Error> {
-    let served = store.crd_state().await?;
-    let cluster_information = CalicoKind::by_kind("ClusterInformation").expect("in the table");
-    if !served.serves(cluster_information) {
-        return Ok(());
-    }
-    let Some(info) = store.cluster_information().await? else {
-        return Ok(());
-    };
-    if datastore_ready(&info.data) == Some(false) {
-        return Ok(());
-    }
-    Err(Error::failed(
-        format!(
-            "the Kubernetes datastore of context {:?} is unlocked (ClusterInformation/default datastoreReady is not false): Calico may be running on it, and an import would change live data; nothing was changed",
-            store.target().context
-        ),
-        "if this cluster is the migration's target, lock it first (kubectl calico-migrate lock --datastore kubernetes) and run the import again",
-    ))
-}
-
-/// Namespaced objects need their namespace: say at once which are missing, before any write.
-async fn check_namespaces(
-    rest: &Rest,
-    namespaces: &std::collections::BTreeSet<String>,
-) -> Result<(), Error> {
-    let mut missing = Vec::new();
-    for namespace in namespaces {
-        let found = rest
-            .get(&format!("/api/v1/namespaces/{namespace}"))
-            .await
-            .map_err(|e| {
-                Error::failed(
-                    format!("reading namespace {namespace}: {e}"),
-                    "check RBAC access to namespaces",
-                )
-            })?;
-        if found.is_none() {
-            missing.push(namespace.as_str());
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::failed(
-        format!(
-            "the file has namespaced Calico objects in namespace(s) the cluster does not have: {}; nothing was changed",
-            missing.join(", ")
-        ),
-        format!(
-            "create them first (kubectl create namespace {}), or check that the kubeconfig points at the right cluster",
-            missing.join(" ")
-        ),
-    ))
-}
-
-async fn install_crds(rest: &Rest, progress: &Progress) -> Result<crds::Installed, Error> {
-    let bar = progress.bar("Calico CRDs", crds::MANIFESTS.len() as u64);
-    let installed = crds::ensure(rest, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
-        crds::CrdError::NativeV3(_) => Error::failed(
-            e.to_string(),
-            "this tool writes crd.projectcalico.org/v1; import into a cluster that runs Calico with those CRDs",
-        ),
-        other => Error::failed(other.to_string(), "check that you may create CustomResourceDefinitions (cluster-admin)"),
-    })?;
-    bar.finish();
-    Ok(installed)
-}
-
-/// Names written per group, to find what the target has beyond the file.
-type WrittenNames = Vec<(&'static str, HashSet<String>)>;
-
-async fn write_all(
-    path: PathBuf,
-    target: &Target,
-    validated: &Validated,
-    writer: Arc<Writer>,
-    concurrency: usize,
-    progress: &Progress,
-    report: &mut ImportReport,
-) -> Result<WrittenNames, Error> {
-    let totals: HashMap<&str, u64> = validated.totals.iter().copied().collect();
-    let (mut items, reader) = pipeline::spawn(path, target.clone(), concurrency * 4);
-    let mut names: WrittenNames = Vec::new();
-    let mut inflight: JoinSet<(&'static str, String, Written)> = JoinSet::new();
-    let mut current: Option<(&'static str, indicatif::ProgressBar)> = None;
-    let mut stopped = false;
-    loop {
-        let item = items.recv().await;
-        let group = item.as_ref().map(|i| i.group);
-        if current.as_ref().map(|(g, _)| *g) != group {
-            while let Some(done) = inflight.join_next().await {
-                record(done, report, current.as_ref().map(|(_, b)| b));
-            }
-            if let Some((finished, bar)) = current.take() {
-                bar.finish();
-                let result = report.result(finished);
-                if result.conflicts > 0 || result.failed > 0 {
-                    stopped = true;
-                    break;
-                }
-            }
-            let Some(group) = group else { break };
-            report.result(group).total = totals.get(group).copied().unwrap_or_default();
-            names.push((group, HashSet::new()));
-            current = Some((
-                group,
-                progress.bar(group, totals.get(group).copied().unwrap_or_default()),
-            ));
-        }
-        let Some(Item { group, desired }) = item else {
-            break;
-        };
-        let desired = match desired {
-            Ok(desired) => desired,
-            Err(error) => {
-                report.result(group).failed += 1;
-                report.failures.push(Problem {
-                    object: error.object.clone(),
-                    details: vec![error.reason],
-                });
-                continue;
-            }
-        };
-        if let Some((_, set)) = names.last_mut() {
-            set.insert(written_name(&desired));
-        }
-        while inflight.len() >= concurrency {
-            if let Some(done) = inflight.join_next().await {
-                record(done, report, current.as_ref().map(|(_, b)| b));
-            }
-        }
-        let writer = Arc::clone(&writer);
-        inflight.spawn(async move {
-            let label = desired.describe();
-            let written = writer.put(&desired).await;
-            (group, label, written)
-        });
-    }
-    drop(items);
-    let read = reader.join().map_err(|_| {
-        Error::failed(
-            "the file reader stopped unexpectedly",
-            "run the import again",
-        )
-    })?;
-    match read {
-        Ok(_) => report.completed = !stopped,
-        Err(ReadError::Callback(_)) => report.completed = false,
-        Err(ReadError::Io { error, .. }) => {
-            return Err(Error::io(format!("reading {}", report.file))(error));
-        }
-        Err(ReadError::Format(e)) => {
-            return Err(Error::failed(
-                e.to_string(),
-                "the file changed during the import; export again",
-            ));
-        }
-    }
-    Ok(names)
-}
-
-/// The name an object has in the target (`ns/name` when namespaced).
-fn written_name(desired: &Desired) -> String {
-    match desired {
-        Desired::Resource { object, .. } => crate::convert::qualified_name(object),
-        Desired::NodeAnnotations { node, .. } => node.clone(),
-    }
-}
-
-fn record(
-    done: Result<(&'static str, String, Written), tokio::task::JoinError>,
-    report: &mut ImportReport,
-    bar: Option<&indicatif::ProgressBar>,
-) {
-    let Ok((group, label, written)) = done else {
-        report
-            .warnings
-            .push("a write task stopped unexpectedly".into());
-        return;
-    };
-    if let Some(bar) = bar {
-        bar.inc(1);
-    }
-    for field in &written.dropped {
-        *report
-            .dropped_fields
-            .entry(format!("{group} {field}"))
-            .or_default() += 1;
-    }
-    for warning in written.warnings {
-        let warning = format!("API server: {warning}");
-        if !report.warnings.contains(&warning) && !warning.contains(": unknown field") {
-            report.warnings.push(warning);
-        }
-    }
-    for rewrite in written.rewrites {
-        report.rewritten.push(format!("{label}: {rewrite}"));
-    }
-    let result = report.result(group);
-    match written.outcome {
-        Outcome::Created => result.created += 1,
-        Outcome::Unchanged => result.unchanged += 1,
-        Outcome::Updated => result.updated += 1,
-        Outcome::Conflict(differences) => {
-            result.conflicts += 1;
-            if report.conflicts.len() < LISTED {
-                let details = differences.iter().take(10).map(|d| d.to_string()).collect();
-                report.conflicts.push(Problem {
-                    object: label,
-                    details,
-                });
-            }
-        }
-        Outcome::Failed(error) => {
-            result.failed += 1;
-            if report.failures.len() < LISTED {
-                report.failures.push(Problem {
-                    object: label,
-                    details: vec![error],
-                });
-            }
-        }
-        Outcome::NodeNotFound => {
-            result.nodes_not_found += 1;
-            report
-                .nodes_not_found
-                .push(label.trim_start_matches("Node ").to_string());
-        }
-    }
-}
-
-/// Objects of the written kinds that the target holds but the file does not.
-async fn only_in_target(rest: &Rest, written: &WrittenNames) -> Result<Vec<Extra>, Error> {
-    let mut extras = Vec::new();
-    for (group, names) in written {
-        let Some(kind) = CalicoKind::by_kind(group) else {
-            continue;
-        };
-        if !kind.has_crd || matches!(kind.role, Role::ClusterInformation) {
-            continue;
-        }
-        let mut extra = Extra {
-            kind: kind.kind,
-            count: 0,
-            examples: Vec::new(),
-        };
-        rest.list_all(&collection_path(kind.plural, None), |object| {
-            let name = object
-                .pointer("/metadata/name")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default();
-            let label = match object
-                .pointer("/metadata/namespace")
-                .and_then(serde_json::Value::as_str)
-            {
-                Some(ns) => format!("{ns}/{name}"),
-                None => name.to_string(),
-            };
-            if !names.contains(&label) && !crds::is_builtin(kind, &label) {
-                extra.count += 1;
-                if extra.examples.len() < 5 {
-                    extra.examples.push(label);
-                }
-            }
-        })
-        .await
-        .map_err(|e| {
-            Error::Kube(KubeError::Other {
-                doing: format!("listing {}", kind.plural),
-                detail: e.to_string(),
-            })
-        })?;
-        if extra.count > 0 {
-            extras.push(extra);
-        }
-    }
-    Ok(extras)
-}
-
-impl ImportReport {
     /// Objects written or found already there.
     pub fn handled(&self) -> u64 {
         self.kinds
@@ -616,13 +191,23 @@ impl ImportReport {
         let conflicts: u64 = self.kinds.iter().map(|k| k.conflicts).sum();
         let failed: u64 = self.kinds.iter().map(|k| k.failed).sum();
         let rerun = format!("kubectl calico-migrate import -f {}", self.file);
-        if conflicts > 0 {
+        if conflicts > 0 && !self.completed {
             return Some(Error::failed(
                 format!(
-                    "{conflicts} object(s) already exist in the Kubernetes datastore with different content; the import stopped before the next kind"
+                    "{conflicts} object(s) already exist in the Kubernetes datastore with different content; nothing was written"
                 ),
                 format!(
                     "compare them above; to replace them with the file's content run `{rerun} --overwrite`"
+                ),
+            ));
+        }
+        if conflicts > 0 {
+            return Some(Error::failed(
+                format!(
+                    "{conflicts} object(s) changed in the Kubernetes datastore while the import ran and were left as they are"
+                ),
+                format!(
+                    "compare them above, then run `{rerun}` again (with --overwrite to replace them)"
                 ),
             ));
         }
@@ -644,4 +229,649 @@ impl ImportReport {
         }
         None
     }
+}
+
+/// What the plan decided for one kind.
+struct KindPlan {
+    kind: &'static CalicoKind,
+    writes: HashMap<String, Action>,
+    deletes: Vec<(String, Action)>,
+}
+
+/// What the first pass learnt.
+struct Plan {
+    kinds: Vec<KindPlan>,
+    cluster_information: Value,
+    namespaces: BTreeSet<String>,
+    /// Objects left out, as the objects that would have been written.
+    skipped: Vec<Value>,
+}
+
+pub async fn import(session: &Session, options: &ImportOptions) -> Result<ImportReport, Error> {
+    let progress = &session.progress;
+    let started = Instant::now();
+    let path = &options.file;
+    let source_info = pipeline::peek_cluster_information(path);
+    let target = Target {
+        version: super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
+        now: crate::kdd::store::now_rfc3339(),
+    };
+    let store = session.kdd().await?;
+    let mut rest = session.rest(options.qps).await?;
+    rest.set_max_concurrency(options.concurrency);
+    let schemas = super::target_schemas(&rest).await?;
+    let writer = Arc::new(Writer::new(rest.clone(), schemas, options.overwrite));
+    let mut report = ImportReport {
+        file: path.display().to_string(),
+        target_calico_version: target.version.map(|v| v.to_string()),
+        dry_run: options.dry_run,
+        sync: options.sync,
+        ..Default::default()
+    };
+
+    // 1. Plan, changing nothing.
+    let plan = plan(path, &target, &writer, options, progress, &mut report).await?;
+    report.plan_seconds = started.elapsed().as_secs_f64();
+    if datastore_ready(&plan.cluster_information) == Some(true) {
+        report.warnings.push(
+            "the export was taken from an unlocked etcd datastore: objects changed since then are not in it".into(),
+        );
+    }
+    let mut blockers = Vec::new();
+    if !report.invalid.is_empty() && !options.skip_invalid {
+        blockers.push(invalid_blocker(&report));
+    }
+    blockers.extend(missing_namespaces(&rest, &plan.namespaces).await?);
+    blockers.extend(unlocked_target(&store).await?);
+    if !blockers.is_empty() {
+        return Err(Error::blocked(
+            format!("cannot import {}; nothing was changed", path.display()),
+            blockers,
+        ));
+    }
+    if options.skip_invalid && !plan.skipped.is_empty() {
+        report.skipped_file = Some(keep_skipped(path, &plan.skipped)?);
+    }
+    let conflicts: u64 = report.kinds.iter().map(|k| k.conflicts).sum();
+    if options.dry_run || conflicts > 0 {
+        report.crds_missing = store
+            .crd_state()
+            .await?
+            .missing()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    // 2. Write.
+    let written_at = Instant::now();
+    let installed = install_crds(&rest, progress).await?;
+    report.crds_created = installed.created.clone();
+    let (guid, version) = cluster_information_fields(&plan.cluster_information);
+    let lock = store
+        .lock_for_import(guid.as_deref(), version.as_deref())
+        .await?;
+    report.locked_datastore = lock.ready_before != Some(false);
+    write(path, &target, &plan, &writer, progress, &mut report).await?;
+    report.write_seconds = written_at.elapsed().as_secs_f64();
+    report.retries = rest.retries();
+    report.throttled = rest.throttled();
+    report.concurrency = rest.concurrency();
+    report.seconds = started.elapsed().as_secs_f64();
+    report.objects_per_second = if report.seconds > 0.0 {
+        report.handled() as f64 / report.seconds
+    } else {
+        0.0
+    };
+    Ok(report)
+}
+
+/// The first pass: every object converted, repaired, checked, and compared with the target.
+async fn plan(
+    path: &Path,
+    target: &Target,
+    writer: &Writer,
+    options: &ImportOptions,
+    progress: &Progress,
+    report: &mut ImportReport,
+) -> Result<Plan, Error> {
+    let rest = writer.rest();
+    let schemas = writer.schemas();
+    let mut plan = Plan {
+        kinds: Vec::new(),
+        cluster_information: pipeline::peek_cluster_information(path).unwrap_or(Value::Null),
+        namespaces: BTreeSet::new(),
+        skipped: Vec::new(),
+    };
+    let mut groups = Groups::open(path.to_path_buf(), target.clone());
+    while let Some(group) = groups.next().await {
+        let spinner = progress.spinner(&format!("Comparing {}", group.name));
+        let result = report.result(group.name);
+        result.total = group.objects.len() as u64 + group.errors.len() as u64;
+        result.invalid += group.errors.len() as u64;
+        for error in &group.errors {
+            if report.invalid.len() < LISTED {
+                report.invalid.push(Problem {
+                    object: error.object.clone(),
+                    details: vec![error.reason.clone()],
+                });
+            }
+        }
+        for (name, entries) in &group.repeated {
+            report.merged.push(Merged {
+                kind: group.name,
+                name: name.clone(),
+                entries: *entries,
+            });
+        }
+        let Some(kind) = group.kind else {
+            continue;
+        };
+        let index = TargetIndex::list(rest, kind).await.map_err(|e| {
+            Error::failed(
+                format!("listing {} in the Kubernetes datastore: {e}", kind.plural),
+                "check RBAC access to Calico's custom resources and Nodes",
+            )
+        })?;
+        let kind_plan = plan_kind(
+            kind,
+            &group,
+            index,
+            schemas.get(kind.plural),
+            writer,
+            options,
+            &mut plan,
+            report,
+        );
+        spinner.finish_and_clear();
+        plan.kinds.push(kind_plan);
+    }
+    finished_reading(groups, path)?;
+    Ok(plan)
+}
+
+/// Decides every object of one kind against the target's listing.
+#[allow(clippy::too_many_arguments)]
+fn plan_kind(
+    kind: &'static CalicoKind,
+    group: &Group,
+    mut index: TargetIndex,
+    schema: Option<&Schema>,
+    writer: &Writer,
+    options: &ImportOptions,
+    plan: &mut Plan,
+    report: &mut ImportReport,
+) -> KindPlan {
+    let mut kind_plan = KindPlan {
+        kind,
+        writes: HashMap::new(),
+        deletes: Vec::new(),
+    };
+    for (name, compact) in group.objects() {
+        let listed = index.take(name);
+        let decision = match compact.desired() {
+            Desired::Resource { mut object, .. } => {
+                if let Some(namespace) = object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                {
+                    plan.namespaces.insert(namespace.to_string());
+                }
+                for repair in writer.prepare(kind, &mut object) {
+                    report
+                        .rewritten
+                        .push(format!("{} {name}: {repair}", kind.kind));
+                }
+                let causes = schema.map(|s| s.validate(&object)).unwrap_or_default();
+                if !causes.is_empty() {
+                    let result = report.result(group.name);
+                    result.invalid += 1;
+                    if report.invalid.len() < LISTED {
+                        report.invalid.push(Problem {
+                            object: format!("{} {name}", kind.kind),
+                            details: causes.iter().map(|c| c.message.clone()).collect(),
+                        });
+                    }
+                    if options.skip_invalid {
+                        plan.skipped.push(object);
+                    }
+                    continue;
+                }
+                match listed {
+                    None => Decision::Write(Action::Create),
+                    Some(listed) => {
+                        let comparison = compare(&object, &listed.object(), schema);
+                        for field in comparison.dropped_by_schema {
+                            *report
+                                .dropped_fields
+                                .entry(format!("{} {field}", kind.kind))
+                                .or_default() += 1;
+                        }
+                        if comparison.differences.is_empty() {
+                            Decision::Unchanged
+                        } else if writer.may_replace(listed.ours) {
+                            Decision::Write(Action::Update {
+                                resource_version: listed.resource_version,
+                            })
+                        } else {
+                            Decision::Conflict(
+                                comparison
+                                    .differences
+                                    .iter()
+                                    .take(10)
+                                    .map(|d| d.to_string())
+                                    .collect(),
+                            )
+                        }
+                    }
+                }
+            }
+            desired @ Desired::NodeAnnotations { .. } => match listed {
+                None => Decision::NodeNotFound,
+                Some(listed) => {
+                    let differences = compare_node(&desired, &listed.annotations());
+                    let clashes: Vec<String> = differences
+                        .iter()
+                        .filter(|d| d.actual.is_some())
+                        .map(|d| d.to_string())
+                        .collect();
+                    if differences.is_empty() {
+                        Decision::Unchanged
+                    } else if !clashes.is_empty() && !writer.may_replace(listed.ours) {
+                        Decision::Conflict(clashes)
+                    } else {
+                        Decision::Write(Action::Update {
+                            resource_version: listed.resource_version,
+                        })
+                    }
+                }
+            },
+        };
+        let result = report.result(group.name);
+        match decision {
+            Decision::Unchanged => result.unchanged += 1,
+            Decision::Write(action) => {
+                kind_plan.writes.insert(name.clone(), action);
+            }
+            Decision::NodeNotFound => {
+                result.nodes_not_found += 1;
+                report.nodes_not_found.push(name.clone());
+            }
+            Decision::Conflict(details) => {
+                result.conflicts += 1;
+                if report.conflicts.len() < LISTED {
+                    report.conflicts.push(Problem {
+                        object: format!("{} {name}", kind.kind),
+                        details,
+                    });
+                }
+            }
+        }
+    }
+    // What the target has beyond the file.
+    let mut extra = Extra {
+        kind: kind.kind,
+        count: 0,
+        examples: Vec::new(),
+    };
+    let mut leftovers: Vec<(String, Listed)> = index.objects.into_iter().collect();
+    leftovers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, listed) in leftovers {
+        let is_node = kind.role == Role::Node;
+        if is_node && !has_calico_annotations(&listed) {
+            continue;
+        }
+        if crds::is_builtin(kind, &name) {
+            continue;
+        }
+        if options.sync && listed.ours {
+            kind_plan.deletes.push((
+                name,
+                Action::Delete {
+                    resource_version: listed.resource_version,
+                },
+            ));
+        } else if !is_node {
+            extra.count += 1;
+            if extra.examples.len() < 5 {
+                extra.examples.push(name);
+            }
+        }
+    }
+    if extra.count > 0 {
+        report.only_in_target.push(extra);
+    }
+    kind_plan
+}
+
+enum Decision {
+    Unchanged,
+    Write(Action),
+    Conflict(Vec<String>),
+    NodeNotFound,
+}
+
+fn has_calico_annotations(listed: &Listed) -> bool {
+    let annotations = listed.annotations();
+    crate::convert::kdd::NODE_MANAGED_ANNOTATIONS
+        .iter()
+        .any(|k| annotations.contains_key(*k))
+}
+
+/// The second pass: the planned writes, kind by kind in file order, then the deletions in
+/// reverse order (policies before their tier).
+async fn write(
+    path: &Path,
+    target: &Target,
+    plan: &Plan,
+    writer: &Arc<Writer>,
+    progress: &Progress,
+    report: &mut ImportReport,
+) -> Result<(), Error> {
+    let plans: HashMap<&str, &KindPlan> = plan.kinds.iter().map(|k| (k.kind.kind, k)).collect();
+    let mut groups = Groups::open(path.to_path_buf(), target.clone());
+    let mut complete = true;
+    while let Some(group) = groups.next().await {
+        let Some(kind_plan) = plans.get(group.name) else {
+            continue;
+        };
+        if kind_plan.writes.is_empty() {
+            continue;
+        }
+        let bar = progress.bar(group.name, kind_plan.writes.len() as u64);
+        let mut tasks = JoinSet::new();
+        for (name, compact) in group.objects() {
+            let Some(action) = kind_plan.writes.get(name) else {
+                continue;
+            };
+            while tasks.len() >= QUEUED_WRITES {
+                record_next(&mut tasks, report, &bar).await;
+            }
+            spawn_write(
+                &mut tasks,
+                writer,
+                kind_plan.kind,
+                name.clone(),
+                action.clone(),
+                compact.clone(),
+            );
+        }
+        while !tasks.is_empty() {
+            record_next(&mut tasks, report, &bar).await;
+        }
+        bar.finish();
+        let result = report.result(group.name);
+        if result.failed > 0 || result.conflicts > 0 {
+            // Later kinds may depend on this one (policies on their tier): stop here.
+            complete = false;
+            break;
+        }
+    }
+    if complete {
+        finished_reading(groups, path)?;
+    }
+    for kind_plan in plan.kinds.iter().rev() {
+        if !complete || kind_plan.deletes.is_empty() {
+            continue;
+        }
+        let bar = progress.bar(
+            &format!("Deleting {}", kind_plan.kind.kind),
+            kind_plan.deletes.len() as u64,
+        );
+        let mut tasks = JoinSet::new();
+        for (name, action) in &kind_plan.deletes {
+            let nothing = match kind_plan.kind.role {
+                Role::Node => Desired::NodeAnnotations {
+                    node: name.clone(),
+                    set: BTreeMap::new(),
+                    remove: Vec::new(),
+                },
+                _ => Desired::Resource {
+                    kind: kind_plan.kind,
+                    object: Value::Null,
+                },
+            };
+            while tasks.len() >= QUEUED_WRITES {
+                record_next(&mut tasks, report, &bar).await;
+            }
+            spawn_write(
+                &mut tasks,
+                writer,
+                kind_plan.kind,
+                name.clone(),
+                action.clone(),
+                Compact::Parsed(nothing),
+            );
+        }
+        while !tasks.is_empty() {
+            record_next(&mut tasks, report, &bar).await;
+        }
+        bar.finish();
+    }
+    report.completed = complete
+        && report
+            .kinds
+            .iter()
+            .all(|k| k.failed == 0 && k.conflicts == 0);
+    Ok(())
+}
+
+type WriteTask = (&'static str, String, Written);
+
+fn spawn_write(
+    tasks: &mut JoinSet<WriteTask>,
+    writer: &Arc<Writer>,
+    kind: &'static CalicoKind,
+    name: String,
+    action: Action,
+    compact: Compact,
+) {
+    let writer = Arc::clone(writer);
+    tasks.spawn(async move {
+        let desired = compact.desired();
+        let written = writer.execute(kind, &name, &action, &desired).await;
+        (kind.kind, name, written)
+    });
+}
+
+async fn record_next(
+    tasks: &mut JoinSet<WriteTask>,
+    report: &mut ImportReport,
+    bar: &indicatif::ProgressBar,
+) {
+    let Some(done) = tasks.join_next().await else {
+        return;
+    };
+    bar.inc(1);
+    report.writes += 1;
+    let Ok((group, name, written)) = done else {
+        report
+            .warnings
+            .push("a write task stopped unexpectedly".into());
+        return;
+    };
+    for field in &written.dropped {
+        *report
+            .dropped_fields
+            .entry(format!("{group} {field}"))
+            .or_default() += 1;
+    }
+    for warning in written.warnings {
+        let warning = format!("API server: {warning}");
+        if !report.warnings.contains(&warning) && !warning.contains(": unknown field") {
+            report.warnings.push(warning);
+        }
+    }
+    let label = format!("{group} {name}");
+    let result = report.result(group);
+    match written.outcome {
+        Outcome::Created => result.created += 1,
+        Outcome::Unchanged => result.unchanged += 1,
+        Outcome::Updated => result.updated += 1,
+        Outcome::Deleted => result.deleted += 1,
+        Outcome::Conflict(differences) => {
+            result.conflicts += 1;
+            if report.conflicts.len() < LISTED {
+                let details = differences.iter().take(10).map(|d| d.to_string()).collect();
+                report.conflicts.push(Problem {
+                    object: label,
+                    details,
+                });
+            }
+        }
+        Outcome::Failed(error) => {
+            result.failed += 1;
+            if report.failures.len() < LISTED {
+                report.failures.push(Problem {
+                    object: label,
+                    details: vec![error],
+                });
+            }
+        }
+        Outcome::NodeNotFound => {
+            result.nodes_not_found += 1;
+            report.nodes_not_found.push(name);
+        }
+    }
+}
+
+/// The reader's verdict on the file after a pass.
+fn finished_reading(groups: Groups, path: &Path) -> Result<(), Error> {
+    match groups.finish() {
+        Ok(_) => Ok(()),
+        Err(ReadError::Io { error, .. }) => {
+            Err(Error::io(format!("reading {}", path.display()))(error))
+        }
+        Err(ReadError::Format(error)) => Err(Error::failed(
+            error.to_string(),
+            "nothing was changed in the cluster; recreate the file with kubectl calico-migrate export",
+        )),
+        Err(ReadError::Callback(_)) => Err(Error::failed(
+            "reading the file stopped unexpectedly",
+            "run the import again",
+        )),
+    }
+}
+
+fn invalid_blocker(report: &ImportReport) -> Blocker {
+    let count: u64 = report.kinds.iter().map(|k| k.invalid).sum();
+    let mut problem = format!(
+        "the file has {count} invalid object(s) (the Kubernetes datastore would refuse them):"
+    );
+    for invalid in &report.invalid {
+        problem.push_str(&format!(
+            "\n       {}: {}",
+            invalid.object,
+            invalid.details.join("; ")
+        ));
+    }
+    if count > report.invalid.len() as u64 {
+        problem.push_str(&format!(
+            "\n       ... and {} more",
+            count - report.invalid.len() as u64
+        ));
+    }
+    Blocker::new(
+        problem,
+        format!(
+            "fix these objects in etcd and export again, or leave them out: `kubectl calico-migrate import -f {} --skip-invalid` keeps them in a side file",
+            report.file
+        ),
+    )
+}
+
+/// Writes the objects left out next to the file (`FILE.skipped.yaml`), so that nothing is
+/// lost silently; returns its path.
+fn keep_skipped(path: &Path, skipped: &[Value]) -> Result<String, Error> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".skipped.yaml");
+    let side = PathBuf::from(name);
+    let mut text = String::from(
+        "# Objects import left out because the Kubernetes datastore's CRD schemas refuse them.\n\
+         # Fix them and create them with kubectl, or fix them in etcd and migrate again.\n",
+    );
+    for object in skipped {
+        text.push_str("---\n");
+        text.push_str(&crate::format::goyaml::to_yaml(object));
+    }
+    let mut file =
+        AtomicFile::create(&side).map_err(Error::io(format!("creating {}", side.display())))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .and_then(|_| file.commit())
+        .map_err(Error::io(format!("writing {}", side.display())))?;
+    Ok(side.display().to_string())
+}
+
+/// A Kubernetes datastore that is unlocked may be live: Calico may run on it already (a
+/// migration that finished, or the wrong context), and writing into it would change live data
+/// and lock it. Only a datastore without Calico data or one locked on purpose is written.
+async fn unlocked_target(store: &KddStore) -> Result<Option<Blocker>, Error> {
+    let served = store.crd_state().await?;
+    let cluster_information = CalicoKind::by_kind("ClusterInformation").expect("in the table");
+    if !served.serves(cluster_information) {
+        return Ok(None);
+    }
+    let Some(info) = store.cluster_information().await? else {
+        return Ok(None);
+    };
+    if datastore_ready(&info.data) == Some(false) {
+        return Ok(None);
+    }
+    Ok(Some(Blocker::new(
+        format!(
+            "the Kubernetes datastore of context {:?} is unlocked (ClusterInformation/default datastoreReady is not false): Calico may be running on it, and an import would change live data",
+            store.target().context
+        ),
+        "if this cluster is the migration's target, lock it first (kubectl calico-migrate lock --datastore kubernetes) and run the import again",
+    )))
+}
+
+/// Namespaced objects need their namespace.
+async fn missing_namespaces(
+    rest: &Rest,
+    namespaces: &BTreeSet<String>,
+) -> Result<Option<Blocker>, Error> {
+    let mut missing = Vec::new();
+    for namespace in namespaces {
+        let found = rest
+            .get(&format!("/api/v1/namespaces/{namespace}"))
+            .await
+            .map_err(|e| {
+                Error::failed(
+                    format!("reading namespace {namespace}: {e}"),
+                    "check RBAC access to namespaces",
+                )
+            })?;
+        if found.is_none() {
+            missing.push(namespace.as_str());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Blocker::new(
+        format!(
+            "the file has namespaced Calico objects in namespace(s) the cluster does not have: {}",
+            missing.join(", ")
+        ),
+        format!(
+            "create them first (kubectl create namespace {}), or check that the kubeconfig points at the right cluster",
+            missing.join(" ")
+        ),
+    )))
+}
+
+async fn install_crds(rest: &Rest, progress: &Progress) -> Result<crds::Installed, Error> {
+    let bar = progress.bar("Calico CRDs", crds::MANIFESTS.len() as u64);
+    let installed = crds::ensure(rest, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
+        crds::CrdError::NativeV3(_) => Error::failed(
+            e.to_string(),
+            "this tool writes crd.projectcalico.org/v1; import into a cluster that runs Calico with those CRDs",
+        ),
+        other => Error::failed(other.to_string(), "check that you may create CustomResourceDefinitions (cluster-admin)"),
+    })?;
+    bar.finish();
+    Ok(installed)
 }

@@ -2,7 +2,7 @@
 //! The source is the live etcd datastore (read and converted exactly as export does) or an export
 //! file.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -12,15 +12,14 @@ use crate::console::Progress;
 use crate::convert::compare::{compare, compare_node};
 use crate::convert::kdd::{Desired, Target, cluster_information_fields};
 use crate::convert::schema::Schema;
-use crate::convert::{qualified_name, string_map};
 use crate::error::Error;
 use crate::format::export_reader::ReadError;
 use crate::format::export_writer::ExportWriter;
 use crate::kdd::crds;
 use crate::kdd::rest::Rest;
-use crate::kdd::writer::collection_path;
-use crate::kinds::{CalicoKind, Role};
-use crate::pipeline::{self, Item};
+use crate::kdd::target::TargetIndex;
+use crate::kinds::Role;
+use crate::pipeline::{self, Groups};
 use crate::session::Session;
 use crate::snapshot;
 
@@ -202,51 +201,9 @@ async fn snapshot_etcd(
     Ok(header.revision)
 }
 
-/// The target's objects of one kind, by `ns/name` (or name), kept as JSON text: a parsed
-/// object takes several times the memory, and a kind can hold tens of thousands.
-async fn target_objects(
-    rest: &Rest,
-    kind: &CalicoKind,
-) -> Result<HashMap<String, Box<[u8]>>, Error> {
-    let mut objects = HashMap::new();
-    let listed = rest
-        .list_all(&collection_path(kind.plural, None), |object| {
-            let text = serde_json::to_vec(&object).expect("JSON values serialize");
-            objects.insert(qualified_name(&object), text.into_boxed_slice());
-        })
-        .await;
-    match listed {
-        Ok(()) => Ok(objects),
-        // No CRD: nothing of this kind in the target.
-        Err(e) if e.is(404) => Ok(objects),
-        Err(e) => Err(Error::failed(
-            format!("listing {}: {e}", kind.plural),
-            "check RBAC access to Calico's custom resources",
-        )),
-    }
-}
-
-async fn node_annotations(rest: &Rest) -> Result<HashMap<String, BTreeMap<String, String>>, Error> {
-    let mut nodes = HashMap::new();
-    rest.list_all("/api/v1/nodes", |node| {
-        nodes.insert(
-            qualified_name(&node),
-            string_map(node.pointer("/metadata/annotations")),
-        );
-    })
-    .await
-    .map_err(|e| Error::failed(format!("listing nodes: {e}"), "check RBAC access to nodes"))?;
-    Ok(nodes)
-}
-
-/// The objects of the current kind while it is being checked.
-struct Group {
-    kind: &'static CalicoKind,
-    target: HashMap<String, Box<[u8]>>,
-    seen: HashSet<String>,
-    bar: indicatif::ProgressBar,
-}
-
+/// Compares every object of the source with the target, kind by kind: the target read with
+/// paged LISTs, the source's objects grouped by the name they get (the last of several wins, as
+/// import writes it).
 async fn check_objects(
     path: &Path,
     target: Target,
@@ -255,156 +212,95 @@ async fn check_objects(
     progress: &Progress,
     report: &mut VerifyReport,
 ) -> Result<(), Error> {
-    let (mut items, reader) = pipeline::spawn(path.to_path_buf(), target, 256);
-    let mut nodes: Option<HashMap<String, BTreeMap<String, String>>> = None;
-    let mut group: Option<Group> = None;
-    loop {
-        let item = items.recv().await;
-        let kind = item.as_ref().and_then(|i| CalicoKind::by_kind(i.group));
-        if group.as_ref().map(|g| g.kind.kind) != item.as_ref().map(|i| i.group) {
-            if let Some(done) = group.take() {
-                finish_group(done, report);
-            }
-            if let Some(kind) = kind {
-                let target = match kind.role {
-                    Role::Node => HashMap::new(),
-                    _ => target_objects(rest, kind).await?,
-                };
-                let bar = progress.spinner(kind.kind);
-                group = Some(Group {
-                    kind,
-                    target,
-                    seen: HashSet::new(),
-                    bar,
-                });
-            }
+    let mut groups = Groups::open(path.to_path_buf(), target);
+    while let Some(group) = groups.next().await {
+        let kind_name = group.kind.map(|k| k.kind).unwrap_or("unknown kind");
+        for error in &group.errors {
+            report.check(kind_name).different += 1;
+            VerifyReport::find(
+                &mut report.different,
+                kind_name,
+                error.object.clone(),
+                vec![error.reason.clone()],
+            );
         }
-        let Some(Item {
-            group: group_name,
-            desired,
-        }) = item
-        else {
-            break;
-        };
-        let Some(current) = group.as_mut() else {
-            report.missing.push(Finding {
-                kind: "unknown kind",
-                name: group_name.to_string(),
-                details: vec![],
-            });
+        let Some(kind) = group.kind else {
             continue;
         };
-        current.bar.inc(1);
-        let kind = current.kind.kind;
-        report.check(kind).source += 1;
-        let desired = match desired {
-            Ok(desired) => desired,
-            Err(error) => {
-                report.check(kind).different += 1;
-                VerifyReport::find(
-                    &mut report.different,
-                    kind,
-                    error.object,
-                    vec![error.reason],
-                );
-                continue;
+        let spinner = progress.spinner(kind.kind);
+        let mut index = TargetIndex::list(rest, kind).await.map_err(|e| {
+            Error::failed(
+                format!("listing {}: {e}", kind.plural),
+                "check RBAC access to Calico's custom resources and Nodes",
+            )
+        })?;
+        let schema = schemas.get(kind.plural);
+        for (name, compact) in group.objects() {
+            spinner.inc(1);
+            report.check(kind.kind).source += 1;
+            let listed = index.take(name);
+            let differences = match (compact.desired(), listed) {
+                (Desired::Resource { .. }, None) => {
+                    report.check(kind.kind).missing += 1;
+                    VerifyReport::find(&mut report.missing, kind.kind, name.clone(), vec![]);
+                    continue;
+                }
+                (Desired::NodeAnnotations { .. }, None) => {
+                    report.nodes_not_in_kubernetes.push(name.clone());
+                    continue;
+                }
+                (Desired::Resource { mut object, .. }, Some(listed)) => {
+                    if let Some(schema) = schema {
+                        schema.repair(&mut object);
+                    }
+                    let comparison = compare(&object, &listed.object(), schema);
+                    for field in comparison.dropped_by_schema {
+                        *report
+                            .dropped_by_schema
+                            .entry(format!("{} {field}", kind.kind))
+                            .or_default() += 1;
+                    }
+                    comparison.differences
+                }
+                (desired @ Desired::NodeAnnotations { .. }, Some(listed)) => {
+                    compare_node(&desired, &listed.annotations())
+                }
+            };
+            if differences.is_empty() {
+                report.check(kind.kind).matching += 1;
+            } else {
+                report.check(kind.kind).different += 1;
+                let details = differences.iter().map(|d| d.to_string()).collect();
+                VerifyReport::find(&mut report.different, kind.kind, name.clone(), details);
             }
-        };
-        match &desired {
-            Desired::Resource { object, .. } => {
-                let name = qualified_name(object);
-                if !current.seen.insert(name.clone()) {
-                    report.check(kind).different += 1;
-                    VerifyReport::find(
-                        &mut report.different,
-                        kind,
-                        name,
-                        vec!["appears more than once in the source".into()],
-                    );
-                    continue;
-                }
-                let Some(actual) = current
-                    .target
-                    .remove(&name)
-                    .and_then(|text| serde_json::from_slice::<Value>(&text).ok())
-                else {
-                    report.check(kind).missing += 1;
-                    VerifyReport::find(&mut report.missing, kind, name, vec![]);
-                    continue;
-                };
-                let schema = schemas.get(current.kind.plural);
-                let mut object = object.clone();
-                if let Some(schema) = schema {
-                    schema.rewrite_durations(&mut object);
-                }
-                let comparison = compare(&object, &actual, schema);
-                for field in comparison.dropped_by_schema {
-                    *report
-                        .dropped_by_schema
-                        .entry(format!("{kind} {field}"))
-                        .or_default() += 1;
-                }
-                if comparison.differences.is_empty() {
-                    report.check(kind).matching += 1;
-                } else {
-                    report.check(kind).different += 1;
-                    let details = comparison
-                        .differences
-                        .iter()
-                        .map(|d| d.to_string())
-                        .collect();
-                    VerifyReport::find(&mut report.different, kind, name, details);
-                }
-            }
-            Desired::NodeAnnotations { node, .. } => {
-                if nodes.is_none() {
-                    nodes = Some(node_annotations(rest).await?);
-                }
-                let Some(actual) = nodes.as_ref().and_then(|n| n.get(node)) else {
-                    report.nodes_not_in_kubernetes.push(node.clone());
-                    continue;
-                };
-                let differences = compare_node(&desired, actual);
-                if differences.is_empty() {
-                    report.check(kind).matching += 1;
-                } else {
-                    report.check(kind).different += 1;
-                    let details = differences.iter().map(|d| d.to_string()).collect();
-                    VerifyReport::find(&mut report.different, kind, node.clone(), details);
-                }
+        }
+        spinner.finish_and_clear();
+        if kind.role != Role::Node {
+            let mut extra: Vec<String> = index
+                .objects
+                .into_keys()
+                .filter(|name| !crds::is_builtin(kind, name))
+                .collect();
+            extra.sort();
+            report.check(kind.kind).only_in_target += extra.len() as u64;
+            for name in extra {
+                VerifyReport::find(&mut report.only_in_target, kind.kind, name, vec![]);
             }
         }
     }
-    drop(items);
-    match reader.join() {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(ReadError::Format(e))) => Err(Error::failed(
+    match groups.finish() {
+        Ok(_) => Ok(()),
+        Err(ReadError::Format(e)) => Err(Error::failed(
             e.to_string(),
             "recreate the file with kubectl calico-migrate export",
         )),
-        Ok(Err(ReadError::Io { error, .. })) => {
+        Err(ReadError::Io { error, .. }) => {
             Err(Error::io(format!("reading {}", path.display()))(error))
         }
-        Ok(Err(ReadError::Callback(_))) | Err(_) => Err(Error::failed(
+        Err(ReadError::Callback(_)) => Err(Error::failed(
             "reading the source stopped unexpectedly",
             "run verify again",
         )),
-    }
-}
-
-/// What is left in the target of a kind the source has been compared for.
-fn finish_group(group: Group, report: &mut VerifyReport) {
-    group.bar.finish_and_clear();
-    let kind = group.kind;
-    let mut extra: Vec<String> = group
-        .target
-        .into_keys()
-        .filter(|name| !crds::is_builtin(kind, name))
-        .collect();
-    extra.sort();
-    report.check(kind.kind).only_in_target += extra.len() as u64;
-    for name in extra {
-        VerifyReport::find(&mut report.only_in_target, kind.kind, name, vec![]);
     }
 }
 
