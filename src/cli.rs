@@ -16,10 +16,11 @@ use crate::stages;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  the command failed (the message says why and what to do next)
-  2  usage error (unknown flag, bad value)
-  3  verify found differences between the datastores
+  0    success
+  1    the command failed or is blocked (the message says why and what to do next)
+  2    usage error (unknown flag, bad value)
+  3    verify found differences between the datastores
+  130  interrupted (Ctrl-C); running the same command again goes on from there
 
 The etcd connection comes from, in order: the --etcd-* flags; calicoctl's ETCD_ENDPOINTS,
 ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE, ETCD_USERNAME and ETCD_PASSWORD variables; the
@@ -48,6 +49,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check everything a migration needs, changing nothing (exit 1 when something blocks it)
+    Plan(PlanArgs),
+    /// Migrate: copy, lock etcd, copy the changes, verify, apply the manifest, unlock (resumable)
+    Run(RunArgs),
+    /// Back a migration out while the Kubernetes datastore is still locked (resumable)
+    Rollback(RollbackArgs),
     /// Show both datastores: reachable or not, Calico version, lock state, CRDs, object counts
     Status,
     /// Lock a datastore (ClusterInformation datastoreReady=false): Calico stops processing changes
@@ -368,6 +375,144 @@ impl VerifyArgs {
             page_size: self.page_size,
         })
     }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The Kubernetes-datastore manifest `run` would apply (calico.yaml of your Calico version)
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub nodes: NodeMapArgs,
+
+    /// The Calico version the cluster will run after the migration (default: etcd's)
+    #[arg(long, value_name = "VERSION")]
+    pub calico_version: Option<String>,
+
+    /// Keys read per etcd request
+    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    pub page_size: i64,
+}
+
+impl PlanArgs {
+    pub fn options(&self) -> Result<stages::plan::PlanOptions, Error> {
+        Ok(stages::plan::PlanOptions {
+            manifest: self.manifest.clone(),
+            node_map: self.nodes.explicit()?,
+            calico_version: self.calico_version.clone(),
+            page_size: self.page_size,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The Kubernetes-datastore manifest to apply (calico.yaml of your Calico version)
+    #[arg(long, value_name = "FILE")]
+    pub manifest: PathBuf,
+
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Where to keep the export taken under the lock (default: calico-etcd-backup-TIME.export
+    /// in the current directory; mode 0600)
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<PathBuf>,
+
+    /// End after the copy taken while etcd is unlocked (ahead of a maintenance window); a
+    /// later run continues from there
+    #[arg(long)]
+    pub stop_after_pre_copy: bool,
+
+    /// End before unlocking the Kubernetes datastore, the point of no return; a later run
+    /// finishes
+    #[arg(long)]
+    pub stop_before_unlock: bool,
+
+    #[command(flatten)]
+    pub nodes: NodeMapArgs,
+
+    /// How long to wait for the calico-node rollout (e.g. 10m, 30m)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub rollout_timeout: Duration,
+
+    /// Writes in flight at most; below it the number follows the API server's latency and 429s
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+
+    /// Client-side limit on requests per second (0: none)
+    #[arg(long, value_name = "QPS", default_value_t = 0.0, value_parser = parse_qps)]
+    pub qps: f64,
+
+    /// The Calico version the cluster will run after the migration (default: etcd's)
+    #[arg(long, value_name = "VERSION")]
+    pub calico_version: Option<String>,
+
+    /// Keys read per etcd request
+    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    pub page_size: i64,
+}
+
+impl RunArgs {
+    pub fn options(&self) -> Result<stages::run::RunOptions, Error> {
+        Ok(stages::run::RunOptions {
+            manifest: self.manifest.clone(),
+            yes: self.yes,
+            backup: self.backup.clone(),
+            stop_after_pre_copy: self.stop_after_pre_copy,
+            stop_before_unlock: self.stop_before_unlock,
+            node_map: self.nodes.explicit()?,
+            rollout_timeout: self.rollout_timeout,
+            concurrency: usize::from(self.concurrency),
+            qps: (self.qps > 0.0).then_some(self.qps),
+            calico_version: self.calico_version.clone(),
+            page_size: self.page_size,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The etcd-datastore manifest to put back (calico-etcd.yaml of your Calico version);
+    /// required once run has applied the Kubernetes-datastore manifest
+    #[arg(long, value_name = "ETCD-FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Also delete Calico's CRDs from the cluster, as Calico's documented rollback does
+    #[arg(long)]
+    pub delete_crds: bool,
+
+    /// How long to wait for the calico-node rollout after the etcd manifest is applied
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub rollout_timeout: Duration,
+}
+
+impl RollbackArgs {
+    pub fn options(&self) -> stages::rollback::RollbackOptions {
+        stages::rollback::RollbackOptions {
+            manifest: self.manifest.clone(),
+            yes: self.yes,
+            delete_crds: self.delete_crds,
+            rollout_timeout: self.rollout_timeout,
+        }
+    }
+}
+
+/// The command line as the user would type it again: `kubectl calico-migrate` and the
+/// arguments, quoted for a POSIX shell.
+pub fn command_line() -> String {
+    let mut line = String::from("kubectl calico-migrate");
+    for arg in std::env::args().skip(1) {
+        line.push(' ');
+        line.push_str(&crate::console::shell_word(&arg));
+    }
+    line
 }
 
 /// A request rate: 0 (no limit), or between one request a minute and a million a second.

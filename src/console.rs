@@ -235,3 +235,17 @@ impl Progress {
         });
     }
 }
+
+/// A word as a POSIX shell reads it back: as it is when it is plain, else single-quoted. For
+/// the commands messages tell people to run.
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}

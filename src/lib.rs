@@ -15,11 +15,14 @@ pub mod cli;
 pub mod commands;
 pub mod console;
 pub mod convert;
+pub mod digest;
 pub mod error;
 pub mod etcd;
 pub mod format;
+pub mod journal;
 pub mod kdd;
 pub mod kinds;
+pub mod permissions;
 pub mod pipeline;
 pub mod session;
 pub mod snapshot;
@@ -73,18 +76,41 @@ pub fn main() -> ExitCode {
         saved_etcd_config: None,
         progress: console.progress().clone(),
     };
-    match runtime.block_on(run(&session, &console, &cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) if error.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(error) => {
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = run(&session, &console, &cli.command) => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    // Whatever is still running (writes in flight, a reader) is given half a second to see
+    // the end; every stage is safe to stop anywhere and to run again.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    match outcome {
+        Some(Ok(())) => ExitCode::SUCCESS,
+        Some(Err(error)) if error.is_broken_pipe() => ExitCode::SUCCESS,
+        Some(Err(error)) => {
             console.error(&error.to_string(), &error.causes(), error.hint().as_deref());
             error.exit_code()
+        }
+        None => {
+            console.error(
+                "interrupted",
+                &[],
+                Some(&format!(
+                    "what finished is kept and nothing is half-written; run `{}` again to go on from there",
+                    cli::command_line()
+                )),
+            );
+            ExitCode::from(error::EXIT_INTERRUPTED)
         }
     }
 }
 
 async fn run(session: &Session, console: &Console, command: &Command) -> Result<(), Error> {
     match command {
+        Command::Plan(args) => commands::plan::run(session, console, args).await,
+        Command::Run(args) => commands::run::run(session, console, args).await,
+        Command::Rollback(args) => commands::rollback::run(session, console, args).await,
         Command::Status => commands::status::run(session, console).await,
         Command::Lock(args) => {
             commands::lock::run(session, console, args.datastore.into(), true).await

@@ -2,6 +2,7 @@
 //! connections to them. Building a session contacts nothing; each connection is opened when a
 //! stage asks for it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::console::Progress;
@@ -21,11 +22,24 @@ pub struct Session {
     pub etcd: EtcdOverrides,
     /// Settings of the cluster's `calico-config` saved by an earlier run, used when the
     /// ConfigMap no longer names etcd (the Kubernetes-datastore manifest replaced it).
-    pub saved_etcd_config: Option<std::collections::BTreeMap<String, String>>,
+    pub saved_etcd_config: Option<BTreeMap<String, String>>,
     pub progress: Progress,
 }
 
 impl Session {
+    /// The same session, reaching etcd through `saved` where `calico-config` no longer says.
+    pub fn with_saved_etcd(&self, saved: Option<&crate::journal::SavedEtcd>) -> Session {
+        Session {
+            kube: self.kube.clone(),
+            namespace: self.namespace.clone(),
+            etcd: self.etcd.clone(),
+            saved_etcd_config: saved
+                .map(|s| s.data.clone())
+                .or_else(|| self.saved_etcd_config.clone()),
+            progress: self.progress.clone(),
+        }
+    }
+
     /// The Kubernetes client of the kubeconfig context. Does not contact the server.
     pub async fn kube(&self) -> Result<KubeTarget, KubeError> {
         let target = kdd::connect(&self.kube).await?;
@@ -72,12 +86,17 @@ impl Session {
         let flags = &self.etcd;
         let cluster = if etcd::settings::needs_cluster(flags, &env) {
             let target = self.kube().await;
+            let saved = match (&self.saved_etcd_config, &target) {
+                (Some(saved), _) => Some(saved.clone()),
+                (None, Ok(_)) => self.journal_etcd_config().await,
+                (None, Err(_)) => None,
+            };
             kdd::etcd_config::read(
                 target.as_ref(),
                 &self.namespace,
                 &flags.etcd_config_map,
                 &flags.etcd_secret,
-                self.saved_etcd_config.as_ref(),
+                saved.as_ref(),
             )
             .await
         } else {
@@ -95,6 +114,16 @@ impl Session {
             self.progress.detail(1, format!("etcd: {note}"));
         }
         Ok(settings)
+    }
+
+    /// Where etcd was when a migration of this install began, from its journal: `calico-config`
+    /// no longer says once the Kubernetes-datastore manifest replaced it.
+    async fn journal_etcd_config(&self) -> Option<BTreeMap<String, String>> {
+        let rest = self.rest(None).await.ok()?;
+        let stored = crate::journal::Stored::load(&rest, &self.namespace)
+            .await
+            .ok()??;
+        stored.journal.etcd.map(|etcd| etcd.data)
     }
 
     pub fn etcd_timeout(&self) -> Duration {

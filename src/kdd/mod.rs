@@ -5,9 +5,11 @@ pub mod client;
 pub mod crds;
 pub mod etcd_config;
 pub mod limiter;
+pub mod manifest;
 pub mod rest;
 pub mod store;
 pub mod target;
+pub mod workloads;
 pub mod writer;
 
 pub use client::{KubeError, KubeOptions, KubeTarget, connect};

@@ -243,6 +243,24 @@ impl Rest {
         }
     }
 
+    /// Deletes every object of a collection (one namespace's, or a cluster-scoped kind's).
+    pub async fn delete_collection(&self, collection: &str) -> Result<(), RestError> {
+        let body = serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+        match self
+            .call(
+                Method::DELETE,
+                collection,
+                Some(&body),
+                Some("application/json"),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// POST of an object that is not stored (reviews: SelfSubjectAccessReview).
     pub async fn review(&self, collection: &str, body: &Value) -> Result<Value, RestError> {
         self.call(

@@ -247,7 +247,35 @@ struct Plan {
     skipped: Vec<Value>,
 }
 
+/// An import planned and checked, nothing written yet.
+pub struct Prepared {
+    pub report: ImportReport,
+    /// What stops it; it writes only when there is nothing.
+    pub blockers: Vec<Blocker>,
+    plan: Plan,
+    options: ImportOptions,
+    target: Target,
+    writer: Arc<Writer>,
+    store: KddStore,
+    started: Instant,
+}
+
 pub async fn import(session: &Session, options: &ImportOptions) -> Result<ImportReport, Error> {
+    let prepared = prepare(session, options).await?;
+    if !prepared.blockers.is_empty() {
+        return Err(Error::blocked(
+            format!(
+                "cannot import {}; nothing was changed",
+                options.file.display()
+            ),
+            prepared.blockers,
+        ));
+    }
+    prepared.write(&session.progress).await
+}
+
+/// The first pass: reads the file and the target and decides every write; changes nothing.
+pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepared, Error> {
     let progress = &session.progress;
     let started = Instant::now();
     let path = &options.file;
@@ -268,8 +296,6 @@ pub async fn import(session: &Session, options: &ImportOptions) -> Result<Import
         sync: options.sync,
         ..Default::default()
     };
-
-    // 1. Plan, changing nothing.
     let plan = plan(path, &target, &writer, options, progress, &mut report).await?;
     report.plan_seconds = started.elapsed().as_secs_f64();
     if datastore_ready(&plan.cluster_information) == Some(true) {
@@ -283,49 +309,80 @@ pub async fn import(session: &Session, options: &ImportOptions) -> Result<Import
     }
     blockers.extend(missing_namespaces(&rest, &plan.namespaces).await?);
     blockers.extend(unlocked_target(&store).await?);
-    if !blockers.is_empty() {
-        return Err(Error::blocked(
-            format!("cannot import {}; nothing was changed", path.display()),
-            blockers,
-        ));
-    }
-    if options.skip_invalid && !plan.skipped.is_empty() {
-        report.skipped_file = Some(keep_skipped(path, &plan.skipped)?);
-    }
-    let conflicts: u64 = report.kinds.iter().map(|k| k.conflicts).sum();
-    if options.dry_run || conflicts > 0 {
-        report.crds_missing = store
-            .crd_state()
-            .await?
-            .missing()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        report.seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
-    }
+    report.crds_missing = store
+        .crd_state()
+        .await?
+        .missing()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    Ok(Prepared {
+        report,
+        blockers,
+        plan,
+        options: options.clone(),
+        target,
+        writer,
+        store,
+        started,
+    })
+}
 
-    // 2. Write.
-    let written_at = Instant::now();
-    let installed = install_crds(&rest, progress).await?;
-    report.crds_created = installed.created.clone();
-    let (guid, version) = cluster_information_fields(&plan.cluster_information);
-    let lock = store
-        .lock_for_import(guid.as_deref(), version.as_deref())
-        .await?;
-    report.locked_datastore = lock.ready_before != Some(false);
-    write(path, &target, &plan, &writer, progress, &mut report).await?;
-    report.write_seconds = written_at.elapsed().as_secs_f64();
-    report.retries = rest.retries();
-    report.throttled = rest.throttled();
-    report.concurrency = rest.concurrency();
-    report.seconds = started.elapsed().as_secs_f64();
-    report.objects_per_second = if report.seconds > 0.0 {
-        report.handled() as f64 / report.seconds
-    } else {
-        0.0
-    };
-    Ok(report)
+impl Prepared {
+    /// The second pass: installs the CRDs, locks the target and writes what was planned.
+    /// Writes nothing on a dry run or when the plan found conflicts.
+    pub async fn write(self, progress: &Progress) -> Result<ImportReport, Error> {
+        let Prepared {
+            mut report,
+            blockers,
+            plan,
+            options,
+            target,
+            writer,
+            store,
+            started,
+        } = self;
+        if !blockers.is_empty() {
+            return Err(Error::blocked(
+                format!(
+                    "cannot import {}; nothing was changed",
+                    options.file.display()
+                ),
+                blockers,
+            ));
+        }
+        let path = &options.file;
+        let rest = writer.rest().clone();
+        if options.skip_invalid && !plan.skipped.is_empty() {
+            report.skipped_file = Some(keep_skipped(path, &plan.skipped)?);
+        }
+        let conflicts: u64 = report.kinds.iter().map(|k| k.conflicts).sum();
+        if options.dry_run || conflicts > 0 {
+            report.seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+        let written_at = Instant::now();
+        let installed = install_crds(&rest, progress).await?;
+        report.crds_created = installed.created.clone();
+        report.crds_missing.clear();
+        let (guid, version) = cluster_information_fields(&plan.cluster_information);
+        let lock = store
+            .lock_for_import(guid.as_deref(), version.as_deref())
+            .await?;
+        report.locked_datastore = lock.ready_before != Some(false);
+        write(path, &target, &plan, &writer, progress, &mut report).await?;
+        report.write_seconds = written_at.elapsed().as_secs_f64();
+        report.retries = rest.retries();
+        report.throttled = rest.throttled();
+        report.concurrency = rest.concurrency();
+        report.seconds = started.elapsed().as_secs_f64();
+        report.objects_per_second = if report.seconds > 0.0 {
+            report.handled() as f64 / report.seconds
+        } else {
+            0.0
+        };
+        Ok(report)
+    }
 }
 
 /// The first pass: every object converted, repaired, checked, and compared with the target.

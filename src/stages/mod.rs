@@ -5,6 +5,9 @@
 pub mod export;
 pub mod import;
 pub mod lock;
+pub mod plan;
+pub mod rollback;
+pub mod run;
 pub mod status;
 pub mod verify;
 

@@ -98,7 +98,7 @@ impl VerifyReport {
         }
     }
 
-    fn count_differences(&self) -> u64 {
+    pub fn count_differences(&self) -> u64 {
         self.kinds
             .iter()
             .map(|k| k.different + k.missing + k.only_in_target)
@@ -109,6 +109,15 @@ impl VerifyReport {
 
 pub async fn verify(session: &Session, options: &VerifyOptions) -> Result<VerifyReport, Error> {
     let mut report = VerifyReport::default();
+    // The node map a migration recorded applies unless one is given.
+    let mut options = options.clone();
+    if options.file.is_none() && options.node_map.is_empty() {
+        let rest = session.rest(None).await?;
+        if let Some(stored) = crate::journal::Stored::load(&rest, &session.namespace).await? {
+            options.node_map = stored.journal.node_map;
+        }
+    }
+    let options = &options;
     // The live source is exported to a private temporary file with export's own code, so that
     // verify sees exactly what export would write.
     let mut _snapshot_dir = None;

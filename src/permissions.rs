@@ -1,0 +1,254 @@
+//! Every permission the migration uses, in one table: `plan` asks the API server about each
+//! with a SelfSubjectAccessReview, and `deploy/rbac.yaml` grants exactly these (a test holds the
+//! two together).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::kdd::rest::{Rest, RestError};
+use crate::kinds::{CRD_GROUP, CalicoKind};
+
+/// Where a permission applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    Cluster,
+    /// The namespace of the Calico install.
+    CalicoNamespace,
+    /// Every namespace (namespaced Calico objects live in the application namespaces).
+    AllNamespaces,
+}
+
+/// One verb on one resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Permission {
+    pub group: &'static str,
+    pub resource: String,
+    pub verbs: &'static [&'static str],
+    pub scope: Scope,
+    /// What the migration needs it for.
+    pub why: &'static str,
+}
+
+const CALICO_OBJECTS: &[&str] = &[
+    "get",
+    "list",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+];
+
+/// Everything `plan`, `run` and `rollback` do, and the stages under them.
+pub fn migration() -> Vec<Permission> {
+    let mut all = vec![
+        Permission {
+            group: "",
+            resource: "configmaps".into(),
+            verbs: &["get", "create", "update", "patch"],
+            scope: Scope::CalicoNamespace,
+            why: "read calico-config (where etcd is), keep the migration's journal, apply the manifest's ConfigMap",
+        },
+        Permission {
+            group: "",
+            resource: "secrets".into(),
+            verbs: &["get"],
+            scope: Scope::CalicoNamespace,
+            why: "read the etcd TLS material in calico-etcd-secrets",
+        },
+        Permission {
+            group: "",
+            resource: "namespaces".into(),
+            verbs: &["get"],
+            scope: Scope::Cluster,
+            why: "check that the namespaces of namespaced Calico objects exist",
+        },
+        Permission {
+            group: "",
+            resource: "nodes".into(),
+            verbs: &["get", "list", "patch"],
+            scope: Scope::Cluster,
+            why: "write Calico Node data as Node annotations",
+        },
+        Permission {
+            group: "apiextensions.k8s.io",
+            resource: "customresourcedefinitions".into(),
+            verbs: &["get", "list", "create", "patch", "delete"],
+            scope: Scope::Cluster,
+            why: "install Calico's CRDs (and delete them on rollback --delete-crds)",
+        },
+        Permission {
+            group: "apps",
+            resource: "daemonsets".into(),
+            verbs: &["get", "patch"],
+            scope: Scope::CalicoNamespace,
+            why: "apply the manifest's calico-node and watch its rollout",
+        },
+        Permission {
+            group: "apps",
+            resource: "deployments".into(),
+            verbs: &["get", "patch"],
+            scope: Scope::CalicoNamespace,
+            why: "apply the manifest's calico-kube-controllers",
+        },
+        Permission {
+            group: "apps",
+            resource: "deployments/scale".into(),
+            verbs: &["get", "update"],
+            scope: Scope::CalicoNamespace,
+            why: "stop calico-kube-controllers during the copy and restore it after",
+        },
+        Permission {
+            group: "",
+            resource: "serviceaccounts".into(),
+            verbs: &["get", "patch"],
+            scope: Scope::CalicoNamespace,
+            why: "apply the manifest's service accounts",
+        },
+        Permission {
+            group: "rbac.authorization.k8s.io",
+            resource: "clusterroles".into(),
+            verbs: &["get", "patch"],
+            scope: Scope::Cluster,
+            why: "apply the manifest's cluster roles",
+        },
+        Permission {
+            group: "rbac.authorization.k8s.io",
+            resource: "clusterrolebindings".into(),
+            verbs: &["get", "patch"],
+            scope: Scope::Cluster,
+            why: "apply the manifest's cluster role bindings",
+        },
+        Permission {
+            group: "policy",
+            resource: "poddisruptionbudgets".into(),
+            verbs: &["get", "patch"],
+            scope: Scope::CalicoNamespace,
+            why: "apply the manifest's pod disruption budget",
+        },
+    ];
+    for kind in CalicoKind::with_crd() {
+        all.push(Permission {
+            group: CRD_GROUP,
+            resource: kind.plural.to_string(),
+            verbs: CALICO_OBJECTS,
+            scope: if kind.namespaced {
+                Scope::AllNamespaces
+            } else {
+                Scope::Cluster
+            },
+            why: "copy Calico's data (and delete it on rollback)",
+        });
+    }
+    all
+}
+
+/// A permission the API server says the user lacks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Denied {
+    pub verb: String,
+    pub group: String,
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub why: String,
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let group = if self.group.is_empty() {
+            "core".to_string()
+        } else {
+            self.group.clone()
+        };
+        write!(
+            f,
+            "{} {} (API group {group}){}",
+            self.verb,
+            self.resource,
+            match &self.namespace {
+                Some(ns) => format!(" in namespace {ns}"),
+                None => String::new(),
+            }
+        )
+    }
+}
+
+/// Asks the API server, with one SelfSubjectAccessReview per verb, which permissions the user
+/// lacks.
+pub async fn denied(
+    rest: &Rest,
+    permissions: &[Permission],
+    calico_namespace: &str,
+) -> Result<Vec<Denied>, RestError> {
+    let mut denied = Vec::new();
+    for permission in permissions {
+        let namespace = match permission.scope {
+            Scope::Cluster | Scope::AllNamespaces => None,
+            Scope::CalicoNamespace => Some(calico_namespace.to_string()),
+        };
+        let (resource, subresource) = match permission.resource.split_once('/') {
+            Some((resource, sub)) => (resource, Some(sub)),
+            None => (permission.resource.as_str(), None),
+        };
+        for verb in permission.verbs {
+            let review = json!({
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {
+                    "verb": verb,
+                    "group": permission.group,
+                    "resource": resource,
+                    "subresource": subresource,
+                    "namespace": namespace,
+                }},
+            });
+            let answer = rest
+                .review(
+                    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                    &review,
+                )
+                .await?;
+            if answer.pointer("/status/allowed").and_then(Value::as_bool) != Some(true) {
+                denied.push(Denied {
+                    verb: verb.to_string(),
+                    group: permission.group.to_string(),
+                    resource: permission.resource.clone(),
+                    namespace: namespace.clone(),
+                    why: permission.why.to_string(),
+                });
+            }
+        }
+    }
+    Ok(denied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_calico_kind_with_a_crd_is_covered() {
+        let all = migration();
+        for kind in CalicoKind::with_crd() {
+            assert!(
+                all.iter()
+                    .any(|p| p.group == CRD_GROUP && p.resource == kind.plural),
+                "{}",
+                kind.plural
+            );
+        }
+    }
+
+    #[test]
+    fn denials_read_like_grants() {
+        let denied = Denied {
+            verb: "patch".into(),
+            group: String::new(),
+            resource: "nodes".into(),
+            namespace: None,
+            why: String::new(),
+        };
+        assert_eq!(denied.to_string(), "patch nodes (API group core)");
+    }
+}
