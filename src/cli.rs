@@ -22,7 +22,7 @@ cluster's calico-config ConfigMap and calico-etcd-secrets Secret in the --namesp
 #[command(
     name = "kubectl-calico_migrate",
     bin_name = "kubectl calico-migrate",
-    version,
+    version = crate::commands::version::LONG_VERSION,
     about = "Migrate Calico from the etcd datastore to the Kubernetes datastore",
     long_about = "Migrate Calico from the etcd datastore to the Kubernetes datastore.\n\n\
         Both datastores are reached from one kubeconfig context: the Kubernetes side as kubectl \
@@ -53,6 +53,8 @@ pub enum Command {
     Import(crate::commands::import::ImportArgs),
     /// Prove that the Kubernetes datastore holds what etcd (or an export file) holds
     Verify(crate::commands::verify::VerifyArgs),
+    /// Print the version, the git commit and the build date
+    Version,
 }
 
 #[derive(Debug, Args)]

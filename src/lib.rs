@@ -82,5 +82,6 @@ async fn run(app: &App<'_>, command: &Command) -> Result<(), Error> {
         Command::Export(args) => commands::export::run(app, args).await,
         Command::Import(args) => commands::import::run(app, args).await,
         Command::Verify(args) => commands::verify::run(app, args).await,
+        Command::Version => commands::version::run(app),
     }
 }

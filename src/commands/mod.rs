@@ -5,6 +5,7 @@ pub mod import;
 pub mod lock;
 pub mod status;
 pub mod verify;
+pub mod version;
 
 use std::collections::HashMap;
 
