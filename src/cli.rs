@@ -55,6 +55,8 @@ pub enum Command {
     Verify(crate::commands::verify::VerifyArgs),
     /// Print the version, the git commit and the build date
     Version,
+    /// Print a shell completion script for the kubectl-calico_migrate binary
+    Completion(crate::commands::completion::CompletionArgs),
 }
 
 #[derive(Debug, Args)]

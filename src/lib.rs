@@ -34,7 +34,14 @@ use error::Error;
 
 /// Parses the command line, runs the command, reports any failure, and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == commands::completion::COMPLETE_COMMAND)
+    {
+        return commands::completion::complete_main(&args[2..]);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -83,5 +90,6 @@ async fn run(app: &App<'_>, command: &Command) -> Result<(), Error> {
         Command::Import(args) => commands::import::run(app, args).await,
         Command::Verify(args) => commands::verify::run(app, args).await,
         Command::Version => commands::version::run(app),
+        Command::Completion(args) => commands::completion::run(app, args),
     }
 }

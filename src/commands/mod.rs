@@ -1,5 +1,6 @@
 //! One module per subcommand, and what several of them share.
 
+pub mod completion;
 pub mod export;
 pub mod import;
 pub mod lock;
