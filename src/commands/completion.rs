@@ -245,8 +245,8 @@ fn walk<'a>(root: &'a clap::Command, typed: &[String]) -> State<'a> {
             .then(|| state.command.find_subcommand(word))
             .flatten()
         {
+            // Flags seen so far stay seen: the global ones carry over to the subcommand.
             state.command = sub;
-            state.seen.clear();
         } else {
             state.positionals += 1;
         }
@@ -423,6 +423,14 @@ mod tests {
             .join(" ");
         assert!(!values.contains("--dry-run"), "{values}");
         assert!(values.contains("--verbose"), "{values}");
+    }
+
+    #[test]
+    fn global_flags_given_before_the_subcommand_are_not_offered_after_it() {
+        let completions = complete_line(&["-n", "calico-system", "import", "--"]);
+        let values = completions.values();
+        assert!(!values.contains(&"--namespace"), "{values:?}");
+        assert!(values.contains(&"--context"), "{values:?}");
     }
 
     #[test]
