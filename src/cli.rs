@@ -30,7 +30,7 @@ cluster's calico-config ConfigMap and calico-etcd-secrets Secret in the --namesp
 #[command(
     name = "kubectl-calico_migrate",
     bin_name = "kubectl calico-migrate",
-    version,
+    version = crate::commands::version::LONG_VERSION,
     about = "Migrate Calico from the etcd datastore to the Kubernetes datastore",
     long_about = "Migrate Calico from the etcd datastore to the Kubernetes datastore.\n\n\
         Both datastores are reached from one kubeconfig context: the Kubernetes side as kubectl \
@@ -67,6 +67,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Prove that the Kubernetes datastore holds what etcd (or an export file) holds
     Verify(VerifyArgs),
+    /// Print the version, the git commit and the build date
+    Version,
+    /// Print a shell completion script for the kubectl-calico_migrate binary
+    Completion(crate::commands::completion::CompletionArgs),
 }
 
 #[derive(Debug, Args)]

@@ -39,7 +39,14 @@ use session::Session;
 
 /// Parses the command line, runs the command, reports any failure, and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == commands::completion::COMPLETE_COMMAND)
+    {
+        return commands::completion::complete_main(&args[2..]);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -121,5 +128,7 @@ async fn run(session: &Session, console: &Console, command: &Command) -> Result<
         Command::Export(args) => commands::export::run(session, console, args).await,
         Command::Import(args) => commands::import::run(session, console, args).await,
         Command::Verify(args) => commands::verify::run(session, console, args).await,
+        Command::Version => commands::version::run(console),
+        Command::Completion(args) => commands::completion::run(console, args),
     }
 }

@@ -2,30 +2,18 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::{Env, json_output, stderr, stdout};
 use testbed::{EtcdMode, calico};
-
-fn kubectl() -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
 
 /// A PATH on which kubectl finds our binary as `kubectl-calico_migrate`.
 fn plugin_path() -> std::ffi::OsString {
     let binary = assert_cmd::cargo::cargo_bin("kubectl-calico_migrate");
-    let dir = binary.parent().unwrap().to_path_buf();
-    std::env::join_paths(
-        std::iter::once(dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap()
+    common::path_with(binary.parent().unwrap())
 }
 
 #[test]
 fn runs_as_kubectl_calico_migrate() {
-    let Some(kubectl) = kubectl() else {
+    let Some(kubectl) = common::kubectl() else {
         eprintln!("kubectl is not installed: skipping");
         return;
     };

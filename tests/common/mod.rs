@@ -98,6 +98,40 @@ impl Env {
     }
 }
 
+/// kubectl from PATH, when it is installed.
+pub fn kubectl() -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+/// PATH with `dir` first, as a user puts a plugin directory (krew's bin) before the rest.
+pub fn path_with(dir: &Path) -> std::ffi::OsString {
+    let system = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&system)))
+        .expect("PATH entries join")
+}
+
+/// Whether this kubectl completes plugins' arguments through `kubectl_complete-<plugin>`
+/// (kubectl 1.26 and later).
+pub fn kubectl_completes_plugins(kubectl: &Path) -> bool {
+    let Ok(output) = std::process::Command::new(kubectl)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+    else {
+        return false;
+    };
+    let Ok(version) = serde_json::from_slice::<serde_json::Value>(&output.stdout) else {
+        return false;
+    };
+    let number = |field: &str| -> Option<u32> {
+        let text = version["clientVersion"][field].as_str()?;
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    matches!((number("major"), number("minor")), (Some(major), Some(minor)) if (major, minor) >= (1, 26))
+}
+
 /// Parses a command's stdout as JSON.
 pub fn json_output(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
