@@ -17,6 +17,8 @@ struct FailRule {
 
 #[derive(Debug, Default)]
 struct FaultState {
+    /// (requests still throttled, Retry-After seconds)
+    throttle: Option<(u64, u64)>,
     fail: Option<FailRule>,
     /// (threshold on `writes()`, delay)
     delay: Option<(u64, Duration)>,
@@ -96,9 +98,17 @@ impl Faults {
         self.state().latency = d;
     }
 
+    /// The next `count` API requests (reads and writes) are refused with 429 and
+    /// `Retry-After: retry_after_secs`, exactly as API Priority and Fairness refuses
+    /// requests when its queues are full.
+    pub fn throttle_next_requests(&self, count: u64, retry_after_secs: u64) {
+        self.state().throttle = (count > 0).then_some((count, retry_after_secs));
+    }
+
     /// Removes every failure and delay rule and sets the latency back to zero.
     pub fn clear(&self) {
         let mut s = self.state();
+        s.throttle = None;
         s.fail = None;
         s.delay = None;
         s.latency = Duration::ZERO;
@@ -120,6 +130,14 @@ impl Faults {
 
     pub(crate) fn count_write(&self) {
         self.inner.writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether this request is throttled by injection: its Retry-After seconds.
+    pub(crate) fn take_throttle(&self) -> Option<u64> {
+        let mut s = self.state();
+        let (n, retry) = s.throttle?;
+        s.throttle = (n > 1).then_some((n - 1, retry));
+        Some(retry)
     }
 
     /// Decides what happens to a write request that is about to be handled.
@@ -181,6 +199,15 @@ mod tests {
         assert_eq!(f.plan_write().fail, Some((500, None)));
         assert_eq!(f.plan_write().fail, Some((500, None)));
         assert_eq!(f.plan_write().fail, None);
+    }
+
+    #[test]
+    fn throttling_counts_down() {
+        let f = Faults::new(Duration::ZERO);
+        f.throttle_next_requests(2, 3);
+        assert_eq!(f.take_throttle(), Some(3));
+        assert_eq!(f.take_throttle(), Some(3));
+        assert_eq!(f.take_throttle(), None);
     }
 
     #[test]

@@ -94,13 +94,23 @@
 //! Writes are POST, PUT, PATCH and DELETE on API resources; `writes` counts the
 //! successful ones that changed the store (not dry runs, not failures).
 
+mod apf;
+mod apply;
+mod auth;
+mod controls;
+mod cost;
 mod errors;
 mod faults;
+mod fields;
+mod kinds;
+mod managed;
+mod mini;
 mod ops;
 mod patch;
 mod protobuf;
 mod regex_go;
 mod registry;
+mod rollout;
 mod schema;
 mod selectors;
 mod server;
@@ -115,6 +125,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
+pub use controls::{Apf, Controls, CostStats, Denial, Rollout, Stall, TokenUser};
 pub use faults::Faults;
 
 /// Server options.
@@ -127,6 +138,21 @@ pub struct Options {
     pub crd_establish_delay: Duration,
     /// Namespaces created at start.
     pub namespaces: Vec<String>,
+    /// How DaemonSet and Deployment rollouts progress.
+    pub rollout: Rollout,
+    /// Users known by bearer token.
+    pub tokens: Vec<TokenUser>,
+    /// Refuse requests without a known token (401) instead of treating them as the admin.
+    pub require_token: bool,
+    /// Requests refused to everybody (403).
+    pub denials: Vec<Denial>,
+    /// CPU cost factor of requests: 1 costs what a real kube-apiserver spends, 0 is free.
+    pub cost: f64,
+    /// API Priority and Fairness limits.
+    pub apf: Apf,
+    /// How long a deleted namespace or CRD stays Terminating before it and its content
+    /// go; 0 deletes at once.
+    pub deletion_delay: Duration,
 }
 
 impl Default for Options {
@@ -138,6 +164,13 @@ impl Default for Options {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            rollout: Rollout::default(),
+            tokens: Vec::new(),
+            require_token: false,
+            denials: Vec::new(),
+            cost: 1.0,
+            apf: Apf::default(),
+            deletion_delay: Duration::ZERO,
         }
     }
 }
@@ -182,6 +215,7 @@ pub struct ApiServer {
     url: String,
     addr: SocketAddr,
     faults: Faults,
+    controls: Controls,
     shutdown_tx: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -217,13 +251,26 @@ impl ApiServer {
             });
             state.put(&ns_info.collection(), ns, obj);
         }
+        let controls = Controls::new(controls::Settings {
+            rollout: opts.rollout,
+            tokens: opts.tokens.clone(),
+            require_token: opts.require_token,
+            denials: opts.denials.clone(),
+            cost: 0.0,
+            apf: opts.apf,
+            deletion_delay: opts.deletion_delay,
+            stats: CostStats::default(),
+        });
+        controls.set_cost(opts.cost);
         let srv = Arc::new(server::Server {
             state: Mutex::new(state),
             faults: faults.clone(),
+            controls: controls.clone(),
             establish_delay: opts.crd_establish_delay,
             shutdown: shutdown_rx.clone(),
             addr,
         });
+        tokio::spawn(rollout::run(Arc::clone(&srv)));
         let app = axum::Router::new().fallback(server::handle).with_state(srv);
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {
@@ -237,6 +284,7 @@ impl ApiServer {
             url: format!("http://{addr}"),
             addr,
             faults,
+            controls,
             shutdown_tx,
             task: Some(task),
         })
@@ -255,6 +303,11 @@ impl ApiServer {
     /// The fault-injection handle.
     pub fn faults(&self) -> Faults {
         self.faults.clone()
+    }
+
+    /// The handle on the server's adjustable behaviour.
+    pub fn controls(&self) -> Controls {
+        self.controls.clone()
     }
 
     /// A kubeconfig for this server (see [`kubeconfig_for`]).
@@ -287,6 +340,7 @@ impl Drop for ApiServer {
 pub struct BackgroundServer {
     url: String,
     faults: Faults,
+    controls: Controls,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -294,7 +348,8 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Starts a server on `127.0.0.1:<free port>` in a new thread.
     pub fn start(opts: Options) -> std::io::Result<Self> {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<(String, Faults)>>();
+        type Ready = std::io::Result<(String, Faults, Controls)>;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("mini-apiserver".into())
@@ -313,7 +368,7 @@ impl BackgroundServer {
                 rt.block_on(async move {
                     match ApiServer::start(opts).await {
                         Ok(s) => {
-                            let _ = ready_tx.send(Ok((s.url(), s.faults())));
+                            let _ = ready_tx.send(Ok((s.url(), s.faults(), s.controls())));
                             let _ = stop_rx.await;
                             s.shutdown().await;
                         }
@@ -323,12 +378,13 @@ impl BackgroundServer {
                     }
                 });
             })?;
-        let (url, faults) = ready_rx
+        let (url, faults, controls) = ready_rx
             .recv()
             .map_err(|_| std::io::Error::other("the server thread stopped before starting"))??;
         Ok(BackgroundServer {
             url,
             faults,
+            controls,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -342,6 +398,11 @@ impl BackgroundServer {
     /// The fault-injection handle.
     pub fn faults(&self) -> Faults {
         self.faults.clone()
+    }
+
+    /// The handle on the server's adjustable behaviour.
+    pub fn controls(&self) -> Controls {
+        self.controls.clone()
     }
 
     /// A kubeconfig for this server (see [`kubeconfig_for`]).

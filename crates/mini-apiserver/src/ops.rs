@@ -7,6 +7,8 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::errors::{ApiError, BadValue, FieldError, FieldErrorType, go_quote};
+use crate::fields::Cursor;
+use crate::managed::{Managed, Writer};
 use crate::patch::{PatchError, json_patch, merge_patch, strategic_merge_patch};
 use crate::registry::{Builtin, CrdRuntime, ResourceInfo, builtin_of, compile_crd, default_crd};
 use crate::schema::json_equal;
@@ -91,31 +93,38 @@ pub(crate) enum FieldValidation {
 }
 
 /// Options of a write.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct WriteOpts {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     /// Establish new CRDs at once (no establish delay).
     pub establish_now: bool,
+    /// Delete namespaces and CRDs at once (no termination phase).
+    pub delete_now: bool,
+    /// The field manager the write is recorded under.
+    pub manager: String,
 }
 
 impl WriteOpts {
-    pub(crate) fn from_query(q: &Query, options_kind: &str) -> Result<WriteOpts, ApiError> {
+    /// The options of a write from its query (`dryRun`, `fieldValidation`,
+    /// `fieldManager`) and User-Agent. `options_kind` names the options in errors
+    /// (`CreateOptions`, `PatchOptions`...).
+    pub(crate) fn from_query(
+        q: &Query,
+        options_kind: &str,
+        user_agent: &str,
+    ) -> Result<WriteOpts, ApiError> {
         let mut dry_run = false;
+        let invalid = |e: FieldError| ApiError::invalid("meta.k8s.io", options_kind, "", &[e]);
         for d in q.all("dryRun") {
             if d == "All" {
                 dry_run = true;
             } else {
-                return Err(ApiError::invalid(
-                    "meta.k8s.io",
-                    options_kind,
-                    "",
-                    &[FieldError::not_supported(
-                        "dryRun",
-                        BadValue::Raw(format!("[]string{{{}}}", go_quote(d))),
-                        &["All".to_string()],
-                    )],
-                ));
+                return Err(invalid(FieldError::not_supported(
+                    "dryRun",
+                    BadValue::Raw(format!("[]string{{{}}}", go_quote(d))),
+                    &["All".to_string()],
+                )));
             }
         }
         let field_validation = match q.get("fieldValidation") {
@@ -129,10 +138,28 @@ impl WriteOpts {
                 )));
             }
         };
+        let field_manager = q.get("fieldManager").unwrap_or("");
+        if field_manager.len() > 128 {
+            return Err(invalid(FieldError::new(
+                FieldErrorType::TooLong,
+                "fieldManager",
+                BadValue::Omit,
+                "may not be more than 128 bytes",
+            )));
+        }
+        if field_manager.chars().any(char::is_control) {
+            return Err(invalid(FieldError::invalid_str(
+                "fieldManager",
+                field_manager,
+                "must only contain printable characters",
+            )));
+        }
         Ok(WriteOpts {
             dry_run,
             field_validation,
             establish_now: false,
+            delete_now: true,
+            manager: crate::managed::manager_of(Some(field_manager), user_agent),
         })
     }
 }
@@ -146,11 +173,24 @@ pub(crate) struct Target {
     pub name: String,
     /// The `status` subresource.
     pub status: bool,
+    /// The `scale` subresource.
+    pub scale: bool,
 }
 
 impl Target {
     fn key(&self) -> String {
         object_key(&self.namespace, &self.name)
+    }
+
+    /// The subresource, as managedFields name it.
+    fn subresource(&self) -> &'static str {
+        if self.status {
+            "status"
+        } else if self.scale {
+            "scale"
+        } else {
+            ""
+        }
     }
 }
 
@@ -168,8 +208,41 @@ pub(crate) struct Outcome {
     pub warnings: Vec<String>,
     /// The store was changed.
     pub wrote: bool,
-    /// A CRD (name, uid) to mark Established after the configured delay.
-    pub establish: Option<(String, String)>,
+    /// Work the server does later.
+    pub after: Vec<Deferred>,
+}
+
+impl Outcome {
+    fn ok(status: u16, body: Value, warnings: Vec<String>, wrote: bool) -> Outcome {
+        Outcome {
+            status,
+            body: Body::Json(body),
+            warnings,
+            wrote,
+            after: Vec::new(),
+        }
+    }
+}
+
+/// Work a write leaves for later, as kube's controllers do it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Deferred {
+    /// Mark a new CRD Established.
+    Establish { name: String, uid: String },
+    /// Finish deleting a terminating namespace or CRD (and what it holds).
+    Purge {
+        builtin: Builtin,
+        name: String,
+        uid: String,
+    },
+}
+
+/// How a write updates `metadata.managedFields`.
+pub(crate) enum Manage {
+    /// Record an `Update` by the write's manager.
+    Update,
+    /// Store what an apply computed.
+    Applied(Managed),
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -277,14 +350,25 @@ fn normalize_base64(s: &str) -> Result<String, String> {
     }
 }
 
+/// How much of the decoding to do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decode {
+    /// Everything: an object about to be stored.
+    Full,
+    /// No defaulting and no normalization of built-in kinds: an applied
+    /// configuration, whose fields are exactly what its manager owns.
+    Config,
+}
+
 /// The request decoder: type meta, ObjectMeta, pruning, null pruning, defaulting, typed
 /// decoding of built-in kinds, strict field validation. Returns the object and the
 /// warnings to send.
-fn decode(
+pub(crate) fn decode(
     info: &ResourceInfo,
     v: Value,
     fv: FieldValidation,
     raw: &str,
+    mode: Decode,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let Value::Object(mut m) = v else {
         return Err(ApiError::bad_request(format!(
@@ -359,7 +443,9 @@ fn decode(
 
     unknown.extend(info.schema.prune(&mut obj, true));
     info.schema.prune_nulls(&mut obj);
-    info.schema.apply_defaults(&mut obj);
+    if mode == Decode::Full {
+        info.schema.apply_defaults(&mut obj);
+    }
 
     if !info.is_custom() {
         if let Some(e) = info
@@ -400,6 +486,7 @@ fn decode(
             }
         }
         match info.builtin {
+            _ if mode == Decode::Config => {}
             Some(Builtin::Secret) => decode_secret(info, &mut obj)?,
             Some(Builtin::ConfigMap) => {
                 if let Some(Value::Object(bd)) = obj.get_mut("binaryData") {
@@ -410,7 +497,8 @@ fn decode(
                 }
             }
             Some(Builtin::Crd) => default_crd(&mut obj),
-            _ => {}
+            Some(b) => crate::kinds::apply_defaults(b, &mut obj),
+            None => {}
         }
     }
     if fv == FieldValidation::Strict && !unknown.is_empty() {
@@ -474,7 +562,7 @@ fn decode_secret(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+pub(crate) fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj.as_object_mut()
             .expect("objects are JSON objects")
@@ -564,8 +652,7 @@ fn validate_kind(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
                 ));
             }
         }
-        Some(Builtin::Namespace) | Some(Builtin::Node) => {}
-        Some(Builtin::Crd) => {}
+        Some(b) => errs.extend(crate::kinds::validate(b, obj)),
     }
     errs
 }
@@ -609,7 +696,8 @@ fn validate_kind_update(info: &ResourceInfo, new: &Value, old: &Value) -> Vec<Fi
                 ));
             }
         }
-        _ => {}
+        Some(b) => errs.extend(crate::kinds::validate_update(b, new, old)),
+        None => {}
     }
     errs
 }
@@ -721,15 +809,113 @@ pub(crate) fn establish_crd(st: &mut State, name: &str, uid: &str) {
 // ------------------------------------------------------------------------ get
 
 pub(crate) fn get(st: &State, t: &Target) -> Result<Outcome, ApiError> {
-    match st.get(&t.info.collection(), &t.key()) {
-        Some(obj) => Ok(Outcome {
-            status: 200,
-            body: Body::Json((*for_version(&t.info, &obj)).clone()),
-            warnings: vec![],
-            wrote: false,
-            establish: None,
-        }),
-        None => Err(ApiError::not_found(&t.info.group, &t.info.plural, &t.name)),
+    let obj = st
+        .get(&t.info.collection(), &t.key())
+        .ok_or_else(|| ApiError::not_found(&t.info.group, &t.info.plural, &t.name))?;
+    let body = if t.scale {
+        crate::kinds::scale_of(&obj)
+    } else {
+        (*for_version(&t.info, &obj)).clone()
+    };
+    Ok(Outcome::ok(200, body, vec![], false))
+}
+
+// ------------------------------------------------------------- managed fields
+
+/// The field manager's view of a write through this target.
+fn writer<'a>(
+    t: &'a Target,
+    opts: &'a WriteOpts,
+    api_version: &'a str,
+    now: &'a str,
+) -> Writer<'a> {
+    Writer {
+        manager: &opts.manager,
+        api_version,
+        subresource: t.subresource(),
+        now,
+    }
+}
+
+pub(crate) fn without_managed_fields(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// The fields a write through the main endpoint does not own: `status` when the
+/// resource has a status subresource (and the reverse through `/status`).
+pub(crate) fn reset_fields(t: &Target, obj: &mut Value) {
+    let Some(m) = obj.as_object_mut() else { return };
+    if t.status {
+        m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+    } else if t.info.status {
+        m.remove("status");
+    }
+}
+
+/// Sets `metadata.managedFields` of an object being written (`old` is the stored
+/// object, `None` for a create).
+fn manage_fields(
+    t: &Target,
+    opts: &WriteOpts,
+    manage: Manage,
+    old: Option<&Value>,
+    incoming: Option<Value>,
+    obj: &mut Value,
+) {
+    let info = &t.info;
+    let managed = match manage {
+        Manage::Applied(m) => Some(m),
+        Manage::Update => {
+            let api_version = info.api_version();
+            let now = now_rfc3339();
+            let w = writer(t, opts, &api_version, &now);
+            let cur = Cursor::root(info);
+            let mut new = without_managed_fields(obj);
+            reset_fields(t, &mut new);
+            match old {
+                None => {
+                    let mut m = Managed::default();
+                    m.record_update(&crate::kinds::zero_object(info.builtin), &new, &cur, &w);
+                    Some(m)
+                }
+                Some(old) => {
+                    // Clients that send managedFields back replace them; others keep them.
+                    let base = incoming
+                        .as_ref()
+                        .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+                        .and_then(|v| Managed::decode(Some(v)).ok())
+                        .or_else(|| {
+                            Managed::decode(
+                                old.get("metadata").and_then(|m| m.get("managedFields")),
+                            )
+                            .ok()
+                        })
+                        .unwrap_or_default();
+                    if base.is_empty() {
+                        // Objects nobody tracked are only tracked from their first apply.
+                        None
+                    } else {
+                        let mut old = without_managed_fields(old);
+                        reset_fields(t, &mut old);
+                        let mut m = base;
+                        m.record_update(&old, &new, &cur, &w);
+                        Some(m)
+                    }
+                }
+            }
+        }
+    };
+    let meta = meta_mut(obj);
+    meta.remove("managedFields");
+    if let Some(m) = managed {
+        let enc = m.encode();
+        if enc.as_array().is_some_and(|a| !a.is_empty()) {
+            meta.insert("managedFields".into(), enc);
+        }
     }
 }
 
@@ -743,7 +929,62 @@ pub(crate) fn create(
 ) -> Result<Outcome, ApiError> {
     let info = &t.info;
     let (v, raw) = parse_body(body)?;
-    let (mut obj, warnings) = decode(info, v, opts.field_validation, &raw)?;
+    let (obj, warnings) = decode(info, v, opts.field_validation, &raw, Decode::Full)?;
+    create_object(st, t, obj, warnings, opts, Manage::Update)
+}
+
+/// Refuses new content in a namespace being deleted, as the NamespaceLifecycle
+/// admission plugin does.
+fn check_namespace_active(st: &State, t: &Target, name: &str) -> Result<(), ApiError> {
+    let ns = st.get("/namespaces", &t.namespace);
+    if let Some(ns) = ns
+        && ns
+            .get("status")
+            .and_then(|s| s.get("phase"))
+            .and_then(Value::as_str)
+            == Some("Terminating")
+    {
+        let mut e = ApiError::forbidden(
+            &t.info.group,
+            &t.info.plural,
+            name,
+            &format!(
+                "unable to create new content in namespace {} because it is being terminated",
+                t.namespace
+            ),
+        );
+        if let Some(Value::Object(d)) = &mut e.details {
+            d.insert(
+                "causes".into(),
+                json!([{
+                    "reason": "NamespaceTerminating",
+                    "message": format!("namespace {} is being terminated", t.namespace),
+                    "field": "metadata.namespace"
+                }]),
+            );
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Whether the CRD of a custom resource is being deleted.
+fn crd_terminating(st: &State, info: &ResourceInfo) -> bool {
+    let coll = builtin_of(Builtin::Crd).collection();
+    st.get(&coll, &format!("{}.{}", info.plural, info.group))
+        .is_some_and(|crd| !meta_str(&crd, "deletionTimestamp").is_empty())
+}
+
+/// Stores a new, decoded object.
+pub(crate) fn create_object(
+    st: &mut State,
+    t: &Target,
+    mut obj: Value,
+    warnings: Vec<String>,
+    opts: WriteOpts,
+    manage: Manage,
+) -> Result<Outcome, ApiError> {
+    let info = &t.info;
     {
         let meta = meta_mut(&mut obj);
         if info.namespaced {
@@ -763,11 +1004,18 @@ pub(crate) fn create(
             meta.remove("namespace");
         }
     }
+    if info.is_custom() && crd_terminating(st, info) {
+        let mut e = ApiError::method_not_allowed();
+        e.message = "create not allowed while custom resource definition is terminating".into();
+        e.details = Some(json!({"group": info.group, "kind": info.plural}));
+        return Err(e);
+    }
     if info.namespaced && !namespace_exists(st, &t.namespace) {
         return Err(ApiError::not_found("", "namespaces", &t.namespace));
     }
     let now = now_rfc3339();
     let uid = uuid::Uuid::new_v4().to_string();
+    let incoming_managed;
     {
         let meta = meta_mut(&mut obj);
         let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
@@ -787,14 +1035,17 @@ pub(crate) fn create(
         meta.remove("deletionTimestamp");
         meta.remove("deletionGracePeriodSeconds");
         meta.remove("selfLink");
-        meta.remove("managedFields");
-        if info.is_custom() || info.builtin == Some(Builtin::Crd) {
+        incoming_managed = meta.remove("managedFields");
+        if info.tracks_generation() {
             meta.insert("generation".into(), json!(1));
         } else {
             meta.remove("generation");
         }
     }
     let name = meta_str(&obj, "name").to_string();
+    if info.namespaced {
+        check_namespace_active(st, t, &name)?;
+    }
     // PrepareForCreate
     let m = obj
         .as_object_mut()
@@ -816,7 +1067,17 @@ pub(crate) fn create(
         Some(Builtin::Crd) => {
             m.remove("status");
         }
-        _ => {}
+        Some(Builtin::Node) => {}
+        Some(b) => {
+            if info.status {
+                match crate::kinds::initial_status(b) {
+                    Some(s) => m.insert("status".into(), s),
+                    None => m.remove("status"),
+                };
+            }
+            crate::kinds::prepare_create(b, &mut obj);
+        }
+        None => {}
     }
     let mut errs = validate_kind(info, &obj);
     let mut crd_rt = None;
@@ -844,7 +1105,8 @@ pub(crate) fn create(
     if st.get(&coll, &key).is_some() {
         return Err(ApiError::already_exists(&info.group, &info.plural, &name));
     }
-    let mut establish = None;
+    manage_fields(t, &opts, manage, None, incoming_managed, &mut obj);
+    let mut after = Vec::new();
     if let Some(rt) = &crd_rt {
         let storage = crd_storage_version(&obj);
         let status = crd_status(&obj, opts.establish_now, &storage);
@@ -852,20 +1114,17 @@ pub(crate) fn create(
             .expect("decoded objects are JSON objects")
             .insert("status".into(), status);
         if !opts.establish_now {
-            establish = Some((name.clone(), rt.uid.clone()));
+            after.push(Deferred::Establish {
+                name: name.clone(),
+                uid: rt.uid.clone(),
+            });
         }
     }
     meta_mut(&mut obj).insert("resourceVersion".into(), json!(""));
     order_meta(&mut obj, info.is_custom());
     if opts.dry_run {
         meta_mut(&mut obj).remove("resourceVersion");
-        return Ok(Outcome {
-            status: 201,
-            body: Body::Json(obj),
-            warnings,
-            wrote: false,
-            establish: None,
-        });
+        return Ok(Outcome::ok(201, obj, warnings, false));
     }
     to_storage_version(info, &mut obj);
     let stored = st.put(&coll, &key, obj);
@@ -873,13 +1132,9 @@ pub(crate) fn create(
         rt.established = opts.establish_now;
         st.crds.insert(name.clone(), rt);
     }
-    Ok(Outcome {
-        status: 201,
-        body: Body::Json((*for_version(info, &stored)).clone()),
-        warnings,
-        wrote: true,
-        establish,
-    })
+    let mut out = Outcome::ok(201, (*for_version(info, &stored)).clone(), warnings, true);
+    out.after = after;
+    Ok(out)
 }
 
 fn parse_body(body: &[u8]) -> Result<(Value, String), ApiError> {
@@ -903,15 +1158,15 @@ pub(crate) fn update(
 ) -> Result<Outcome, ApiError> {
     let info = &t.info;
     let (v, raw) = parse_body(body)?;
-    let (obj, warnings) = decode(info, v, opts.field_validation, &raw)?;
+    let (obj, warnings) = decode(info, v, opts.field_validation, &raw, Decode::Full)?;
     check_name_and_namespace(t, &obj)?;
     let existing = st
         .get(&info.collection(), &t.key())
         .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, &t.name))?;
-    update_existing(st, t, obj, existing, opts, warnings)
+    update_existing(st, t, obj, existing, opts, warnings, Manage::Update)
 }
 
-fn check_name_and_namespace(t: &Target, obj: &Value) -> Result<(), ApiError> {
+pub(crate) fn check_name_and_namespace(t: &Target, obj: &Value) -> Result<(), ApiError> {
     let name = meta_str(obj, "name");
     if name != t.name {
         return Err(ApiError::bad_request(format!(
@@ -929,23 +1184,15 @@ fn check_name_and_namespace(t: &Target, obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn without(obj: &Value, keys: &[&str]) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        for k in keys {
-            m.remove(*k);
-        }
-    }
-    v
-}
-
-fn update_existing(
+/// Stores a new version of an existing object (PUT, PATCH, apply, scale).
+pub(crate) fn update_existing(
     st: &mut State,
     t: &Target,
     mut obj: Value,
     existing: Arc<Value>,
     opts: WriteOpts,
     warnings: Vec<String>,
+    manage: Manage,
 ) -> Result<Outcome, ApiError> {
     let info = &t.info;
     {
@@ -1005,6 +1252,11 @@ fn update_existing(
                     Some(s) => nm.insert("status".into(), s.clone()),
                     None => nm.remove("status"),
                 };
+                if let Some(mf) = obj.get("metadata").and_then(|m| m.get("managedFields")) {
+                    meta_mut(&mut n).insert("managedFields".into(), mf.clone());
+                } else {
+                    meta_mut(&mut n).remove("managedFields");
+                }
                 n
             }
         };
@@ -1025,6 +1277,10 @@ fn update_existing(
             }
         }
     }
+    if let Some(b) = info.builtin {
+        crate::kinds::prepare_update(b, &mut obj, &existing);
+    }
+    let incoming_managed;
     {
         let old_meta = meta_of(&existing);
         let meta = meta_mut(&mut obj);
@@ -1049,7 +1305,7 @@ fn update_existing(
             };
         }
         meta.remove("selfLink");
-        meta.remove("managedFields");
+        incoming_managed = meta.remove("managedFields");
         if info.builtin == Some(Builtin::Namespace) {
             let name = t.name.clone();
             let labels = meta.entry("labels").or_insert(json!({}));
@@ -1059,22 +1315,22 @@ fn update_existing(
             }
         }
     }
-    // generation
-    if custom || info.builtin == Some(Builtin::Crd) {
-        let skip: &[&str] = if info.status {
-            &["metadata", "status"]
-        } else {
-            &["metadata"]
-        };
-        if !json_equal(&without(&obj, skip), &without(&existing, skip)) {
-            let g = existing
-                .get("metadata")
-                .and_then(|m| m.get("generation"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            meta_mut(&mut obj).insert("generation".into(), json!(g + 1));
-        }
+    if info.tracks_generation() && crate::kinds::changes_generation(info.builtin, &obj, &existing) {
+        let g = existing
+            .get("metadata")
+            .and_then(|m| m.get("generation"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        meta_mut(&mut obj).insert("generation".into(), json!(g + 1));
     }
+    manage_fields(
+        t,
+        &opts,
+        manage,
+        Some(&existing),
+        incoming_managed,
+        &mut obj,
+    );
     let mut errs = validate_kind(info, &obj);
     errs.extend(validate_kind_update(info, &obj, &existing));
     let mut crd_rt = None;
@@ -1097,23 +1353,18 @@ fn update_existing(
     }
     meta_mut(&mut obj).insert("resourceVersion".into(), json!(existing_rv));
     order_meta(&mut obj, custom);
+    let shown = |o: &Arc<Value>| {
+        if t.scale {
+            crate::kinds::scale_of(o)
+        } else {
+            (*for_version(info, o)).clone()
+        }
+    };
     if json_equal(&obj, &existing) {
-        return Ok(Outcome {
-            status: 200,
-            body: Body::Json((*for_version(info, &existing)).clone()),
-            warnings,
-            wrote: false,
-            establish: None,
-        });
+        return Ok(Outcome::ok(200, shown(&existing), warnings, false));
     }
     if opts.dry_run {
-        return Ok(Outcome {
-            status: 200,
-            body: Body::Json((*for_version(info, &Arc::new(obj))).clone()),
-            warnings,
-            wrote: false,
-            establish: None,
-        });
+        return Ok(Outcome::ok(200, shown(&Arc::new(obj)), warnings, false));
     }
     let coll = info.collection();
     let key = t.key();
@@ -1125,13 +1376,7 @@ fn update_existing(
         .is_none_or(Vec::is_empty);
     if terminating && no_finalizers {
         let gone = finalize_delete(st, info, &coll, &key, &t.name).unwrap_or_else(|| Arc::new(obj));
-        return Ok(Outcome {
-            status: 200,
-            body: Body::Json((*for_version(info, &gone)).clone()),
-            warnings,
-            wrote: true,
-            establish: None,
-        });
+        return Ok(Outcome::ok(200, shown(&gone), warnings, true));
     }
     to_storage_version(info, &mut obj);
     let stored = st.put(&coll, &key, obj);
@@ -1139,13 +1384,7 @@ fn update_existing(
         rt.established = st.crds.get(&t.name).is_some_and(|old| old.established);
         st.crds.insert(t.name.clone(), rt);
     }
-    Ok(Outcome {
-        status: 200,
-        body: Body::Json((*for_version(info, &stored)).clone()),
-        warnings,
-        wrote: true,
-        establish: None,
-    })
+    Ok(Outcome::ok(200, shown(&stored), warnings, true))
 }
 
 // ---------------------------------------------------------------------- patch
@@ -1156,6 +1395,34 @@ pub(crate) enum PatchType {
     Merge,
     Json,
     Strategic,
+    /// Server-side apply.
+    Apply {
+        force: bool,
+    },
+}
+
+/// Applies a merge, JSON or strategic merge patch to a document.
+fn apply_patch(doc: &mut Value, ptype: PatchType, body: &[u8]) -> Result<(), ApiError> {
+    let patch: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let to_api = |e: PatchError| match e {
+        PatchError::Decode(m) => ApiError::bad_request(m),
+        PatchError::Apply(m) => ApiError::unprocessable(&m),
+    };
+    match ptype {
+        PatchType::Merge => {
+            if !patch.is_object() {
+                return Err(ApiError::bad_request(
+                    "json: cannot unmarshal non-object into Go value of type map[string]interface {}",
+                ));
+            }
+            merge_patch(doc, &patch);
+            Ok(())
+        }
+        PatchType::Json => json_patch(doc, &patch).map_err(to_api),
+        PatchType::Strategic => strategic_merge_patch(doc, &patch, "").map_err(to_api),
+        PatchType::Apply { .. } => Err(ApiError::bad_request("apply is not a patch document")),
+    }
 }
 
 pub(crate) fn patch(
@@ -1166,6 +1433,9 @@ pub(crate) fn patch(
     opts: WriteOpts,
 ) -> Result<Outcome, ApiError> {
     let info = &t.info;
+    if let PatchType::Apply { force } = ptype {
+        return crate::apply::apply(st, t, body, opts, force);
+    }
     if ptype == PatchType::Strategic && info.is_custom() {
         return Err(ApiError::unsupported_media_type(&[
             "application/json-patch+json",
@@ -1176,33 +1446,17 @@ pub(crate) fn patch(
     let existing = st
         .get(&info.collection(), &t.key())
         .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, &t.name))?;
-    let patch: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    let mut doc = (*for_version(info, &existing)).clone();
-    match ptype {
-        PatchType::Merge => {
-            if !patch.is_object() {
-                return Err(ApiError::bad_request(
-                    "json: cannot unmarshal non-object into Go value of type map[string]interface {}",
-                ));
-            }
-            merge_patch(&mut doc, &patch)
-        }
-        PatchType::Json => json_patch(&mut doc, &patch).map_err(|e| match e {
-            PatchError::Decode(m) => ApiError::bad_request(m),
-            PatchError::Apply(m) => ApiError::unprocessable(&m),
-        })?,
-        PatchType::Strategic => {
-            strategic_merge_patch(&mut doc, &patch, "").map_err(|e| match e {
-                PatchError::Decode(m) => ApiError::bad_request(m),
-                PatchError::Apply(m) => ApiError::unprocessable(&m),
-            })?
-        }
+    if t.scale {
+        let mut scale = crate::kinds::scale_of(&existing);
+        apply_patch(&mut scale, ptype, body)?;
+        return crate::apply::scale_to(st, t, &scale, existing, opts);
     }
+    let mut doc = (*for_version(info, &existing)).clone();
+    apply_patch(&mut doc, ptype, body)?;
     let raw = doc.to_string();
-    let (obj, warnings) = decode(info, doc, opts.field_validation, &raw)?;
+    let (obj, warnings) = decode(info, doc, opts.field_validation, &raw, Decode::Full)?;
     check_name_and_namespace(t, &obj)?;
-    update_existing(st, t, obj, existing, opts, warnings)
+    update_existing(st, t, obj, existing, opts, warnings, Manage::Update)
 }
 
 // --------------------------------------------------------------------- delete
@@ -1215,7 +1469,7 @@ struct DeleteOpts {
 }
 
 fn delete_opts(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
-    let write = WriteOpts::from_query(q, "DeleteOptions")?;
+    let write = WriteOpts::from_query(q, "DeleteOptions", "")?;
     let mut o = DeleteOpts {
         dry_run: write.dry_run,
         uid: None,
@@ -1308,7 +1562,11 @@ fn finalize_delete(
             }
         }
         Some(Builtin::Namespace) => {
-            let mut colls: Vec<String> = vec!["/configmaps".into(), "/secrets".into()];
+            let mut colls: Vec<String> = crate::registry::BUILTINS
+                .iter()
+                .filter(|b| b.namespaced)
+                .map(|b| b.collection())
+                .collect();
             for rt in st.crds.values() {
                 if rt.versions.first().is_some_and(|v| v.namespaced) {
                     colls.push(format!("{}/{}", rt.group, rt.plural));
@@ -1332,6 +1590,50 @@ fn finalize_delete(
     st.remove(coll, key)
 }
 
+/// The finalizer kube puts on a CRD while it deletes its custom resources.
+const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
+/// Finishes the deletion of a terminating namespace or CRD (the work of kube's
+/// namespace and CRD finalizer controllers), if it is still the same object.
+pub(crate) fn purge(st: &mut State, b: Builtin, name: &str, uid: &str) {
+    let info = builtin_of(b);
+    let coll = info.collection();
+    let Some(obj) = st.get(&coll, name) else {
+        return;
+    };
+    if meta_str(&obj, "uid") != uid || meta_str(&obj, "deletionTimestamp").is_empty() {
+        return;
+    }
+    let others: Vec<Value> = obj
+        .get("metadata")
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|f| {
+            f.iter()
+                .filter(|x| x.as_str() != Some(CRD_CLEANUP_FINALIZER))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if others.is_empty() {
+        finalize_delete(st, &info, &coll, name, name);
+        return;
+    }
+    // Finalizers of others remain: delete the content, keep the object until they go.
+    if b == Builtin::Crd
+        && let Some(rt) = st.crds.get(name)
+    {
+        let crs = format!("{}/{}", rt.group, rt.plural);
+        let keys: Vec<String> = st.collection(&crs).keys().cloned().collect();
+        for k in keys {
+            st.remove(&crs, &k);
+        }
+    }
+    let mut obj = (*obj).clone();
+    set_meta(&mut obj, "finalizers", Value::Array(others));
+    st.put(&coll, name, obj);
+}
+
 fn success_status(info: &ResourceInfo, obj: &Value) -> Value {
     let mut d = Map::new();
     d.insert("name".into(), json!(meta_str(obj, "name")));
@@ -1343,14 +1645,53 @@ fn success_status(info: &ResourceInfo, obj: &Value) -> Value {
     json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","details":d})
 }
 
-/// Deletes one stored object; returns (body, wrote).
+/// Marks a namespace or CRD Terminating: its content goes later, then the object.
+fn start_termination(info: &ResourceInfo, existing: &Value) -> Value {
+    let mut obj = existing.clone();
+    set_meta(&mut obj, "deletionTimestamp", json!(now_rfc3339()));
+    match info.builtin {
+        Some(Builtin::Namespace) => {
+            if let Some(s) = obj.get_mut("status").and_then(Value::as_object_mut) {
+                s.insert("phase".into(), json!("Terminating"));
+            }
+            set_meta(&mut obj, "deletionGracePeriodSeconds", json!(0));
+        }
+        _ => {
+            let meta = meta_mut(&mut obj);
+            let fins = meta.entry("finalizers").or_insert(json!([]));
+            if let Some(f) = fins.as_array_mut()
+                && !f.iter().any(|x| x.as_str() == Some(CRD_CLEANUP_FINALIZER))
+            {
+                f.push(json!(CRD_CLEANUP_FINALIZER));
+            }
+            if let Some(conds) = obj
+                .get_mut("status")
+                .and_then(|s| s.get_mut("conditions"))
+                .and_then(Value::as_array_mut)
+            {
+                conds.retain(|c| c.get("type").and_then(Value::as_str) != Some("Terminating"));
+                conds.push(now_condition(
+                    "Terminating",
+                    "True",
+                    "InstanceDeletionPending",
+                    "CustomResourceDefinition marked for deletion; instance deletion pending",
+                ));
+            }
+        }
+    }
+    order_meta(&mut obj, false);
+    obj
+}
+
+/// Deletes one stored object; returns (body, wrote, deferred work).
 fn delete_one(
     st: &mut State,
     info: &ResourceInfo,
     key: &str,
     existing: Arc<Value>,
     dry_run: bool,
-) -> (Value, bool) {
+    delete_now: bool,
+) -> (Value, bool, Option<Deferred>) {
     let coll = info.collection();
     let name = meta_str(&existing, "name").to_string();
     let has_finalizers = existing
@@ -1359,19 +1700,33 @@ fn delete_one(
         .and_then(Value::as_array)
         .is_some_and(|f| !f.is_empty());
     let returns_object = matches!(info.builtin, Some(Builtin::Namespace) | Some(Builtin::Crd));
-    if has_finalizers {
-        if !meta_str(&existing, "deletionTimestamp").is_empty() {
-            return ((*for_version(info, &existing)).clone(), false);
+    let already_terminating = !meta_str(&existing, "deletionTimestamp").is_empty();
+    if has_finalizers || (returns_object && already_terminating) {
+        if already_terminating {
+            return ((*for_version(info, &existing)).clone(), false, None);
         }
         let mut obj = (*existing).clone();
         set_meta(&mut obj, "deletionTimestamp", json!(now_rfc3339()));
         set_meta(&mut obj, "deletionGracePeriodSeconds", json!(0));
         order_meta(&mut obj, info.is_custom());
         if dry_run {
-            return ((*for_version(info, &Arc::new(obj))).clone(), false);
+            return ((*for_version(info, &Arc::new(obj))).clone(), false, None);
         }
         let stored = st.put(&coll, key, obj);
-        return ((*for_version(info, &stored)).clone(), true);
+        return ((*for_version(info, &stored)).clone(), true, None);
+    }
+    if returns_object && !delete_now {
+        let obj = start_termination(info, &existing);
+        if dry_run {
+            return ((*for_version(info, &Arc::new(obj))).clone(), false, None);
+        }
+        let stored = st.put(&coll, key, obj);
+        let purge = info.builtin.map(|b| Deferred::Purge {
+            builtin: b,
+            name: name.clone(),
+            uid: meta_str(&stored, "uid").to_string(),
+        });
+        return ((*for_version(info, &stored)).clone(), true, purge);
     }
     let mut shown = (*existing).clone();
     if returns_object {
@@ -1395,7 +1750,7 @@ fn delete_one(
     } else {
         success_status(info, &existing)
     };
-    (body, !dry_run)
+    (body, !dry_run, None)
 }
 
 pub(crate) fn delete(
@@ -1403,6 +1758,7 @@ pub(crate) fn delete(
     t: &Target,
     body: &[u8],
     q: &Query,
+    delete_now: bool,
 ) -> Result<Outcome, ApiError> {
     let info = &t.info;
     let o = delete_opts(body, q)?;
@@ -1446,14 +1802,10 @@ pub(crate) fn delete(
             ));
         }
     }
-    let (body, wrote) = delete_one(st, info, &key, existing, o.dry_run);
-    Ok(Outcome {
-        status: 200,
-        body: Body::Json(body),
-        warnings: vec![],
-        wrote,
-        establish: None,
-    })
+    let (body, wrote, after) = delete_one(st, info, &key, existing, o.dry_run, delete_now);
+    let mut out = Outcome::ok(200, body, vec![], wrote);
+    out.after.extend(after);
+    Ok(out)
 }
 
 // ----------------------------------------------------------------------- list
@@ -1734,16 +2086,15 @@ pub(crate) fn list_body(info: &ResourceInfo, meta: &Value, items: &[Arc<Value>])
     out
 }
 
-pub(crate) fn list(st: &State, t: &Target, q: &Query) -> Result<Outcome, ApiError> {
-    let page = list_page(st, t, q)?;
-    let meta = list_meta(&page);
-    Ok(Outcome {
+/// The answer to a list, for a page and its list metadata.
+pub(crate) fn list_outcome(t: &Target, page: &Page, meta: Value) -> Outcome {
+    Outcome {
         status: 200,
         body: Body::Raw(list_body(&t.info, &meta, &page.items)),
         warnings: vec![],
         wrote: false,
-        establish: None,
-    })
+        after: Vec::new(),
+    }
 }
 
 /// DELETE on a collection.
@@ -1752,6 +2103,7 @@ pub(crate) fn delete_collection(
     t: &Target,
     body: &[u8],
     q: &Query,
+    delete_now: bool,
 ) -> Result<Outcome, ApiError> {
     let o = delete_opts(body, q)?;
     let filter = Filter::from_query(t, q)?;
@@ -1764,10 +2116,12 @@ pub(crate) fn delete_collection(
         .collect();
     let mut deleted = Vec::new();
     let mut wrote = false;
+    let mut after = Vec::new();
     for (k, v) in targets {
         let shown = for_version(&t.info, &v);
-        let (_, w) = delete_one(st, &t.info, &k, v, o.dry_run);
+        let (_, w, a) = delete_one(st, &t.info, &k, v, o.dry_run, delete_now);
         wrote |= w;
+        after.extend(a);
         deleted.push(shown);
     }
     let meta = json!({"resourceVersion": st.rv.to_string()});
@@ -1776,7 +2130,7 @@ pub(crate) fn delete_collection(
         body: Body::Raw(list_body(&t.info, &meta, &deleted)),
         warnings: vec![],
         wrote,
-        establish: None,
+        after,
     })
 }
 

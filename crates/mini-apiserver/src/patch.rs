@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::fields::builtin_list_type;
+
 /// An error applying a patch: `Decode` is a malformed patch (400), `Apply` a patch
 /// that does not apply to the object (422).
 #[derive(Debug, PartialEq)]
@@ -224,18 +226,6 @@ pub(crate) fn json_patch(doc: &mut Value, patch: &Value) -> Result<(), PatchErro
     Ok(())
 }
 
-/// The merge key of a list under `path` (dotted, without indexes) in the built-in
-/// types served here, when the list is merged rather than replaced.
-fn merge_key(path: &str) -> Option<&'static str> {
-    match path {
-        "metadata.ownerReferences" => Some("uid"),
-        "status.conditions" | "status.addresses" => Some("type"),
-        "status.images" => None,
-        "spec.podCIDRs" | "metadata.finalizers" => Some(""),
-        _ => None,
-    }
-}
-
 /// A strategic merge patch for the built-in kinds: merge-patch semantics plus the
 /// `$patch`, `$retainKeys`, `$setElementOrder/` and `$deleteFromPrimitiveList/`
 /// directives, and merging by key of the lists that have a merge strategy.
@@ -301,7 +291,10 @@ pub(crate) fn strategic_merge_patch(
                     tm.remove(k);
                 }
             }
-            Value::Array(items) => match (merge_key(&child_path), tm.get_mut(k)) {
+            Value::Array(items) => match (
+                builtin_list_type(&child_path).strategic_merge_key(),
+                tm.get_mut(k),
+            ) {
                 (Some(""), Some(Value::Array(cur))) => {
                     for it in items {
                         if !cur.contains(it) {

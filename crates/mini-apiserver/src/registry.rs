@@ -9,13 +9,29 @@ use crate::schema::{Schema, SchemaProblems};
 use crate::validation::dns1123_label;
 
 /// The built-in kinds with server-side behaviour of their own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Builtin {
     Namespace,
     ConfigMap,
     Secret,
     Node,
+    ServiceAccount,
+    Service,
     Crd,
+    DaemonSet,
+    Deployment,
+    ClusterRole,
+    ClusterRoleBinding,
+    Role,
+    RoleBinding,
+    PodDisruptionBudget,
+    ValidatingWebhookConfiguration,
+    ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
+    MutatingAdmissionPolicy,
+    MutatingAdmissionPolicyBinding,
+    /// Not stored: answered from the caller's permissions.
+    SelfSubjectAccessReview,
 }
 
 /// A column of a CRD's `additionalPrinterColumns`.
@@ -43,6 +59,8 @@ pub(crate) struct ResourceInfo {
     pub categories: Vec<String>,
     /// Has a `status` subresource.
     pub status: bool,
+    /// Has a `scale` subresource (served as `autoscaling/v1` Scale).
+    pub scale: bool,
     pub builtin: Option<Builtin>,
     pub schema: Arc<Schema>,
     /// The version objects are stored in (only apiVersion differs between versions).
@@ -78,6 +96,7 @@ impl ResourceInfo {
 
     pub(crate) fn verbs(&self) -> Vec<&'static str> {
         match self.builtin {
+            Some(Builtin::SelfSubjectAccessReview) => vec!["create"],
             Some(Builtin::Namespace) => {
                 vec![
                     "create", "delete", "get", "list", "patch", "update", "watch",
@@ -108,11 +127,38 @@ impl ResourceInfo {
 
     /// The name rule for objects of this resource.
     pub(crate) fn name_rule(&self) -> crate::validation::NameRule {
-        if self.builtin == Some(Builtin::Namespace) {
-            crate::validation::NameRule::Label
-        } else {
-            crate::validation::NameRule::Subdomain
+        use crate::validation::NameRule;
+        match self.builtin {
+            Some(Builtin::Namespace) => NameRule::Label,
+            Some(
+                Builtin::ClusterRole
+                | Builtin::ClusterRoleBinding
+                | Builtin::Role
+                | Builtin::RoleBinding,
+            ) => NameRule::PathSegment,
+            _ => NameRule::Subdomain,
         }
+    }
+
+    /// Whether the server keeps `metadata.generation` for this resource (bumped on
+    /// every change of the object outside `metadata` and `status`).
+    pub(crate) fn tracks_generation(&self) -> bool {
+        !matches!(
+            self.builtin,
+            Some(
+                Builtin::Namespace
+                    | Builtin::ConfigMap
+                    | Builtin::Secret
+                    | Builtin::Node
+                    | Builtin::ServiceAccount
+                    | Builtin::Service
+                    | Builtin::ClusterRole
+                    | Builtin::ClusterRoleBinding
+                    | Builtin::Role
+                    | Builtin::RoleBinding
+                    | Builtin::SelfSubjectAccessReview
+            )
+        )
     }
 
     /// Field selectors the resource supports besides metadata.name/namespace.
@@ -137,92 +183,118 @@ fn string_map() -> Value {
     json!({"type":"object","additionalProperties":{"type":"string"}})
 }
 
-/// `names` = [group, plural, singular, kind].
-fn builtin(
+/// One row of the built-in table.
+struct Row {
     b: Builtin,
-    names: [&str; 4],
+    /// group, version, plural, singular, kind
+    names: [&'static str; 5],
     namespaced: bool,
-    short: &[&str],
-    status: bool,
+    short: &'static [&'static str],
+    /// Subresources: "status", "scale".
+    subresources: &'static [&'static str],
     schema: Value,
-) -> Arc<ResourceInfo> {
-    let [group, plural, singular, kind] = names;
-    Arc::new(ResourceInfo {
-        group: group.into(),
-        version: "v1".into(),
-        plural: plural.into(),
-        singular: singular.into(),
-        kind: kind.into(),
-        list_kind: format!("{kind}List"),
-        namespaced,
-        short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: if b == Builtin::Crd {
-            vec!["api-extensions".into()]
-        } else {
-            vec![]
-        },
-        status,
-        builtin: Some(b),
-        schema: parse_builtin_schema(schema),
-        storage_version: "v1".into(),
-        printer_columns: vec![],
-    })
 }
 
-/// The built-in resources.
+impl Row {
+    fn info(self) -> Arc<ResourceInfo> {
+        let [group, version, plural, singular, kind] = self.names;
+        let categories: &[&str] = match self.b {
+            Builtin::Crd => &["api-extensions"],
+            Builtin::Service | Builtin::DaemonSet | Builtin::Deployment => &["all"],
+            Builtin::ValidatingWebhookConfiguration
+            | Builtin::ValidatingAdmissionPolicy
+            | Builtin::ValidatingAdmissionPolicyBinding
+            | Builtin::MutatingAdmissionPolicy
+            | Builtin::MutatingAdmissionPolicyBinding => &["api-extensions"],
+            _ => &[],
+        };
+        Arc::new(ResourceInfo {
+            group: group.into(),
+            version: version.into(),
+            plural: plural.into(),
+            singular: singular.into(),
+            kind: kind.into(),
+            list_kind: format!("{kind}List"),
+            namespaced: self.namespaced,
+            short_names: self.short.iter().map(|s| s.to_string()).collect(),
+            categories: categories.iter().map(|s| s.to_string()).collect(),
+            status: self.subresources.contains(&"status"),
+            scale: self.subresources.contains(&"scale"),
+            builtin: Some(self.b),
+            schema: parse_builtin_schema(self.schema),
+            storage_version: version.into(),
+            printer_columns: vec![],
+        })
+    }
+}
+
+/// The built-in resources: one row per resource. Kinds whose content the server does
+/// not interpret keep their `spec` (and `status`) as they are sent, unknown top-level
+/// fields are dropped.
 pub(crate) static BUILTINS: LazyLock<Vec<Arc<ResourceInfo>>> = LazyLock::new(|| {
     let meta = json!({"type":"object"});
     let preserve = json!({"type":"object","x-kubernetes-preserve-unknown-fields":true});
     let preserve_list = json!({"type":"array","items":{"type":"object","x-kubernetes-preserve-unknown-fields":true}});
     let strings = json!({"type":"array","items":{"type":"string"}});
-    vec![
-        builtin(
-            Builtin::Namespace,
-            ["", "namespaces", "namespace", "Namespace"],
-            false,
-            &["ns"],
-            true,
-            json!({"type":"object","properties":{
-                "apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":meta,
+    // apiVersion, kind and metadata, plus the given top-level fields.
+    let object = |fields: Value| {
+        let mut props =
+            json!({"apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":meta});
+        if let (Some(p), Value::Object(f)) = (props.as_object_mut(), fields) {
+            p.extend(f);
+        }
+        json!({"type":"object","properties":props})
+    };
+    let spec_status = object(json!({"spec":preserve,"status":preserve}));
+    let spec_only = object(json!({"spec":preserve}));
+    let rbac_role = object(json!({"rules":preserve_list,"aggregationRule":preserve}));
+    let rbac_binding = object(json!({"subjects":preserve_list,"roleRef":preserve}));
+    const RBAC: &str = "rbac.authorization.k8s.io";
+    const ADM: &str = "admissionregistration.k8s.io";
+    let rows = vec![
+        Row {
+            b: Builtin::Namespace,
+            names: ["", "v1", "namespaces", "namespace", "Namespace"],
+            namespaced: false,
+            short: &["ns"],
+            subresources: &["status"],
+            schema: object(json!({
                 "spec":{"type":"object","properties":{"finalizers":strings}},
                 "status":{"type":"object","properties":{"phase":{"type":"string"},"conditions":preserve_list}}
-            }}),
-        ),
-        builtin(
-            Builtin::ConfigMap,
-            ["", "configmaps", "configmap", "ConfigMap"],
-            true,
-            &["cm"],
-            false,
-            json!({"type":"object","properties":{
-                "apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":meta,
+            })),
+        },
+        Row {
+            b: Builtin::ConfigMap,
+            names: ["", "v1", "configmaps", "configmap", "ConfigMap"],
+            namespaced: true,
+            short: &["cm"],
+            subresources: &[],
+            schema: object(json!({
                 "immutable":{"type":"boolean"},
                 "data":string_map(),
                 "binaryData":string_map()
-            }}),
-        ),
-        builtin(
-            Builtin::Secret,
-            ["", "secrets", "secret", "Secret"],
-            true,
-            &[],
-            false,
-            json!({"type":"object","properties":{
-                "apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":meta,
+            })),
+        },
+        Row {
+            b: Builtin::Secret,
+            names: ["", "v1", "secrets", "secret", "Secret"],
+            namespaced: true,
+            short: &[],
+            subresources: &[],
+            schema: object(json!({
                 "immutable":{"type":"boolean"},
                 "data":string_map(),
                 "stringData":string_map(),
                 "type":{"type":"string"}
-            }}),
-        ),
-        builtin(
-            Builtin::Node,
-            ["", "nodes", "node", "Node"],
-            false,
-            &["no"],
-            true,
-            json!({"type":"object","properties":{
-                "apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":meta,
+            })),
+        },
+        Row {
+            b: Builtin::Node,
+            names: ["", "v1", "nodes", "node", "Node"],
+            namespaced: false,
+            short: &["no"],
+            subresources: &["status"],
+            schema: object(json!({
                 "spec":{"type":"object","properties":{
                     "podCIDR":{"type":"string"},
                     "podCIDRs":strings,
@@ -250,26 +322,202 @@ pub(crate) static BUILTINS: LazyLock<Vec<Arc<ResourceInfo>>> = LazyLock::new(|| 
                     "runtimeHandlers":preserve_list,
                     "features":preserve
                 }}
-            }}),
-        ),
-        builtin(
-            Builtin::Crd,
-            [
+            })),
+        },
+        Row {
+            b: Builtin::ServiceAccount,
+            names: [
+                "",
+                "v1",
+                "serviceaccounts",
+                "serviceaccount",
+                "ServiceAccount",
+            ],
+            namespaced: true,
+            short: &["sa"],
+            subresources: &[],
+            schema: object(json!({
+                "secrets":preserve_list,
+                "imagePullSecrets":preserve_list,
+                "automountServiceAccountToken":{"type":"boolean"}
+            })),
+        },
+        Row {
+            b: Builtin::Service,
+            names: ["", "v1", "services", "service", "Service"],
+            namespaced: true,
+            short: &["svc"],
+            subresources: &["status"],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::Crd,
+            names: [
                 "apiextensions.k8s.io",
+                "v1",
                 "customresourcedefinitions",
                 "customresourcedefinition",
                 "CustomResourceDefinition",
             ],
-            false,
-            &["crd", "crds"],
-            true,
-            json!({"type":"object","properties":{
-                "apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":meta,
-                "spec":preserve,
-                "status":preserve
-            }}),
-        ),
-    ]
+            namespaced: false,
+            short: &["crd", "crds"],
+            subresources: &["status"],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::DaemonSet,
+            names: ["apps", "v1", "daemonsets", "daemonset", "DaemonSet"],
+            namespaced: true,
+            short: &["ds"],
+            subresources: &["status"],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::Deployment,
+            names: ["apps", "v1", "deployments", "deployment", "Deployment"],
+            namespaced: true,
+            short: &["deploy"],
+            subresources: &["status", "scale"],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::ClusterRole,
+            names: [RBAC, "v1", "clusterroles", "clusterrole", "ClusterRole"],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: rbac_role.clone(),
+        },
+        Row {
+            b: Builtin::ClusterRoleBinding,
+            names: [
+                RBAC,
+                "v1",
+                "clusterrolebindings",
+                "clusterrolebinding",
+                "ClusterRoleBinding",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: rbac_binding.clone(),
+        },
+        Row {
+            b: Builtin::Role,
+            names: [RBAC, "v1", "roles", "role", "Role"],
+            namespaced: true,
+            short: &[],
+            subresources: &[],
+            schema: rbac_role,
+        },
+        Row {
+            b: Builtin::RoleBinding,
+            names: [RBAC, "v1", "rolebindings", "rolebinding", "RoleBinding"],
+            namespaced: true,
+            short: &[],
+            subresources: &[],
+            schema: rbac_binding,
+        },
+        Row {
+            b: Builtin::PodDisruptionBudget,
+            names: [
+                "policy",
+                "v1",
+                "poddisruptionbudgets",
+                "poddisruptionbudget",
+                "PodDisruptionBudget",
+            ],
+            namespaced: true,
+            short: &["pdb"],
+            subresources: &["status"],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::ValidatingWebhookConfiguration,
+            names: [
+                ADM,
+                "v1",
+                "validatingwebhookconfigurations",
+                "validatingwebhookconfiguration",
+                "ValidatingWebhookConfiguration",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: object(json!({"webhooks":preserve_list})),
+        },
+        Row {
+            b: Builtin::ValidatingAdmissionPolicy,
+            names: [
+                ADM,
+                "v1",
+                "validatingadmissionpolicies",
+                "validatingadmissionpolicy",
+                "ValidatingAdmissionPolicy",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &["status"],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::ValidatingAdmissionPolicyBinding,
+            names: [
+                ADM,
+                "v1",
+                "validatingadmissionpolicybindings",
+                "validatingadmissionpolicybinding",
+                "ValidatingAdmissionPolicyBinding",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: spec_only.clone(),
+        },
+        Row {
+            b: Builtin::MutatingAdmissionPolicy,
+            names: [
+                ADM,
+                "v1beta1",
+                "mutatingadmissionpolicies",
+                "mutatingadmissionpolicy",
+                "MutatingAdmissionPolicy",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: spec_status.clone(),
+        },
+        Row {
+            b: Builtin::MutatingAdmissionPolicyBinding,
+            names: [
+                ADM,
+                "v1beta1",
+                "mutatingadmissionpolicybindings",
+                "mutatingadmissionpolicybinding",
+                "MutatingAdmissionPolicyBinding",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: spec_only,
+        },
+        Row {
+            b: Builtin::SelfSubjectAccessReview,
+            names: [
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectaccessreviews",
+                "",
+                "SelfSubjectAccessReview",
+            ],
+            namespaced: false,
+            short: &[],
+            subresources: &[],
+            schema: spec_status,
+        },
+    ];
+    rows.into_iter().map(Row::info).collect()
 });
 
 pub(crate) fn builtin_by(group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
@@ -612,6 +860,7 @@ pub(crate) fn compile_crd(crd: &Value, uid: &str) -> CrdCompiled {
             short_names: strings_at(crd, &["spec", "names", "shortNames"]),
             categories: strings_at(crd, &["spec", "names", "categories"]),
             status,
+            scale: false,
             builtin: None,
             schema: Arc::new(schema),
             storage_version: storage_version.clone(),

@@ -10,14 +10,16 @@ use axum::body::{Body as AxBody, Bytes};
 use axum::extract::{Request, State as AxState};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::errors::{ApiError, go_quote};
+use crate::auth::{self, Attributes, Decision, User};
+use crate::controls::Controls;
+use crate::cost::{self, Work};
+use crate::errors::{ApiError, FieldError, go_quote};
 use crate::faults::Faults;
-use crate::ops::{self, Body, Filter, Outcome, PatchType, Query, Target, WriteOpts};
-use crate::registry::{BUILTINS, ResourceInfo, builtin_by, version_priority_cmp};
+use crate::ops::{self, Body, Deferred, Filter, Outcome, PatchType, Query, Target, WriteOpts};
+use crate::registry::{BUILTINS, Builtin, ResourceInfo, builtin_by, version_priority_cmp};
 use crate::store::{Change, EventType, State};
 use crate::table;
 
@@ -27,6 +29,7 @@ const MAX_BODY: usize = 3 * 1024 * 1024;
 pub(crate) struct Server {
     pub state: Mutex<State>,
     pub faults: Faults,
+    pub controls: Controls,
     pub establish_delay: Duration,
     pub shutdown: watch::Receiver<bool>,
     pub addr: SocketAddr,
@@ -215,6 +218,17 @@ fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
         e.insert("categories".into(), json!(r.categories));
     }
     let mut out = vec![Value::Object(e)];
+    if r.scale {
+        out.push(json!({
+            "name": format!("{}/scale", r.plural),
+            "singularName": "",
+            "namespaced": r.namespaced,
+            "group": "autoscaling",
+            "version": "v1",
+            "kind": "Scale",
+            "verbs": ["get", "patch", "update"]
+        }));
+    }
     if r.status {
         out.push(json!({
             "name": format!("{}/status", r.plural),
@@ -383,6 +397,7 @@ fn openapi_gv(g: &str, v: &str, resources: &[Arc<ResourceInfo>]) -> Value {
                     {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}}
                 ],
                 "requestBody": {"content": {
+                    "application/apply-patch+yaml": {"schema": {"type": "object"}},
                     "application/json-patch+json": {"schema": {"type": "object"}},
                     "application/merge-patch+json": {"schema": {"type": "object"}}
                 }, "required": true},
@@ -431,80 +446,6 @@ fn openapi(srv: &Server, r: &Route) -> Option<Value> {
             Some(openapi_gv(g, v, res))
         }
         _ => None,
-    }
-}
-
-// -------------------------------------------------------------- fault control
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FailSpec {
-    #[serde(alias = "count")]
-    n: u64,
-    status: u16,
-    #[serde(default)]
-    retry_after_secs: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DelaySpec {
-    n: u64,
-    delay_ms: u64,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FaultRequest {
-    #[serde(default)]
-    clear: bool,
-    #[serde(default)]
-    latency_ms: Option<u64>,
-    #[serde(default)]
-    fail_writes_after: Option<FailSpec>,
-    #[serde(default)]
-    fail_next_writes: Option<FailSpec>,
-    #[serde(default)]
-    delay_writes_after: Option<DelaySpec>,
-}
-
-fn stats(f: &Faults) -> Value {
-    json!({"requests": f.requests(), "writes": f.writes()})
-}
-
-fn mini(srv: &Server, what: &str, method: &Method, body: &[u8]) -> Response {
-    match (what, method) {
-        ("stats", &Method::GET) => json_response(200, &stats(&srv.faults)),
-        ("faults", &Method::GET) => json_response(200, &stats(&srv.faults)),
-        ("faults", &Method::POST) => {
-            let req: FaultRequest = if body.iter().all(u8::is_ascii_whitespace) {
-                FaultRequest::default()
-            } else {
-                match serde_json::from_slice(body) {
-                    Ok(r) => r,
-                    Err(e) => return error_response(&ApiError::bad_request(e.to_string())),
-                }
-            };
-            let f = &srv.faults;
-            if req.clear {
-                f.clear();
-            }
-            if let Some(ms) = req.latency_ms {
-                f.set_latency(Duration::from_millis(ms));
-            }
-            if let Some(s) = req.fail_writes_after {
-                f.fail_writes_after(s.n, s.status, s.retry_after_secs);
-            }
-            if let Some(s) = req.fail_next_writes {
-                f.fail_next_writes(s.n, s.status, s.retry_after_secs);
-            }
-            if let Some(d) = req.delay_writes_after {
-                f.delay_writes_after(d.n, Duration::from_millis(d.delay_ms));
-            }
-            json_response(200, &stats(f))
-        }
-        ("stats" | "faults", _) => error_response(&ApiError::method_not_allowed()),
-        _ => error_response(&ApiError::path_not_found()),
     }
 }
 
@@ -578,12 +519,13 @@ fn expired_event(rv: &str, oldest: u64) -> Bytes {
     event_line("ERROR", &e.to_status())
 }
 
+/// Starts a watch; also returns the number of initial events.
 fn start_watch(
     srv: &Server,
     t: &Target,
     q: &Query,
     headers: &HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<(Response, usize), ApiError> {
     let mut filter = Filter::from_query(t, q)?;
     if !t.name.is_empty() {
         let mut fs = format!("metadata.name={}", t.name.replace(',', "\\,"));
@@ -650,6 +592,7 @@ fn start_watch(
             }
         }
     }
+    let initial_count = initial.len();
     let (tx, body_rx) = mpsc::channel::<Result<Bytes, Infallible>>(1024);
     let mut shutdown = srv.shutdown.clone();
     tokio::spawn(async move {
@@ -696,7 +639,7 @@ fn start_watch(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, private"),
     );
-    Ok(r)
+    Ok((r, initial_count))
 }
 
 // --------------------------------------------------------------------- verbs
@@ -729,6 +672,7 @@ fn patch_media_types(info: &ResourceInfo) -> Vec<&'static str> {
     if !info.is_custom() {
         v.push("application/strategic-merge-patch+json");
     }
+    v.push("application/apply-patch+yaml");
     v
 }
 
@@ -743,95 +687,170 @@ fn table_response(t: &Target, q: &Query, items: &[Arc<Value>], meta: Value) -> R
     )
 }
 
-/// A response, whether the store was written, and a CRD (name, uid) to establish.
-type VerbResult = (Response, bool, Option<(String, String)>);
+/// What handling a request on a resource produced.
+struct Handled {
+    resp: Response,
+    /// The store was written.
+    wrote: bool,
+    after: Vec<Deferred>,
+}
 
-/// Runs a verb on a resource route; returns the response and whether it wrote.
+impl Handled {
+    fn read(resp: Response) -> Handled {
+        Handled {
+            resp,
+            wrote: false,
+            after: Vec::new(),
+        }
+    }
+
+    fn from(o: Outcome) -> Handled {
+        let wrote = o.wrote;
+        let after = o.after.clone();
+        Handled {
+            resp: outcome_response(o),
+            wrote,
+            after,
+        }
+    }
+}
+
+/// The kind of work a request on a resource is, for the cost model.
+fn work_of(method: &Method, t: &Target, q: &Query, headers: &HeaderMap, items: usize) -> Work {
+    match *method {
+        Method::GET if t.name.is_empty() || q.flag("watch") && q.get("watch").is_some() => {
+            Work::List(items)
+        }
+        Method::GET => Work::Get,
+        Method::POST => Work::Create,
+        Method::PUT => Work::Update,
+        Method::PATCH if media_type(headers) == "application/apply-patch+yaml" => Work::Apply,
+        Method::PATCH => Work::Patch,
+        Method::DELETE if t.name.is_empty() => Work::List(items),
+        Method::DELETE => Work::Delete,
+        _ => Work::Light,
+    }
+}
+
+/// The `force` parameter of a patch: only for apply (a 422 otherwise, as kube).
+fn patch_type(headers: &HeaderMap, q: &Query, info: &ResourceInfo) -> Result<PatchType, ApiError> {
+    let mt = media_type(headers);
+    let force = match q.get("force") {
+        None => None,
+        Some("true" | "1" | "True") => Some(true),
+        Some(_) => Some(false),
+    };
+    let invalid = |e: FieldError| ApiError::invalid("meta.k8s.io", "PatchOptions", "", &[e]);
+    if mt != "application/apply-patch+yaml" && force.is_some() {
+        return Err(invalid(FieldError::forbidden(
+            "force",
+            "may not be specified for non-apply patch",
+        )));
+    }
+    Ok(match mt.as_str() {
+        "application/merge-patch+json" => PatchType::Merge,
+        "application/json-patch+json" => PatchType::Json,
+        "application/strategic-merge-patch+json" if !info.is_custom() => PatchType::Strategic,
+        "application/apply-patch+yaml" => {
+            if q.get("fieldManager").unwrap_or("").is_empty() {
+                return Err(invalid(FieldError::required(
+                    "fieldManager",
+                    "is required for apply patch",
+                )));
+            }
+            PatchType::Apply {
+                force: force.unwrap_or(false),
+            }
+        }
+        _ => return Err(ApiError::unsupported_media_type(&patch_media_types(info))),
+    })
+}
+
+/// Runs a verb on a resource route; the number of objects listed goes to `items`.
 fn resource_verb(
     srv: &Server,
-    method: &Method,
-    headers: &HeaderMap,
+    req: &RequestParts,
     t: &Target,
-    q: &Query,
     body: &[u8],
-) -> Result<VerbResult, ApiError> {
+    items: &mut usize,
+) -> Result<Handled, ApiError> {
+    let (method, headers, q) = (&req.method, &req.headers, &req.query);
     let info = &t.info;
     let collection = t.name.is_empty();
     let all_namespaces = info.namespaced && t.namespace.is_empty();
-    let establish_now = srv.establish_delay.is_zero();
+    let settings = srv.controls.lock().deletion_delay;
+    let delete_now = settings.is_zero();
     let write_opts = |kind: &str| -> Result<WriteOpts, ApiError> {
-        let mut o = WriteOpts::from_query(q, kind)?;
-        o.establish_now = establish_now;
+        let mut o = WriteOpts::from_query(q, kind, &req.user_agent)?;
+        o.establish_now = srv.establish_delay.is_zero();
+        o.delete_now = delete_now;
         Ok(o)
     };
-    let done = |o: Outcome| {
-        let wrote = o.wrote;
-        let est = o.establish.clone();
-        (outcome_response(o), wrote, est)
-    };
+    let watching = q.flag("watch") && q.get("watch").is_some();
     match (method, collection) {
+        (&Method::GET, _) if watching => {
+            let (resp, n) = start_watch(srv, t, q, headers)?;
+            *items = n;
+            Ok(Handled::read(resp))
+        }
         (&Method::GET, true) => {
-            if q.flag("watch") && q.get("watch").is_some() {
-                return Ok((start_watch(srv, t, q, headers)?, false, None));
-            }
             let st = srv.lock();
+            let page = ops::list_page(&st, t, q)?;
+            *items = page.items.len();
+            let meta = ops::list_meta(&page);
             if wants_table(headers) {
-                let page = ops::list_page(&st, t, q)?;
-                let meta = ops::list_meta(&page);
-                return Ok((table_response(t, q, &page.items, meta), false, None));
+                return Ok(Handled::read(table_response(t, q, &page.items, meta)));
             }
-            Ok(done(ops::list(&st, t, q)?))
+            Ok(Handled::read(outcome_response(ops::list_outcome(
+                t, &page, meta,
+            ))))
         }
         (&Method::GET, false) => {
-            if q.flag("watch") && q.get("watch").is_some() {
-                return Ok((start_watch(srv, t, q, headers)?, false, None));
-            }
             let st = srv.lock();
-            if wants_table(headers) {
+            if wants_table(headers) && !t.scale {
                 let obj = st
                     .get(&info.collection(), &ops_key(t))
                     .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, &t.name))?;
                 let meta =
                     json!({"resourceVersion": crate::store::meta_str(&obj, "resourceVersion")});
                 let obj = ops::for_version(info, &obj);
-                return Ok((table_response(t, q, &[obj], meta), false, None));
+                return Ok(Handled::read(table_response(t, q, &[obj], meta)));
             }
-            Ok(done(ops::get(&st, t)?))
+            Ok(Handled::from(ops::get(&st, t)?))
         }
-        (&Method::POST, true) if !all_namespaces && !t.status => {
+        (&Method::POST, true) if !all_namespaces && !t.status && !t.scale => {
             let body = json_body(headers, body)?;
             let opts = write_opts("CreateOptions")?;
             let mut st = srv.lock();
-            Ok(done(ops::create(&mut st, t, &body, opts)?))
+            Ok(Handled::from(ops::create(&mut st, t, &body, opts)?))
         }
         (&Method::PUT, false) => {
             let body = json_body(headers, body)?;
             let opts = write_opts("UpdateOptions")?;
             let mut st = srv.lock();
-            Ok(done(ops::update(&mut st, t, &body, opts)?))
+            if t.scale {
+                return Ok(Handled::from(crate::apply::update_scale(
+                    &mut st, t, &body, opts,
+                )?));
+            }
+            Ok(Handled::from(ops::update(&mut st, t, &body, opts)?))
         }
         (&Method::PATCH, false) => {
-            let ptype = match media_type(headers).as_str() {
-                "application/merge-patch+json" => PatchType::Merge,
-                "application/json-patch+json" => PatchType::Json,
-                "application/strategic-merge-patch+json" if !info.is_custom() => {
-                    PatchType::Strategic
-                }
-                _ => return Err(ApiError::unsupported_media_type(&patch_media_types(info))),
-            };
+            let ptype = patch_type(headers, q, info)?;
             let opts = write_opts("PatchOptions")?;
             let mut st = srv.lock();
-            Ok(done(ops::patch(&mut st, t, ptype, body, opts)?))
+            Ok(Handled::from(ops::patch(&mut st, t, ptype, body, opts)?))
         }
-        (&Method::DELETE, false) if !t.status => {
+        (&Method::DELETE, false) if !t.status && !t.scale => {
             let mut st = srv.lock();
-            Ok(done(ops::delete(&mut st, t, body, q)?))
+            Ok(Handled::from(ops::delete(&mut st, t, body, q, delete_now)?))
         }
         (&Method::DELETE, true)
             if !all_namespaces && !t.status && info.verbs().contains(&"deletecollection") =>
         {
             let mut st = srv.lock();
-            Ok(done(ops::delete_collection(&mut st, t, body, q)?))
+            let o = ops::delete_collection(&mut st, t, body, q, delete_now)?;
+            Ok(Handled::from(o))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -863,17 +882,166 @@ fn json_body<'a>(
     }
 }
 
+// ------------------------------------------------------------------- requests
+
+/// What the handler needs of a request besides its body.
+struct RequestParts {
+    method: Method,
+    path: String,
+    query: Query,
+    headers: HeaderMap,
+    user_agent: String,
+}
+
+/// The answer of API Priority and Fairness to a request it cannot take: plain text,
+/// as kube-apiserver sends it.
+fn too_many_requests(retry_after: u64) -> Response {
+    let mut r = response(
+        429,
+        b"Too many requests, please try again later.\n".to_vec(),
+        "text/plain; charset=utf-8",
+        &[],
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r.headers_mut().insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// The authorization attributes of a request.
+fn attributes(r: &Route, req: &RequestParts) -> Attributes {
+    let Route::Resource {
+        group,
+        namespace,
+        plural,
+        name,
+        sub,
+        ..
+    } = r
+    else {
+        return Attributes {
+            verb: req.method.as_str().to_ascii_lowercase(),
+            path: req.path.clone(),
+            ..Attributes::default()
+        };
+    };
+    let watching = req.query.flag("watch") && req.query.get("watch").is_some();
+    let verb = match (&req.method, name.is_some()) {
+        (&Method::GET, _) if watching => "watch",
+        (&Method::GET, true) => "get",
+        (&Method::GET, false) => "list",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
+        (m, _) => {
+            return Attributes {
+                verb: m.as_str().to_ascii_lowercase(),
+                resource_request: true,
+                ..Attributes::default()
+            };
+        }
+    };
+    // A namespace is in its own namespace, as kube's request info puts it.
+    let namespace = match namespace {
+        Some(ns) => ns.clone(),
+        None if group.is_empty() && plural == "namespaces" => name.clone().unwrap_or_default(),
+        None => String::new(),
+    };
+    Attributes {
+        verb: verb.into(),
+        group: group.clone(),
+        resource: plural.clone(),
+        subresource: sub.clone().unwrap_or_default(),
+        name: name.clone().unwrap_or_default(),
+        namespace,
+        path: req.path.clone(),
+        resource_request: true,
+    }
+}
+
 /// The axum handler for everything.
 pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    let q = Query::parse(parts.uri.query());
     let r = route(&path);
-    if !matches!(r, Route::Mini(_)) {
-        srv.faults.count_request();
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let rp = RequestParts {
+        method: parts.method.clone(),
+        path,
+        query: Query::parse(parts.uri.query()),
+        headers: parts.headers.clone(),
+        user_agent,
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return error_response(&ApiError::too_large(MAX_BODY)),
+    };
+    match &r {
+        Route::Mini(_) if !matches!(rp.method, Method::GET | Method::POST) => {
+            return error_response(&ApiError::method_not_allowed());
+        }
+        Route::Mini(what) => {
+            return match crate::mini::handle(
+                &srv.faults,
+                &srv.controls,
+                what,
+                rp.method == Method::POST,
+                &body,
+            ) {
+                Ok(v) => json_response(200, &v),
+                Err(e) => error_response(&e),
+            };
+        }
+        Route::Health => {
+            srv.faults.count_request();
+            return response(200, b"ok".to_vec(), "text/plain; charset=utf-8", &[]);
+        }
+        _ => srv.faults.count_request(),
     }
+    let authorization = rp
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = match auth::authenticate(authorization, &srv.controls.lock()) {
+        Ok(u) => u,
+        Err(e) => return error_response(&e),
+    };
+    if let Some(retry) = srv.faults.take_throttle() {
+        return too_many_requests(retry);
+    }
+    let attrs = attributes(&r, &rp);
+    let decision = {
+        let st = srv.lock();
+        let settings = srv.controls.lock();
+        auth::authorize(&st, &settings, &user, &attrs)
+    };
+    match decision {
+        Decision::Allow(_) => {}
+        Decision::Deny(reason) => return error_response(&auth::forbidden(&user, &attrs, &reason)),
+        Decision::NoOpinion => return error_response(&auth::forbidden(&user, &attrs, "")),
+    }
+    let watching = rp.query.flag("watch") && rp.query.get("watch").is_some();
+    let _seat = if watching {
+        None
+    } else {
+        match srv.controls.limiter().acquire(&user.name).await {
+            Some(seat) => Some(seat),
+            None => return too_many_requests(1),
+        }
+    };
     let is_write = matches!(
-        parts.method,
+        rp.method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
     if is_write && matches!(r, Route::Resource { .. }) {
@@ -891,81 +1059,130 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
             return error_response(&ApiError::injected(code, retry));
         }
     }
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return error_response(&ApiError::too_large(MAX_BODY)),
-    };
-    match r {
-        Route::Mini(what) => mini(&srv, &what, &parts.method, &body),
-        Route::Health => response(200, b"ok".to_vec(), "text/plain; charset=utf-8", &[]),
-        Route::NotFound => error_response(&ApiError::path_not_found()),
-        Route::Resource {
-            group,
-            version,
-            namespace,
-            plural,
-            name,
-            sub,
-        } => {
-            let target = {
-                let st = srv.lock();
-                let Some(info) = resolve(&st, &group, &version, &plural) else {
-                    return error_response(&ApiError::path_not_found());
-                };
-                if namespace.is_some() && !info.namespaced
-                    || info.namespaced && namespace.is_none() && name.is_some()
-                {
-                    return error_response(&ApiError::path_not_found());
-                }
-                let status = match sub.as_deref() {
-                    None => false,
-                    Some("status") if info.status => true,
-                    Some(_) => return error_response(&ApiError::path_not_found()),
-                };
-                Target {
-                    info,
-                    namespace: namespace.unwrap_or_default(),
-                    name: name.unwrap_or_default(),
-                    status,
-                }
-            };
-            match resource_verb(&srv, &parts.method, &parts.headers, &target, &q, &body) {
-                Ok((resp, wrote, establish)) => {
-                    if wrote {
-                        srv.faults.count_write();
-                    }
-                    if let Some((name, uid)) = establish {
-                        schedule_establish(&srv, name, uid);
-                    }
-                    resp
-                }
-                Err(e) => error_response(&e),
-            }
-        }
-        other => {
-            if parts.method != Method::GET {
-                return error_response(&ApiError::method_not_allowed());
-            }
-            if matches!(other, Route::OpenApiRoot | Route::OpenApiGroupVersion(..)) {
-                return match openapi(&srv, &other) {
-                    Some(v) => json_response(200, &v),
-                    None => error_response(&ApiError::path_not_found()),
-                };
-            }
-            match discovery(&srv, &other) {
-                Some(v) => json_response(200, &v),
-                None => error_response(&ApiError::path_not_found()),
-            }
-        }
+    let cpu_start = cost::thread_cpu_time();
+    let (resp, work) = handle_api(&srv, &r, &rp, &user, &body);
+    charge(
+        &srv,
+        work,
+        cost::thread_cpu_time().saturating_sub(cpu_start),
+    )
+    .await;
+    resp
+}
+
+/// Adds the busy work a request still owes to the cost model, on a blocking thread
+/// (where it takes a core, as a real server's request handling does).
+async fn charge(srv: &Server, work: Work, spent: Duration) {
+    let factor = srv.controls.cost();
+    let owed = cost::owed(work, factor, spent);
+    if factor > 0.0 {
+        srv.controls.record_cost(work.verb(), spent + owed);
+    }
+    if !owed.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || cost::burn(owed)).await;
     }
 }
 
-fn schedule_establish(srv: &Arc<Server>, name: String, uid: String) {
+/// Answers an authorized API request (not a control endpoint, not a health probe).
+fn handle_api(
+    srv: &Arc<Server>,
+    r: &Route,
+    rp: &RequestParts,
+    user: &User,
+    body: &[u8],
+) -> (Response, Work) {
+    let Route::Resource {
+        group,
+        version,
+        namespace,
+        plural,
+        name,
+        sub,
+    } = r
+    else {
+        if rp.method != Method::GET {
+            return (error_response(&ApiError::method_not_allowed()), Work::Light);
+        }
+        let doc = if matches!(r, Route::OpenApiRoot | Route::OpenApiGroupVersion(..)) {
+            openapi(srv, r)
+        } else {
+            discovery(srv, r)
+        };
+        let resp = match doc {
+            Some(v) => json_response(200, &v),
+            None => error_response(&ApiError::path_not_found()),
+        };
+        return (resp, Work::Light);
+    };
+    let target = {
+        let st = srv.lock();
+        let Some(info) = resolve(&st, group, version, plural) else {
+            return (error_response(&ApiError::path_not_found()), Work::Light);
+        };
+        if namespace.is_some() && !info.namespaced
+            || info.namespaced && namespace.is_none() && name.is_some()
+        {
+            return (error_response(&ApiError::path_not_found()), Work::Light);
+        }
+        let (status, scale) = match sub.as_deref() {
+            None => (false, false),
+            Some("status") if info.status => (true, false),
+            Some("scale") if info.scale => (false, true),
+            Some(_) => return (error_response(&ApiError::path_not_found()), Work::Light),
+        };
+        Target {
+            info,
+            namespace: namespace.clone().unwrap_or_default(),
+            name: name.clone().unwrap_or_default(),
+            status,
+            scale,
+        }
+    };
+    if target.info.builtin == Some(Builtin::SelfSubjectAccessReview) {
+        let resp = if rp.method == Method::POST && target.name.is_empty() {
+            let st = srv.lock();
+            let settings = srv.controls.lock();
+            match auth::self_subject_access_review(&st, &settings, user, body) {
+                Ok(v) => json_response(201, &v),
+                Err(e) => error_response(&e),
+            }
+        } else {
+            error_response(&ApiError::method_not_allowed())
+        };
+        return (resp, Work::Light);
+    }
+    let mut items = 0;
+    let result = resource_verb(srv, rp, &target, body, &mut items);
+    let work = work_of(&rp.method, &target, &rp.query, &rp.headers, items);
+    match result {
+        Ok(h) => {
+            if h.wrote {
+                srv.faults.count_write();
+            }
+            for d in h.after {
+                schedule(srv, d);
+            }
+            (h.resp, work)
+        }
+        Err(e) => (error_response(&e), work),
+    }
+}
+
+/// Runs deferred work after its delay: a CRD becomes Established, a terminating
+/// namespace or CRD goes away.
+fn schedule(srv: &Arc<Server>, d: Deferred) {
     let srv = Arc::clone(srv);
     tokio::spawn(async move {
-        tokio::time::sleep(srv.establish_delay).await;
+        let delay = match &d {
+            Deferred::Establish { .. } => srv.establish_delay,
+            Deferred::Purge { .. } => srv.controls.deletion_delay(),
+        };
+        tokio::time::sleep(delay).await;
         let mut st = srv.lock();
-        ops::establish_crd(&mut st, &name, &uid);
+        match d {
+            Deferred::Establish { name, uid } => ops::establish_crd(&mut st, &name, &uid),
+            Deferred::Purge { builtin, name, uid } => ops::purge(&mut st, builtin, &name, &uid),
+        }
     });
 }
 

@@ -156,11 +156,24 @@ pub(crate) fn config_key(v: &str) -> Vec<String> {
     errs
 }
 
-/// How a name is checked: label (Namespaces) or subdomain (everything else here).
+/// How a name is checked: label (Namespaces), path segment (RBAC objects, whose
+/// names may hold `:`) or subdomain (everything else here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum NameRule {
     Label,
     Subdomain,
+    PathSegment,
+}
+
+fn path_segment(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| name.contains(**c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
 }
 
 impl NameRule {
@@ -175,6 +188,7 @@ impl NameRule {
         match self {
             NameRule::Label => dns1123_label(name),
             NameRule::Subdomain => dns1123_subdomain(name),
+            NameRule::PathSegment => path_segment(name),
         }
     }
 }

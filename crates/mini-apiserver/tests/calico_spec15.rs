@@ -73,14 +73,9 @@ fn all_22_crds_load_and_are_served() {
     let crds = c.get_json(CRDS);
     assert_eq!(crds["items"].as_array().unwrap().len(), 22);
     let gv = c.get_json(CALICO);
-    let names: Vec<&str> = gv["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
+    let names = resource_names(&gv);
     assert_eq!(names.len(), 23, "{names:?}");
-    assert!(names.contains(&"kubecontrollersconfigurations/status"));
+    assert!(names.contains(&"kubecontrollersconfigurations/status".to_string()));
     let namespaced: Vec<&str> = gv["resources"]
         .as_array()
         .unwrap()

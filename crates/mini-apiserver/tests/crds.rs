@@ -628,7 +628,7 @@ fn patches_on_custom_resources() {
         .status_of(415, "UnsupportedMediaType");
     assert_eq!(
         st["message"],
-        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
     );
     let r = c.patch(
         &path,

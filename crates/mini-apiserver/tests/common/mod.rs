@@ -80,12 +80,23 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 #[derive(Clone)]
 pub struct Client {
     pub base: String,
+    /// Sent as `Authorization: Bearer TOKEN`.
+    pub token: Option<String>,
 }
 
 impl Client {
     pub fn new(base: &str) -> Client {
         Client {
             base: base.to_string(),
+            token: None,
+        }
+    }
+
+    /// The same client, authenticating with a bearer token.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            token: Some(token.to_string()),
         }
     }
 
@@ -100,6 +111,9 @@ impl Client {
         let mut s = TcpStream::connect(&host).expect("connect to the server");
         s.set_read_timeout(Some(Duration::from_secs(20))).ok();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        if let Some(t) = &self.token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -186,6 +200,26 @@ impl Client {
 
     pub fn merge_patch(&self, path: &str, body: &Value) -> Resp {
         self.patch(path, "application/merge-patch+json", body)
+    }
+
+    /// Server-side apply of a YAML or JSON text; `query` is appended as is
+    /// (`fieldManager=x&force=true`).
+    pub fn apply_text(&self, path: &str, query: &str, text: &str) -> Resp {
+        self.request(
+            "PATCH",
+            &format!("{path}?{query}"),
+            &[("Content-Type", "application/apply-patch+yaml")],
+            Some(text.as_bytes()),
+        )
+    }
+
+    /// Server-side apply of an object by a field manager.
+    pub fn apply(&self, path: &str, manager: &str, body: &Value) -> Resp {
+        self.apply_text(
+            path,
+            &format!("fieldManager={manager}"),
+            &serde_json::to_string(body).unwrap(),
+        )
     }
 
     pub fn delete(&self, path: &str) -> Resp {
@@ -276,6 +310,70 @@ pub fn install(c: &Client, crds: &[Value]) {
 pub fn install_calico(c: &Client, plurals: &[&str]) {
     let crds: Vec<Value> = plurals.iter().map(|p| calico_crd(p)).collect();
     install(c, &crds);
+}
+
+/// Calico's install manifests, kept with the repository's test fixtures.
+pub fn manifests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/manifests")
+}
+
+/// The documents of one of the vendored Calico manifests (`calico.yaml`...).
+pub fn manifest(file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(manifests_dir().join(file)).expect("read manifest");
+    let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).expect("manifest is YAML");
+    docs.into_iter().filter(|d| d.is_object()).collect()
+}
+
+/// The URL path of an object: `/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node`.
+pub fn object_path(obj: &Value) -> String {
+    let av = obj["apiVersion"].as_str().unwrap();
+    let kind = obj["kind"].as_str().unwrap();
+    let plural = match kind {
+        "PodDisruptionBudget" => "poddisruptionbudgets".to_string(),
+        "ValidatingAdmissionPolicy" => "validatingadmissionpolicies".to_string(),
+        "MutatingAdmissionPolicy" => "mutatingadmissionpolicies".to_string(),
+        k => format!("{}s", k.to_lowercase()),
+    };
+    let prefix = if av.contains('/') {
+        format!("/apis/{av}")
+    } else {
+        format!("/api/{av}")
+    };
+    let name = obj["metadata"]["name"].as_str().unwrap();
+    match obj["metadata"]["namespace"].as_str() {
+        Some(ns) => format!("{prefix}/namespaces/{ns}/{plural}/{name}"),
+        None => format!("{prefix}/{plural}/{name}"),
+    }
+}
+
+/// Polls `f` until it is true (5 s at most).
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The resource names of a discovery document (`APIResourceList`).
+pub fn resource_names(doc: &Value) -> Vec<String> {
+    doc["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["name"].as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One resource of a discovery document, by name.
+pub fn resource_entry<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {doc}"))
 }
 
 /// A minimal object.

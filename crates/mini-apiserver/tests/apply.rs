@@ -1,0 +1,404 @@
+//! Server-side apply and managedFields.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+const DS: &str = "/apis/apps/v1/namespaces/kube-system/daemonsets";
+
+fn ds(env: Value, tolerations: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "calico-node", "namespace": "kube-system", "labels": {"k8s-app": "calico-node"}},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "calico-node"}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "calico-node"}},
+                "spec": {
+                    "tolerations": tolerations,
+                    "containers": [{"name": "calico-node", "image": "calico/node:v3.32.1", "env": env}]
+                }
+            }
+        }
+    })
+}
+
+fn manager_entry<'a>(obj: &'a Value, manager: &str, op: &str) -> &'a Value {
+    obj["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|e| e["manager"] == manager && e["operation"] == op)
+        })
+        .unwrap_or_else(|| panic!("no {op} entry for {manager}: {}", obj["metadata"]))
+}
+
+#[test]
+fn apply_creates_then_is_a_no_op() {
+    let (_s, c) = server();
+    let path = format!("{CMS}/calico-config");
+    let cm = obj(
+        "v1",
+        "ConfigMap",
+        "calico-config",
+        json!({"data": {"a": "1", "b": "2"}}),
+    );
+    let r = c.apply(&path, "calico-migrate", &cm);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    let e = manager_entry(&v, "calico-migrate", "Apply");
+    assert_eq!(e["apiVersion"], "v1");
+    assert_eq!(e["fieldsType"], "FieldsV1");
+    assert_eq!(e["fieldsV1"], json!({"f:data": {"f:a": {}, "f:b": {}}}));
+    assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    let rv = v["metadata"]["resourceVersion"].clone();
+
+    // the same configuration again: nothing changes, not even the resourceVersion
+    let r = c.apply(&path, "calico-migrate", &cm);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["metadata"]["resourceVersion"], rv);
+    assert_eq!(
+        r.json()["metadata"]["managedFields"],
+        v["metadata"]["managedFields"]
+    );
+
+    // YAML works as well as JSON; a key left out goes away
+    let r = c.apply_text(
+        &path,
+        "fieldManager=calico-migrate",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: calico-config\ndata:\n  a: \"1\"\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"], json!({"a": "1"}));
+
+    // dry run: answered, not stored
+    let r = c.apply_text(
+        &path,
+        "fieldManager=calico-migrate&dryRun=All",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: calico-config\ndata:\n  a: \"9\"\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["a"], "9");
+    assert_eq!(c.get_json(&path)["data"]["a"], "1");
+    let r = c.apply_text(
+        &format!("{CMS}/other"),
+        "fieldManager=x&dryRun=All",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n",
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    c.get(&format!("{CMS}/other")).status_of(404, "NotFound");
+}
+
+#[test]
+fn apply_requests_are_checked() {
+    let (_s, c) = server();
+    let path = format!("{CMS}/x");
+    let cm = obj("v1", "ConfigMap", "x", json!({}));
+    let body = serde_json::to_string(&cm).unwrap();
+    c.apply_text(&path, "", &body).status_of(422, "Invalid");
+    let st = c
+        .merge_patch(&format!("{path}?force=true"), &json!({}))
+        .status_of(422, "Invalid");
+    assert_eq!(
+        st["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"
+    );
+    let st = c
+        .apply(&format!("{CMS}/y"), "m", &cm)
+        .status_of(400, "BadRequest");
+    assert_eq!(
+        st["message"],
+        "the name of the object (x) does not match the name on the URL (y)"
+    );
+    c.apply_text(&path, "fieldManager=m", "a: [")
+        .status_of(400, "BadRequest");
+    c.apply_text(&path, "fieldManager=m", "- 1\n")
+        .status_of(400, "BadRequest");
+    let mut with_mf = cm.clone();
+    with_mf["metadata"]["managedFields"] = json!([{"manager": "x"}]);
+    let st = c.apply(&path, "m", &with_mf).status_of(400, "BadRequest");
+    assert_eq!(st["message"], "metadata.managedFields must be nil");
+    let st = c
+        .apply(&path, "m", &json!({"metadata": {"name": "x"}}))
+        .status_of(400, "BadRequest");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Object 'Kind' is missing"),
+        "{st}"
+    );
+    // a namespace that does not exist
+    c.apply("/api/v1/namespaces/nope/configmaps/x", "m", &cm)
+        .status_of(404, "NotFound");
+}
+
+#[test]
+fn lists_merge_by_key_and_conflicts_are_reported() {
+    let (_s, c) = server();
+    let path = format!("{DS}/calico-node");
+    let r = c.apply(
+        &path,
+        "calico-migrate",
+        &ds(
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]),
+            json!([{"operator": "Exists"}]),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created = r.json();
+    assert_eq!(created["metadata"]["generation"], 1);
+    // another manager adds an env var and a container: both merge in by name
+    let r = c.apply(
+        &path,
+        "ops",
+        &json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "calico-node", "env": [{"name": "C", "value": "3"}]},
+            {"name": "sidecar", "image": "busybox"}
+        ]}}}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let containers = v["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(containers.len(), 2);
+    let env: Vec<&str> = containers[0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(env, ["A", "B", "C"]);
+    assert_eq!(v["metadata"]["generation"], 2);
+    let ops = manager_entry(&v, "ops", "Apply");
+    assert_eq!(
+        ops["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"calico-node\"}"],
+        json!({".": {}, "f:env": {"k:{\"name\":\"C\"}": {".": {}, "f:name": {}, "f:value": {}}}, "f:name": {}})
+    );
+
+    // the first manager drops B: it goes; C (owned by ops) stays; tolerations are atomic
+    let r = c.apply(
+        &path,
+        "calico-migrate",
+        &ds(
+            json!([{"name": "A", "value": "1"}]),
+            json!([{"key": "k", "operator": "Exists"}]),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let env: Vec<&str> = v["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(env, ["A", "C"]);
+    assert_eq!(
+        v["spec"]["template"]["spec"]["tolerations"],
+        json!([{"key": "k", "operator": "Exists"}])
+    );
+
+    // ops now wants another value of A: a conflict with calico-migrate
+    let other_a = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},
+        "spec": {"template": {"spec": {"containers": [{"name": "calico-node", "env": [{"name": "A", "value": "other"}]}]}}}});
+    let st = c.apply(&path, "ops", &other_a).status_of(409, "Conflict");
+    assert_eq!(
+        st["message"],
+        "Apply failed with 1 conflict: conflict with \"calico-migrate\": .spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value"
+    );
+    assert_eq!(
+        st["details"]["causes"],
+        json!([{"reason": "FieldManagerConflict", "message": "conflict with \"calico-migrate\"", "field": ".spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value"}])
+    );
+    // applying the same value is no conflict: ownership is shared
+    let same_a = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},
+        "spec": {"template": {"spec": {"containers": [{"name": "calico-node", "env": [{"name": "A", "value": "1"}]}]}}}});
+    assert_eq!(c.apply(&path, "ops", &same_a).status, 200);
+    // forcing takes the field over
+    let r = c.apply_text(&path, "fieldManager=ops&force=true", &other_a.to_string());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        v["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "other"
+    );
+    let mine = manager_entry(&v, "calico-migrate", "Apply");
+    assert!(
+        mine["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"calico-node\"}"]["f:env"]["k:{\"name\":\"A\"}"]
+            .get("f:value")
+            .is_none(),
+        "{mine}"
+    );
+}
+
+#[test]
+fn updates_record_their_managers() {
+    let (_s, c) = server();
+    let path = format!("{CMS}/cm");
+    c.request(
+        "POST",
+        CMS,
+        &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", "kubectl/v1.32.0 (linux/amd64) kubernetes/abc"),
+        ],
+        Some(
+            obj("v1", "ConfigMap", "cm", json!({"data": {"a": "1"}}))
+                .to_string()
+                .as_bytes(),
+        ),
+    );
+    let v = c.get_json(&path);
+    let e = manager_entry(&v, "kubectl", "Update");
+    assert_eq!(e["fieldsV1"], json!({"f:data": {".": {}, "f:a": {}}}));
+    // a merge patch by a named manager owns what it changed
+    let r = c.merge_patch(
+        &format!("{path}?fieldManager=editor"),
+        &json!({"data": {"b": "2"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        manager_entry(&v, "editor", "Update")["fieldsV1"],
+        json!({"f:data": {"f:b": {}}})
+    );
+    // an apply that changes what an updater owns conflicts with it, naming its API version
+    let st = c
+        .apply(
+            &path,
+            "applier",
+            &obj("v1", "ConfigMap", "cm", json!({"data": {"a": "9"}})),
+        )
+        .status_of(409, "Conflict");
+    assert_eq!(
+        st["message"],
+        "Apply failed with 1 conflict: conflict with \"kubectl\" using v1: .data.a"
+    );
+    // a PUT that sends managedFields back keeps them; a no-op write changes nothing
+    let rv = v["metadata"]["resourceVersion"].clone();
+    let r = c.put(&format!("{path}?fieldManager=editor"), &v);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["metadata"]["resourceVersion"], rv);
+    assert_eq!(
+        r.json()["metadata"]["managedFields"],
+        v["metadata"]["managedFields"]
+    );
+}
+
+#[test]
+fn objects_without_managed_fields_get_a_before_first_apply_owner() {
+    let (_s, c) = server();
+    // kube-system was created at start, with no managedFields
+    let path = "/api/v1/namespaces/kube-system";
+    assert!(c.get_json(path)["metadata"].get("managedFields").is_none());
+    let ns = obj(
+        "v1",
+        "Namespace",
+        "kube-system",
+        json!({"metadata": {"name": "kube-system", "labels": {"team": "net"}}}),
+    );
+    let r = c.apply(path, "calico-migrate", &ns);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["metadata"]["labels"]["team"], "net");
+    let before = manager_entry(&v, "before-first-apply", "Update");
+    assert!(
+        before["fieldsV1"]["f:metadata"]["f:labels"]
+            .get("f:kubernetes.io/metadata.name")
+            .is_some(),
+        "{before}"
+    );
+}
+
+#[test]
+fn custom_resources_are_applied_through_their_schema() {
+    let (_s, c) = server();
+    install_calico(&c, &["ippools"]);
+    let path = format!("{CALICO}/ippools/default-ipv4-ippool");
+    let pool = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+        "metadata": {"name": "default-ipv4-ippool"},
+        "spec": {"cidr": "10.244.0.0/16", "ipipMode": "Always", "natOutgoing": true, "bogus": 1}});
+    let r = c.apply(&path, "calico-migrate", &pool);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.all_headers("warning").len(), 1, "unknown field warned");
+    let v = r.json();
+    assert!(v["spec"].get("bogus").is_none());
+    // the pruned field is not owned
+    let e = manager_entry(&v, "calico-migrate", "Apply");
+    assert!(e["fieldsV1"]["f:spec"].get("f:bogus").is_none(), "{e}");
+    assert!(e["fieldsV1"]["f:spec"].get("f:cidr").is_some());
+    assert_eq!(v["metadata"]["generation"], 1);
+    // validation applies
+    let mut bad = pool.clone();
+    bad["spec"]["ipipMode"] = json!("Sometimes");
+    let st = c
+        .apply(&path, "calico-migrate", &bad)
+        .status_of(422, "Invalid");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.ipipMode: Unsupported value: \"Sometimes\""),
+        "{st}"
+    );
+    // strict validation refuses the unknown field
+    let st = c
+        .apply_text(
+            &path,
+            "fieldManager=calico-migrate&fieldValidation=Strict",
+            &pool.to_string(),
+        )
+        .status_of(400, "BadRequest");
+    assert_eq!(
+        st["message"],
+        "strict decoding error: unknown field \"spec.bogus\""
+    );
+}
+
+#[test]
+fn the_kubernetes_datastore_manifest_applies_twice() {
+    let (_s, c) = server();
+    let docs = manifest("calico.yaml");
+    assert!(docs.len() > 30);
+    for d in &docs {
+        let r = c.apply(&object_path(d), "calico-migrate", d);
+        assert_eq!(r.status, 201, "{}: {}", object_path(d), r.text());
+        if d["kind"] == "CustomResourceDefinition" {
+            let plural = d["spec"]["names"]["plural"].as_str().unwrap();
+            let group = d["spec"]["group"].as_str().unwrap();
+            let version = d["spec"]["versions"][0]["name"].as_str().unwrap();
+            wait_served(&c, &format!("/apis/{group}/{version}/{plural}"));
+        }
+    }
+    // once the controllers have caught up, applying it again changes nothing
+    for d in docs
+        .iter()
+        .filter(|d| matches!(d["kind"].as_str(), Some("DaemonSet" | "Deployment")))
+    {
+        wait_until("the rollout", || {
+            c.get_json(&object_path(d))["status"]["observedGeneration"] == 1
+        });
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for d in &docs {
+        let before = c.get_json(&object_path(d))["metadata"]["resourceVersion"].clone();
+        let r = c.apply(&object_path(d), "calico-migrate", d);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.json()["metadata"]["resourceVersion"],
+            before,
+            "{} changed",
+            object_path(d)
+        );
+    }
+    let node = c.get_json("/apis/apps/v1/namespaces/kube-system/daemonsets/calico-node");
+    assert_eq!(
+        node["spec"]["template"]["spec"]["containers"][0]["name"],
+        "calico-node"
+    );
+}
