@@ -16,11 +16,14 @@ use crate::ops::{
 use crate::schema::json_equal;
 use crate::store::{State, meta_str};
 
-/// Reads an apply body: YAML, of which JSON is a special case.
+/// Reads an apply body: YAML, of which JSON is a special case. As kube-apiserver reads
+/// it, YAML 1.1 style: `0400` is an octal number (256).
 fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-    let v: Value = serde_saphyr::from_str(text)
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    let v: Value = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !v.is_object() {
         return Err(ApiError::bad_request(format!(

@@ -36,6 +36,21 @@ pub struct Rollout {
     pub stall: Stall,
 }
 
+impl std::str::FromStr for Stall {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Stall, String> {
+        match s {
+            "none" => Ok(Stall::None),
+            "unobserved" => Ok(Stall::Unobserved),
+            "unavailable" => Ok(Stall::Unavailable),
+            other => Err(format!(
+                "unknown stall {other:?} (none, unobserved or unavailable)"
+            )),
+        }
+    }
+}
+
 impl Default for Rollout {
     fn default() -> Self {
         Rollout {
@@ -63,6 +78,42 @@ impl TokenUser {
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }
     }
+}
+
+/// Reads users from a static token file in kube-apiserver's `--token-auth-file`
+/// format: one `token,user,uid` line per user, optionally followed by a quoted,
+/// comma-separated list of groups (`"g1,g2"`). Blank lines and `#` comments are
+/// skipped.
+pub fn parse_token_file(text: &str) -> Result<Vec<TokenUser>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (head, groups) = match line.split_once(",\"") {
+            Some((h, g)) => (h, g.trim_end_matches('"')),
+            None => (line, ""),
+        };
+        let fields: Vec<&str> = head.split(',').map(str::trim).collect();
+        if fields.len() < 3 || fields[0].is_empty() || fields[1].is_empty() {
+            return Err(format!(
+                "line {}: expected token,user,uid[,\"group1,group2\"]",
+                i + 1
+            ));
+        }
+        out.push(TokenUser {
+            token: fields[0].to_string(),
+            user: fields[1].to_string(),
+            groups: groups
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// A request refused (403) whoever makes it, and reported as denied by
@@ -269,5 +320,32 @@ impl Controls {
 
     pub fn set_deletion_delay(&self, d: Duration) {
         self.lock().deletion_delay = d;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_files() {
+        let users = parse_token_file("# users\nt1,alice,1\n\nt2,bob,2,\"net,ops\"\n").unwrap();
+        assert_eq!(users[0], TokenUser::new("t1", "alice", &[]));
+        assert_eq!(users[1], TokenUser::new("t2", "bob", &["net", "ops"]));
+        assert!(
+            parse_token_file("t1,alice")
+                .unwrap_err()
+                .starts_with("line 1")
+        );
+    }
+
+    #[test]
+    fn denials_match() {
+        let d = Denial::new("patch", "", "nodes", None);
+        assert!(d.matches("patch", "", "nodes", ""));
+        assert!(!d.matches("patch", "", "nodes/status", ""));
+        let d = Denial::new("*", "apps", "*", Some("kube-system"));
+        assert!(d.matches("update", "apps", "deployments/scale", "kube-system"));
+        assert!(!d.matches("update", "apps", "deployments", "default"));
     }
 }

@@ -125,7 +125,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
-pub use controls::{Apf, Controls, CostStats, Denial, Rollout, Stall, TokenUser};
+pub use controls::{Apf, Controls, CostStats, Denial, Rollout, Stall, TokenUser, parse_token_file};
 pub use faults::Faults;
 
 /// Server options.

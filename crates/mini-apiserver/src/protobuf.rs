@@ -1,7 +1,8 @@
 //! Decoding of the Kubernetes protobuf encoding (`application/vnd.kubernetes.protobuf`)
 //! for the request bodies kubectl's imperative commands send (`kubectl create
-//! namespace|configmap|secret`). Only Namespace, ConfigMap and Secret are understood;
-//! the result is the JSON form of the object.
+//! namespace|configmap|secret`, `kubectl auth can-i`). Only Namespace, ConfigMap,
+//! Secret and SelfSubjectAccessReview are understood; the result is the JSON form of
+//! the object.
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -200,6 +201,46 @@ fn kind_body(kind: &str, b: &[u8]) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
+/// A message of string fields, numbered in the order of `names`.
+fn strings_message(b: &[u8], names: &[&str]) -> Result<Value, String> {
+    let mut m = Map::new();
+    for (n, f) in fields(b)? {
+        if let (Some(name), Field::Bytes(x)) = (names.get((n as usize).wrapping_sub(1)), f) {
+            m.insert(name.to_string(), json!(string(x)?));
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+/// The spec of a SelfSubjectAccessReview.
+fn review_spec(b: &[u8]) -> Result<Value, String> {
+    let mut spec = Map::new();
+    for (n, f) in fields(b)? {
+        match (n, f) {
+            (1, Field::Bytes(x)) => {
+                let names = [
+                    "namespace",
+                    "verb",
+                    "group",
+                    "version",
+                    "resource",
+                    "subresource",
+                    "name",
+                ];
+                spec.insert("resourceAttributes".into(), strings_message(x, &names)?);
+            }
+            (2, Field::Bytes(x)) => {
+                spec.insert(
+                    "nonResourceAttributes".into(),
+                    strings_message(x, &["path", "verb"])?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(Value::Object(spec))
+}
+
 /// Decodes a protobuf request body into the JSON object it stands for.
 pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
     let Some(rest) = body.strip_prefix(MAGIC) else {
@@ -223,15 +264,24 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, String> {
             _ => {}
         }
     }
-    if !matches!(kind.as_str(), "Namespace" | "ConfigMap" | "Secret") || api_version != "v1" {
-        return Err(format!(
-            "the protobuf encoding of {api_version}, Kind={kind} is not supported by this server; send JSON"
-        ));
-    }
     let mut obj = Map::new();
     obj.insert("kind".into(), json!(kind));
     obj.insert("apiVersion".into(), json!(api_version));
-    obj.extend(kind_body(&kind, raw)?);
+    match (api_version.as_str(), kind.as_str()) {
+        ("v1", "Namespace" | "ConfigMap" | "Secret") => obj.extend(kind_body(&kind, raw)?),
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            for (n, f) in fields(raw)? {
+                if let (2, Field::Bytes(x)) = (n, f) {
+                    obj.insert("spec".into(), review_spec(x)?);
+                }
+            }
+        }
+        _ => {
+            return Err(format!(
+                "the protobuf encoding of {api_version}, Kind={kind} is not supported by this server; send JSON"
+            ));
+        }
+    }
     Ok(Value::Object(obj))
 }
 
@@ -266,6 +316,18 @@ mod tests {
             json!({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm","namespace":"ns","labels":{"a":"b"}},"data":{"k":"v"}})
         );
         assert!(decode(b"nope").is_err());
+        let attrs = [field(2, b"patch"), field(5, b"nodes")].concat();
+        let ssar = field(2, &field(1, &attrs));
+        let tm = [
+            field(1, b"authorization.k8s.io/v1"),
+            field(2, b"SelfSubjectAccessReview"),
+        ]
+        .concat();
+        let body = [MAGIC.to_vec(), field(1, &tm), field(2, &ssar)].concat();
+        assert_eq!(
+            decode(&body).unwrap()["spec"],
+            json!({"resourceAttributes": {"verb": "patch", "resource": "nodes"}})
+        );
         assert!(decode(&[MAGIC, &[0x0a, 0x05]].concat()).is_err());
     }
 }

@@ -1140,9 +1140,12 @@ fn handle_api(
     };
     if target.info.builtin == Some(Builtin::SelfSubjectAccessReview) {
         let resp = if rp.method == Method::POST && target.name.is_empty() {
-            let st = srv.lock();
-            let settings = srv.controls.lock();
-            match auth::self_subject_access_review(&st, &settings, user, body) {
+            let review = json_body(&rp.headers, body).and_then(|b| {
+                let st = srv.lock();
+                let settings = srv.controls.lock();
+                auth::self_subject_access_review(&st, &settings, user, &b)
+            });
+            match review {
                 Ok(v) => json_response(201, &v),
                 Err(e) => error_response(&e),
             }

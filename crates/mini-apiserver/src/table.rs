@@ -151,6 +151,31 @@ fn node_roles(obj: &Value) -> String {
     }
 }
 
+fn status_int(obj: &Value, field: &str) -> i64 {
+    obj.get("status")
+        .and_then(|s| s.get(field))
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// A DaemonSet's node selector as kubectl prints it (`kubernetes.io/os=linux`).
+fn node_selector(obj: &Value) -> String {
+    let sel = obj
+        .get("spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("spec"))
+        .and_then(|p| p.get("nodeSelector"))
+        .and_then(Value::as_object);
+    match sel {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => "<none>".into(),
+    }
+}
+
 fn count(obj: &Value, fields: &[&str]) -> i64 {
     fields
         .iter()
@@ -257,6 +282,107 @@ pub(crate) fn table(
                             .and_then(Value::as_str)
                             .unwrap_or("")
                     ),
+                ]
+            }),
+        ),
+        Some(Builtin::DaemonSet) => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col(
+                    "Desired",
+                    "integer",
+                    "",
+                    "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).",
+                    0,
+                ),
+                col(
+                    "Current",
+                    "integer",
+                    "",
+                    "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+                    0,
+                ),
+                col(
+                    "Ready",
+                    "integer",
+                    "",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.",
+                    0,
+                ),
+                col(
+                    "Up-to-date",
+                    "integer",
+                    "",
+                    "The total number of nodes that are running updated daemon pod",
+                    0,
+                ),
+                col(
+                    "Available",
+                    "integer",
+                    "",
+                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
+                    0,
+                ),
+                col(
+                    "Node Selector",
+                    "string",
+                    "",
+                    "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node.",
+                    0,
+                ),
+                col("Age", "string", "", AGE_DESC, 0),
+            ],
+            Box::new(|o: &Value| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(status_int(o, "desiredNumberScheduled")),
+                    json!(status_int(o, "currentNumberScheduled")),
+                    json!(status_int(o, "numberReady")),
+                    json!(status_int(o, "updatedNumberScheduled")),
+                    json!(status_int(o, "numberAvailable")),
+                    json!(node_selector(o)),
+                    json!(age(o)),
+                ]
+            }),
+        ),
+        Some(Builtin::Deployment) => (
+            vec![
+                col("Name", "string", "name", NAME_DESC, 0),
+                col(
+                    "Ready",
+                    "string",
+                    "",
+                    "Number of the pod with ready state",
+                    0,
+                ),
+                col(
+                    "Up-to-date",
+                    "string",
+                    "",
+                    "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                    0,
+                ),
+                col(
+                    "Available",
+                    "string",
+                    "",
+                    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                    0,
+                ),
+                col("Age", "string", "", AGE_DESC, 0),
+            ],
+            Box::new(|o: &Value| {
+                let want = o
+                    .get("spec")
+                    .and_then(|s| s.get("replicas"))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(format!("{}/{want}", status_int(o, "readyReplicas"))),
+                    json!(status_int(o, "updatedReplicas")),
+                    json!(status_int(o, "availableReplicas")),
+                    json!(age(o)),
                 ]
             }),
         ),

@@ -287,3 +287,121 @@ fn kubectl_get_create_apply() {
     let (_, _, err) = k.run(&["delete", "ns", "kube-system"]);
     assert!(err.contains("this namespace may not be deleted"), "{err}");
 }
+
+#[test]
+fn kubectl_runs_a_migration() {
+    let Some(bin) = kubectl() else {
+        eprintln!("kubectl is not installed; skipping");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = spawn(
+        dir.path(),
+        &["--rollout-delay", "20ms", "--rollout-pods-per-step", "1"],
+    );
+    let k = Kubectl {
+        bin,
+        dir: dir.path(),
+    };
+    let c = Client::new(&p.url);
+    for n in ["n1", "n2"] {
+        c.create("/api/v1/nodes", &obj("v1", "Node", n, json!({})));
+    }
+    let etcd = manifests_dir().join("calico-etcd.yaml");
+    let kdd = manifests_dir().join("calico.yaml");
+    let out = k.ok(&["apply", "--server-side", "-f", etcd.to_str().unwrap()]);
+    assert!(
+        out.contains("daemonset.apps/calico-node serverside-applied"),
+        "{out}"
+    );
+    let out = k.ok(&[
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "daemonset",
+        "calico-node",
+        "--timeout=20s",
+    ]);
+    assert!(
+        out.contains("daemon set \"calico-node\" successfully rolled out"),
+        "{out}"
+    );
+    assert_eq!(k.ok(&["auth", "can-i", "patch", "nodes"]).trim(), "yes");
+    c.post(
+        "/_mini/denials",
+        &json!({"add": [{"verb": "patch", "resource": "nodes"}]}),
+    );
+    let (ok, out, _) = k.run(&["auth", "can-i", "patch", "nodes"]);
+    assert!(!ok);
+    assert!(
+        out.starts_with("no - denied by the server's explicit denial"),
+        "{out}"
+    );
+    assert_eq!(
+        k.ok(&[
+            "-n",
+            "kube-system",
+            "scale",
+            "deployment",
+            "calico-kube-controllers",
+            "--replicas=0"
+        ])
+        .trim(),
+        "deployment.apps/calico-kube-controllers scaled"
+    );
+    // the manifest's replicas conflict with the scale
+    let (ok, _, err) = k.run(&["apply", "--server-side", "-f", kdd.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("conflict") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    let out = k.ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        kdd.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("customresourcedefinition.apiextensions.k8s.io/ippools.crd.projectcalico.org serverside-applied"),
+        "{out}"
+    );
+    for what in [
+        "daemonset/calico-node",
+        "deployment/calico-kube-controllers",
+    ] {
+        let out = k.ok(&[
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            what,
+            "--timeout=20s",
+        ]);
+        assert!(out.contains("successfully rolled out"), "{out}");
+    }
+    let out = k.ok(&["-n", "kube-system", "get", "daemonsets"]);
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..7],
+        [
+            "calico-node",
+            "2",
+            "2",
+            "2",
+            "2",
+            "2",
+            "kubernetes.io/os=linux"
+        ],
+        "{out}"
+    );
+    let out = k.ok(&["-n", "kube-system", "get", "deployments"]);
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..4],
+        ["calico-kube-controllers", "1/1", "1", "1"],
+        "{out}"
+    );
+}

@@ -7,14 +7,13 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{
     Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
     WatchParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::runtime::{conditions, wait::await_condition, watcher};
-use kube::{Client, Config};
 use mini_apiserver::{ApiServer, Options};
 use serde_json::json;
 
@@ -25,11 +24,7 @@ async fn start() -> (ApiServer, Client) {
     })
     .await
     .expect("server starts");
-    let kc = Kubeconfig::from_yaml(&s.kubeconfig("mini")).expect("kubeconfig parses");
-    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    let client = Client::try_from(cfg).expect("client");
+    let client = common::kube_client(&s).await;
     (s, client)
 }
 

@@ -14,7 +14,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use mini_apiserver::{BackgroundServer, Faults, Options};
+use mini_apiserver::{BackgroundServer, Controls, Faults, Options};
 use tempfile::TempDir;
 
 use crate::block_on;
@@ -113,6 +113,15 @@ impl KubeSide {
     pub fn faults(&self) -> Option<Faults> {
         match &self.backend {
             Backend::Local(server) => Some(server.faults()),
+            Backend::External { .. } => None,
+        }
+    }
+
+    /// The adjustable behaviour of the local server: rollouts, tokens, denials, cost,
+    /// API Priority and Fairness, deletion delay (None against a real cluster).
+    pub fn controls(&self) -> Option<Controls> {
+        match &self.backend {
+            Backend::Local(server) => Some(server.controls()),
             Backend::External { .. } => None,
         }
     }

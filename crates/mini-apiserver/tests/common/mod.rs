@@ -237,6 +237,15 @@ impl Client {
     }
 }
 
+/// A kube-rs client for a server, from the kubeconfig the server writes.
+pub async fn kube_client(s: &mini_apiserver::ApiServer) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(&s.kubeconfig("mini")).expect("kubeconfig parses");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(cfg).expect("client")
+}
+
 /// Starts a server with a short CRD establish delay.
 pub fn server() -> (BackgroundServer, Client) {
     let s = BackgroundServer::start(Options {
@@ -317,10 +326,14 @@ pub fn manifests_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/manifests")
 }
 
-/// The documents of one of the vendored Calico manifests (`calico.yaml`...).
+/// The documents of one of the vendored Calico manifests (`calico.yaml`...), read as
+/// kubectl reads YAML: `defaultMode: 0400` is octal.
 pub fn manifest(file: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(manifests_dir().join(file)).expect("read manifest");
-    let docs: Vec<Value> = serde_saphyr::from_str_multiple(&text).expect("manifest is YAML");
+    let mut options = serde_saphyr::Options::default();
+    options.legacy_octal_numbers = true;
+    let docs: Vec<Value> =
+        serde_saphyr::from_str_multiple_with_options(&text, options).expect("manifest is YAML");
     docs.into_iter().filter(|d| d.is_object()).collect()
 }
 
