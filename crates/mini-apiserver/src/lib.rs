@@ -2,17 +2,27 @@
 //!
 //! It serves JSON over plain HTTP on `127.0.0.1`, for the test suite, the benchmark and
 //! the sandbox of `kubectl calico-migrate`. The aim is faithfulness: the status codes,
-//! reasons and messages, the metadata the server assigns, and above all the handling
-//! of custom resources by their CRD's structural schema (pruning, defaulting,
-//! validation) follow kube-apiserver.
+//! reasons and messages, the metadata the server assigns, the handling of custom
+//! resources by their CRD's structural schema (pruning, defaulting, validation),
+//! server-side apply, permissions, and what requests cost follow kube-apiserver.
 //!
 //! # What is served
 //! - Discovery: `/version` (v1.32.0), `/api`, `/api/v1`, `/apis`, `/apis/GROUP`,
 //!   `/apis/GROUP/VERSION` (legacy discovery documents; aggregated discovery is not
 //!   offered, clients fall back). See below for `/openapi`.
-//! - Core v1 `namespaces` (with `/status`), `configmaps`, `secrets`, `nodes` (with
-//!   `/status`), and `apiextensions.k8s.io/v1` `customresourcedefinitions` (with
-//!   `/status`).
+//! - Built-in resources, from one table: core v1 `namespaces` (with `/status`),
+//!   `configmaps`, `secrets`, `nodes` (with `/status`), `serviceaccounts`, `services`
+//!   (with `/status`); `apps/v1` `daemonsets` and `deployments` (with `/status`, and
+//!   `deployments/{name}/scale` as an `autoscaling/v1` Scale: GET, PUT, PATCH);
+//!   `rbac.authorization.k8s.io/v1` `clusterroles`, `clusterrolebindings`, `roles`,
+//!   `rolebindings`; `policy/v1` `poddisruptionbudgets` (with `/status`);
+//!   `admissionregistration.k8s.io/v1` `validatingwebhookconfigurations`,
+//!   `validatingadmissionpolicies` (with `/status`), `validatingadmissionpolicybindings`,
+//!   and `admissionregistration.k8s.io/v1beta1` `mutatingadmissionpolicies` and
+//!   `mutatingadmissionpolicybindings` (the version Calico's v3 manifest uses);
+//!   `apiextensions.k8s.io/v1` `customresourcedefinitions` (with `/status`);
+//!   `authorization.k8s.io/v1` `selfsubjectaccessreviews` (create only). Pods do not
+//!   exist.
 //! - The custom resources of every *Established* CRD, in every served version
 //!   (conversion strategy None: only `apiVersion` differs), cluster-scoped or
 //!   namespaced (plus the all-namespaces list), with a `/status` subresource when
@@ -20,15 +30,18 @@
 //!   it is created; until then its resources answer 404 like the real server.
 //! - Verbs: get, list (`limit`/`continue`, `labelSelector`, `fieldSelector`), watch
 //!   (`watch=true`, with `resourceVersion`, `timeoutSeconds`, `sendInitialEvents`),
-//!   create (with `generateName`), update, patch (merge, JSON; strategic merge for
-//!   built-in kinds only, 415 for custom resources), delete (with DeleteOptions
-//!   preconditions), deletecollection, `dryRun=All`, `fieldValidation`
+//!   create (with `generateName`), update, patch (merge, JSON, server-side apply;
+//!   strategic merge for built-in kinds only, 415 for custom resources), delete (with
+//!   DeleteOptions preconditions), deletecollection, `dryRun=All`, `fieldValidation`
 //!   (Ignore/Warn/Strict; Warn is the default and sends `Warning: 299 - "unknown
-//!   field \"spec.foo\""` headers), and the `as=Table;v=v1;g=meta.k8s.io` form of
-//!   get/list that `kubectl get` asks for.
+//!   field \"spec.foo\""` headers), `fieldManager`, and the
+//!   `as=Table;v=v1;g=meta.k8s.io` form of get/list that `kubectl get` asks for.
 //!
 //! # Behaviour worth knowing
-//! - `resourceVersion` is one global counter; a no-op update does not bump it.
+//! - `resourceVersion` is one global counter; a no-op write does not bump it.
+//!   `metadata.generation` is kept for custom resources, CRDs, DaemonSets,
+//!   Deployments (also bumped by annotation changes, as kube does), PDBs and the
+//!   admission kinds: it changes with anything outside `metadata` and `status`.
 //! - Lists are ordered by `namespace/name` (etcd key order). A continued list is a
 //!   consistent snapshot: the pages after the first show the collection as it was
 //!   when the first page was served (objects created, changed or deleted since are
@@ -46,50 +59,115 @@
 //!   **CEL rules (`x-kubernetes-validations`) are not evaluated**, like the v1.24
 //!   server the project measured; `int32`/`int64` formats are not range-checked.
 //!   Updates of custom resources (and CRDs) must carry `metadata.resourceVersion`.
+//! - Built-in workload kinds get kube's defaults where the Calico manifests rely on
+//!   them (rollout strategies, replicas, pod template and container defaults, a
+//!   Service's type, ports and cluster IP) and kube's checks of selectors, replicas
+//!   and `roleRef`. Their `spec` is otherwise stored as sent: unknown fields inside it
+//!   are kept, not pruned.
+//! - Server-side apply (`PATCH` with `application/apply-patch+yaml`, a YAML or JSON
+//!   body read as kube reads it: `0400` is octal): `fieldManager` is required (422 as
+//!   kube), `force` only with apply; the object is created when absent (201).
+//!   `metadata.managedFields` is kept by every write (`Apply` and `Update` entries
+//!   with `fieldsV1`; other writes are recorded under `fieldManager` or the
+//!   User-Agent's product); re-applying the same configuration changes nothing;
+//!   fields a manager stops applying go unless another manager owns them; a change
+//!   to another manager's field is a 409 `Conflict` with `FieldManagerConflict`
+//!   causes unless forced. Lists merge as described in the `fields` module: by the
+//!   CRD's `x-kubernetes-list-type`/`x-kubernetes-list-map-keys` for custom
+//!   resources, by a table of list keys for built-ins (containers, env, volumes by
+//!   name; ports by port and protocol; volumeMounts by mountPath; tolerations and
+//!   other lists atomic). Objects that never had managed fields get a
+//!   `before-first-apply` owner at their first apply, as on the real server.
+//! - Rollouts are simulated: when a DaemonSet or Deployment changes (or Nodes come and
+//!   go), its `status` catches up after [`Rollout::delay`], all at once or
+//!   [`Rollout::pods_per_step`] at a time, so that `kubectl rollout status` sees it
+//!   progress. A DaemonSet wants one pod per Node its `nodeSelector` selects; Nodes
+//!   without the well-known `kubernetes.io/os`/`arch` labels count as matching
+//!   them. [`Stall`] makes rollouts never finish (status stuck at the old generation,
+//!   or one pod never available).
+//! - Authentication and authorization are off unless configured: requests without a
+//!   token are the admin (`system:admin` in `system:masters`). With
+//!   [`Options::tokens`], bearer tokens name users and groups; unknown tokens get 401,
+//!   as do requests without a token under [`Options::require_token`]. Other users are
+//!   authorized by RBAC from the stored roles and bindings (subresources, resource
+//!   names, `*`, User/Group/ServiceAccount subjects, `system:authenticated`;
+//!   aggregated ClusterRoles are not aggregated); refusals are kube's 403 texts
+//!   (`nodes "n1" is forbidden: User "alice" cannot patch resource "nodes" in API
+//!   group "" at the cluster scope`). Discovery, `/version` and
+//!   SelfSubjectAccessReview are open to everyone authenticated. [`Denial`]s refuse
+//!   requests to everybody, the admin included, and SelfSubjectAccessReview reports
+//!   them (`denied: true`).
+//! - Cost: every request costs CPU like on a real kube-apiserver (2.5 ms per create
+//!   at [`Options::cost`] 1, the default; other verbs scaled from it, lists per item —
+//!   see the `cost` module), spent as busy work on a blocking thread so that
+//!   throughput is bounded by the machine's cores. `latency` adds wall time to writes.
+//! - API Priority and Fairness: one priority level for everybody (kube would put the
+//!   admin in the exempt level and users in `global-default` or `workload-low`):
+//!   [`Apf::max_inflight`] requests execute at once (49 by default, the seats of
+//!   `global-default`), [`Apf::queue_length`] more wait (50) and are served in turn per
+//!   user, the rest get kube's plain-text 429 `Too many requests, please try again
+//!   later.` with `Retry-After: 1`. Watches and health probes take no seat.
 //! - Deletion is immediate unless the object has `metadata.finalizers` (then it gets
-//!   a `deletionTimestamp` and goes when the last finalizer is removed). Deleting a
-//!   CRD deletes its custom resources, deleting a namespace deletes its contents, at
-//!   once. A delete answers with a `Status` of `Success`, except for namespaces and
-//!   CRDs which answer with the object (as the real server does). `default`,
-//!   `kube-system` and `kube-public` cannot be deleted (403).
-//! - Request bodies are JSON; the protobuf bodies kubectl's imperative commands send
-//!   (`kubectl create namespace|configmap|secret`) are understood for those three
-//!   kinds. Responses are always JSON.
-//! - Not implemented: server-side apply (`application/apply-patch+yaml` gets 415),
-//!   YAML bodies and other protobuf bodies (415 / 400),
-//!   `managedFields`, garbage collection of owner references, admission webhooks,
-//!   authentication and authorization (every request is allowed), aggregated
-//!   discovery, OpenAPI schemas, the `pods`, `services` and `apps` resources.
+//!   a `deletionTimestamp` and goes when the last finalizer is removed). With a
+//!   [`Options::deletion_delay`], a deleted namespace is `Terminating` (creates in it
+//!   get kube's 403 `unable to create new content in namespace X because it is being
+//!   terminated`) and a deleted CRD gets the cleanup finalizer and a `Terminating`
+//!   condition (creates of its resources get 405); they go with their content after
+//!   the delay. Without it, they and their content go at once. A delete answers with
+//!   a `Status` of `Success`, except for namespaces and CRDs which answer with the
+//!   object. `default`, `kube-system` and `kube-public` cannot be deleted (403).
+//! - Request bodies are JSON (YAML for apply); the protobuf bodies kubectl sends
+//!   (`kubectl create namespace|configmap|secret`, `kubectl auth can-i`) are
+//!   understood for those kinds. Responses are always JSON.
+//! - Not implemented: other protobuf bodies (400), garbage collection of owner
+//!   references, admission webhooks and policies (stored, not run), aggregated
+//!   discovery, OpenAPI schemas, pods.
 //!
 //! # kubectl
 //! kubectl 1.32 works against it with a kubeconfig from [`ApiServer::kubeconfig`]:
-//! `get` (Table output), `create -f`, `apply -f`, `create namespace|configmap|secret`,
-//! `delete`, `patch`, `label`, `edit`; no extra flags are needed. `/openapi/v3` serves a
-//! minimal document (one PATCH operation per resource, no schemas): enough for kubectl
-//! to see that the server validates fields itself, so its default `--validate=strict`
-//! sends `fieldValidation=Strict` and the server answers unknown fields with a 400
+//! `get` (Table output), `create -f`, `apply -f`, `apply --server-side`
+//! (`--force-conflicts`), `create namespace|configmap|secret`, `delete`, `patch`,
+//! `label`, `edit`, `scale`, `rollout status`, `auth can-i`; no extra flags are
+//! needed (`--token` for a token user). `/openapi/v3` serves a minimal document (one
+//! PATCH operation per resource, no schemas): enough for kubectl to see that the
+//! server validates fields itself, so its default `--validate=strict` sends
+//! `fieldValidation=Strict` and the server answers unknown fields with a 400
 //! (`--validate=false` sends `fieldValidation=Ignore`). `/openapi/v2` answers 404:
 //! `kubectl explain` does not work, and `kubectl apply` computes strategic merge
 //! patches of built-in kinds from its compiled-in types and JSON merge patches for
 //! custom resources. Give kubectl its own `--cache-dir` when a server is restarted on
 //! a port a previous one used.
 //!
-//! # Fault injection over HTTP
-//! When the server runs as a separate process, the [`Faults`] controls are available
-//! over HTTP. These endpoints are not counted in `requests`:
-//! - `GET /_mini/stats` → `{"requests": N, "writes": N}`
-//! - `POST /_mini/faults` with a JSON object; every key is optional, they are
-//!   applied in this order, and the answer is the stats object:
+//! # Control over HTTP
+//! When the server runs as a separate process, what [`Faults`] and [`Controls`] offer
+//! is available over HTTP. These endpoints are not counted in `requests`, need no
+//! token, and answer `GET` with the current settings. Every `POST` takes a JSON object
+//! whose keys are all optional (an unknown key is a 400), applied in the order shown:
+//! - `GET /_mini/stats` → `{"requests": N, "writes": N, "cpu": {"create": {"requests":
+//!   N, "cpu_ms": X}, ...}, "apf": {"executing": N, "waiting": N}}`
+//! - `POST /_mini/faults`, answered with the stats:
 //!   ```json
 //!   {
 //!     "clear": true,
 //!     "latency_ms": 3,
 //!     "fail_writes_after": {"n": 10, "status": 503, "retry_after_secs": 2},
 //!     "fail_next_writes": {"n": 2, "status": 500},
-//!     "delay_writes_after": {"n": 5, "delay_ms": 200}
+//!     "delay_writes_after": {"n": 5, "delay_ms": 200},
+//!     "throttle_next_requests": {"n": 3, "retry_after_secs": 1}
 //!   }
 //!   ```
-//!   (`fail_next_writes` also accepts `count` for `n`.) An unknown key is a 400.
+//!   (`count` is accepted for `n`.) `throttle_next_requests` refuses the next API
+//!   requests, reads included, with API Priority and Fairness's 429.
+//! - `POST /_mini/rollout`: `{"delay_ms": 100, "pods_per_step": 1, "stall":
+//!   "none" | "unobserved" | "unavailable"}`
+//! - `POST /_mini/auth`: `{"clear_tokens": true, "tokens": [{"token": "t", "user":
+//!   "alice", "groups": ["g"]}], "require_token": false}` (answered with the users,
+//!   never the tokens)
+//! - `POST /_mini/denials`: `{"clear": true, "add": [{"verb": "patch", "group": "",
+//!   "resource": "nodes", "namespace": null}]}`
+//! - `POST /_mini/cost`: `{"factor": 1.0}`
+//! - `POST /_mini/apf`: `{"max_inflight": 49, "queue_length": 50}`
+//! - `POST /_mini/deletion`: `{"delay_ms": 0}`
 //!
 //! Writes are POST, PUT, PATCH and DELETE on API resources; `writes` counts the
 //! successful ones that changed the store (not dry runs, not failures).

@@ -328,9 +328,15 @@ fn custom_resources_are_applied_through_their_schema() {
     assert_eq!(r.all_headers("warning").len(), 1, "unknown field warned");
     let v = r.json();
     assert!(v["spec"].get("bogus").is_none());
+    // the schema's defaults are applied, and owned by nobody
+    assert_eq!(v["spec"]["assignmentMode"], "Automatic");
     // the pruned field is not owned
     let e = manager_entry(&v, "calico-migrate", "Apply");
     assert!(e["fieldsV1"]["f:spec"].get("f:bogus").is_none(), "{e}");
+    assert!(
+        e["fieldsV1"]["f:spec"].get("f:assignmentMode").is_none(),
+        "{e}"
+    );
     assert!(e["fieldsV1"]["f:spec"].get("f:cidr").is_some());
     assert_eq!(v["metadata"]["generation"], 1);
     // validation applies
