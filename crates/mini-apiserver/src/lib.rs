@@ -108,14 +108,15 @@
 //!   user, the rest get kube's plain-text 429 `Too many requests, please try again
 //!   later.` with `Retry-After: 1`. Watches and health probes take no seat.
 //! - Deletion is immediate unless the object has `metadata.finalizers` (then it gets
-//!   a `deletionTimestamp` and goes when the last finalizer is removed). With a
-//!   [`Options::deletion_delay`], a deleted namespace is `Terminating` (creates in it
-//!   get kube's 403 `unable to create new content in namespace X because it is being
-//!   terminated`) and a deleted CRD gets the cleanup finalizer and a `Terminating`
-//!   condition (creates of its resources get 405); they go with their content after
-//!   the delay. Without it, they and their content go at once. A delete answers with
-//!   a `Status` of `Success`, except for namespaces and CRDs which answer with the
-//!   object. `default`, `kube-system` and `kube-public` cannot be deleted (403).
+//!   a `deletionTimestamp` and goes when the last finalizer is removed), except for
+//!   namespaces and CRDs, which take [`Options::deletion_delay`] (50 ms by default):
+//!   a deleted namespace is `Terminating` (creates in it get kube's 403 `unable to
+//!   create new content in namespace X because it is being terminated`) and a deleted
+//!   CRD gets the cleanup finalizer and a `Terminating` condition (creates of its
+//!   resources get 405); they go with their content after the delay. With a delay of
+//!   0 they and their content go at once. A delete answers with a `Status` of
+//!   `Success`, except for namespaces and CRDs which answer with the object.
+//!   `default`, `kube-system` and `kube-public` cannot be deleted (403).
 //! - Request bodies are JSON (YAML for apply); the protobuf bodies kubectl sends
 //!   (`kubectl create namespace|configmap|secret`, `kubectl auth can-i`) are
 //!   understood for those kinds. Responses are always JSON.
@@ -167,7 +168,7 @@
 //!   "resource": "nodes", "namespace": null}]}`
 //! - `POST /_mini/cost`: `{"factor": 1.0}`
 //! - `POST /_mini/apf`: `{"max_inflight": 49, "queue_length": 50}`
-//! - `POST /_mini/deletion`: `{"delay_ms": 0}`
+//! - `POST /_mini/deletion`: `{"delay_ms": 50}`
 //!
 //! Writes are POST, PUT, PATCH and DELETE on API resources; `writes` counts the
 //! successful ones that changed the store (not dry runs, not failures).
@@ -229,7 +230,8 @@ pub struct Options {
     /// API Priority and Fairness limits.
     pub apf: Apf,
     /// How long a deleted namespace or CRD stays Terminating before it and its content
-    /// go; 0 deletes at once.
+    /// go; 0 deletes at once. 50 ms by default: clients see deletion take time, as on
+    /// a real cluster, without waiting long.
     pub deletion_delay: Duration,
 }
 
@@ -248,7 +250,7 @@ impl Default for Options {
             denials: Vec::new(),
             cost: 1.0,
             apf: Apf::default(),
-            deletion_delay: Duration::ZERO,
+            deletion_delay: Duration::from_millis(50),
         }
     }
 }

@@ -36,7 +36,7 @@ struct Args {
     #[arg(long, default_value = "none")]
     rollout_stall: Stall,
     /// How long a deleted namespace or CRD stays Terminating (0: deleted at once).
-    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    #[arg(long, default_value = "50ms", value_parser = parse_duration)]
     deletion_delay: Duration,
     /// API Priority and Fairness: requests executing at once.
     #[arg(long, default_value_t = Apf::default().max_inflight)]

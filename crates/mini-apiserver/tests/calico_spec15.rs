@@ -684,7 +684,7 @@ fn deleting_the_calico_crds_removes_all_data() {
         let name = crd["metadata"]["name"].as_str().unwrap();
         assert_eq!(c.delete(&format!("{CRDS}/{name}")).status, 200);
     }
-    assert_eq!(c.get_json(CRDS)["items"], json!([]));
+    wait_until("the CRDs to go", || c.get_json(CRDS)["items"] == json!([]));
     c.get(&p("ippools")).status_of(404, "NotFound");
     install_calico(&c, &["ippools", "networksets"]);
     assert_eq!(c.get_json(&p("ippools"))["items"], json!([]));

@@ -492,7 +492,10 @@ fn namespaces_and_cascade() {
     assert_eq!(gone["kind"], "Namespace");
     assert_eq!(gone["status"]["phase"], "Terminating");
     assert!(gone["metadata"]["deletionTimestamp"].is_string());
-    c.get("/api/v1/namespaces/team").status_of(404, "NotFound");
+    // a namespace goes (with its content) once it has finished terminating
+    wait_until("the namespace to go", || {
+        c.get("/api/v1/namespaces/team").status == 404
+    });
     let all = c.get_json("/api/v1/configmaps");
     let names: Vec<&str> = all["items"]
         .as_array()

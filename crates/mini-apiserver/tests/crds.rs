@@ -699,9 +699,11 @@ fn deleting_a_crd_deletes_its_resources() {
     let gone = r.json();
     assert_eq!(gone["kind"], "CustomResourceDefinition");
     assert!(gone["metadata"]["deletionTimestamp"].is_string());
+    // a CRD goes (with its resources) once it has finished terminating
+    wait_until("the CRD to go", || {
+        c.get(&format!("{CRDS}/widgets.example.com")).status == 404
+    });
     c.get(W).status_of(404, "NotFound");
-    c.get(&format!("{CRDS}/widgets.example.com"))
-        .status_of(404, "NotFound");
     install(&c, &[widget_crd("Cluster")]);
     assert_eq!(c.get_json(W)["items"], json!([]));
 }
@@ -733,7 +735,9 @@ fn namespaced_custom_resources() {
     c.post(W, &widget("n4", json!({"size": 1})))
         .status_of(405, "MethodNotAllowed");
     c.delete("/api/v1/namespaces/other");
-    assert_eq!(c.get_json(W)["items"].as_array().unwrap().len(), 1);
+    wait_until("the namespace's widgets to go", || {
+        c.get_json(W)["items"].as_array().unwrap().len() == 1
+    });
     let r = c.delete(&format!("{ns_path}?labelSelector="));
     assert_eq!(r.json()["items"].as_array().unwrap().len(), 1);
     assert_eq!(c.get_json(W)["items"], json!([]));

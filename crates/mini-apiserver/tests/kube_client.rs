@@ -294,10 +294,18 @@ async fn crds_discovery_dynamic_objects_and_paging() {
         "ippools",
     );
     let gone: Api<DynamicObject> = Api::all_with(client.clone(), &ar2);
-    assert_eq!(
-        api_error(gone.list(&ListParams::default()).await.unwrap_err()).0,
-        404
-    );
+    // once the CRD has finished terminating
+    let mut code = 0;
+    for _ in 0..500 {
+        match gone.list(&ListParams::default()).await {
+            Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => {
+                code = api_error(e).0;
+                break;
+            }
+        }
+    }
+    assert_eq!(code, 404);
     s.shutdown().await;
 }
 

@@ -295,6 +295,12 @@ async fn migration_and_rollback() {
     assert_eq!(scaled.spec.unwrap().replicas, Some(0));
     set_journal(&client, "scaled-down").await;
 
+    // (The rollout is held until the whole manifest is in, to watch it from the start.)
+    let rollout = s.controls().rollout();
+    s.controls().set_rollout(Rollout {
+        stall: Stall::Unobserved,
+        ..rollout
+    });
     // The Kubernetes-datastore manifest asks for 1 replica, which the scale (another
     // manager) set to 0: a conflict, until forced.
     let err = apply_manifest(&client, "calico.yaml", false)
@@ -306,13 +312,7 @@ async fn migration_and_rollback() {
     assert_eq!(st.code, 409, "{st:?}");
     assert!(st.message.contains(".spec.replicas"), "{}", st.message);
     // forced, the applier's fields win; it applied the etcd manifest before, so the
-    // etcd-only fields go. (The rollout is held until the whole manifest is in, to
-    // watch it from the start.)
-    let rollout = s.controls().rollout();
-    s.controls().set_rollout(Rollout {
-        stall: Stall::Unobserved,
-        ..rollout
-    });
+    // etcd-only fields go.
     apply_manifest(&client, "calico.yaml", true).await.unwrap();
     let watcher = tokio::spawn({
         let client = client.clone();
@@ -390,7 +390,7 @@ async fn migration_and_rollback() {
         )
         .await
         .unwrap();
-    for _ in 0..200 {
+    for _ in 0..1000 {
         let d = deploys.get("calico-kube-controllers").await.unwrap();
         let st = d.status.unwrap_or_default();
         if st.observed_generation == d.metadata.generation && st.available_replicas == Some(1) {
@@ -399,7 +399,11 @@ async fn migration_and_rollback() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("calico-kube-controllers never came back");
+    let d = deploys.get("calico-kube-controllers").await.unwrap();
+    panic!(
+        "calico-kube-controllers never came back: generation {:?}, {:?}",
+        d.metadata.generation, d.status
+    );
 }
 
 #[tokio::test]
