@@ -370,7 +370,11 @@ pub(crate) fn validate(b: Builtin, obj: &Value) -> Vec<FieldError> {
                         crate::errors::FieldErrorType::Invalid,
                         "spec.selector",
                         BadValue::Raw("v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}".into()),
-                        "empty selector is invalid for deployment",
+                        if b == Builtin::Deployment {
+                            "empty selector is invalid for deployment"
+                        } else {
+                            "empty selector is invalid for daemonset"
+                        },
                     ));
                 } else if !selector_matches(sel, template_labels) {
                     errs.push(FieldError::new(

@@ -408,3 +408,37 @@ fn the_kubernetes_datastore_manifest_applies_twice() {
         "calico-node"
     );
 }
+
+#[test]
+fn status_is_applied_through_its_subresource_only() {
+    let (_s, c) = server();
+    let path = format!("{DS}/calico-node");
+    let mut config = ds(json!([]), json!([]));
+    config["status"] = json!({"numberReady": 5});
+    let r = c.apply(&path, "calico-migrate", &config);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v = r.json();
+    // the main endpoint ignores status, and does not own it
+    assert_eq!(v["status"]["numberReady"], 0);
+    assert!(
+        manager_entry(&v, "calico-migrate", "Apply")["fieldsV1"]
+            .get("f:status")
+            .is_none()
+    );
+    // through /status, status is applied and owned under that subresource
+    let status = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},
+        "status": {"numberReady": 5, "currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberMisscheduled": 0}});
+    let r = c.apply(&format!("{path}/status"), "node-agent", &status);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["status"]["numberReady"], 5);
+    assert_eq!(v["metadata"]["generation"], 1);
+    let e = manager_entry(&v, "node-agent", "Apply");
+    assert_eq!(e["subresource"], "status");
+    assert_eq!(e["fieldsV1"]["f:status"]["f:numberReady"], json!({}));
+    // no object, no status to apply
+    let mut other = status.clone();
+    other["metadata"]["name"] = json!("nope");
+    c.apply(&format!("{DS}/nope/status"), "node-agent", &other)
+        .status_of(404, "NotFound");
+}
