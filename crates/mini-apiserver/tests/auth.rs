@@ -117,52 +117,46 @@ fn rbac_decides_with_kubes_messages() {
         "nodes \"n1\" is forbidden: User \"alice\" cannot patch resource \"nodes\" in API group \"\" at the cluster scope"
     );
     assert_eq!(st["details"], json!({"name": "n1", "kind": "nodes"}));
-    let st = alice
-        .get("/apis/apps/v1/namespaces/kube-system/deployments")
-        .status_of(403, "Forbidden");
     assert_eq!(
-        st["message"],
+        alice
+            .get("/apis/apps/v1/namespaces/kube-system/deployments")
+            .message_of(403, "Forbidden"),
         "deployments.apps is forbidden: User \"alice\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"kube-system\""
     );
-    let st = alice
-        .get("/api/v1/configmaps?watch=true")
-        .status_of(403, "Forbidden");
     assert_eq!(
-        st["message"],
+        alice
+            .get("/api/v1/configmaps?watch=true")
+            .message_of(403, "Forbidden"),
         "configmaps is forbidden: User \"alice\" cannot watch resource \"configmaps\" in API group \"\" at the cluster scope"
     );
-    let st = alice
-        .post(
-            "/api/v1/namespaces/default/configmaps",
-            &obj("v1", "ConfigMap", "x", json!({})),
-        )
-        .status_of(403, "Forbidden");
     assert_eq!(
-        st["message"],
+        alice
+            .post(
+                "/api/v1/namespaces/default/configmaps",
+                &obj("v1", "ConfigMap", "x", json!({})),
+            )
+            .message_of(403, "Forbidden"),
         "configmaps is forbidden: User \"alice\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\""
     );
-    let st = alice
-        .delete("/api/v1/namespaces/default/configmaps")
-        .status_of(403, "Forbidden");
     assert_eq!(
-        st["message"],
+        alice
+            .delete("/api/v1/namespaces/default/configmaps")
+            .message_of(403, "Forbidden"),
         "configmaps is forbidden: User \"alice\" cannot deletecollection resource \"configmaps\" in API group \"\" in the namespace \"default\""
     );
-    let st = alice
-        .get("/api/v1/namespaces/kube-system")
-        .status_of(403, "Forbidden");
     assert_eq!(
-        st["message"],
+        alice
+            .get("/api/v1/namespaces/kube-system")
+            .message_of(403, "Forbidden"),
         "namespaces \"kube-system\" is forbidden: User \"alice\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"kube-system\""
     );
-    let st = alice
-        .merge_patch(
-            "/apis/apps/v1/namespaces/kube-system/deployments/kc/scale",
-            &json!({"spec": {"replicas": 0}}),
-        )
-        .status_of(403, "Forbidden");
     assert_eq!(
-        st["message"],
+        alice
+            .merge_patch(
+                "/apis/apps/v1/namespaces/kube-system/deployments/kc/scale",
+                &json!({"spec": {"replicas": 0}}),
+            )
+            .message_of(403, "Forbidden"),
         "deployments.apps \"kc\" is forbidden: User \"alice\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"kube-system\""
     );
 

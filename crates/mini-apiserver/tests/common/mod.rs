@@ -47,6 +47,14 @@ impl Resp {
             .collect()
     }
 
+    /// Asserts a Kubernetes Status failure and returns its message.
+    pub fn message_of(&self, code: u16, reason: &str) -> String {
+        self.status_of(code, reason)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Asserts a Kubernetes Status failure and returns it.
     pub fn status_of(&self, code: u16, reason: &str) -> Value {
         let v = self.json();
