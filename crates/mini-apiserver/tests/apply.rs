@@ -442,3 +442,39 @@ fn status_is_applied_through_its_subresource_only() {
     c.apply(&format!("{DS}/nope/status"), "node-agent", &other)
         .status_of(404, "NotFound");
 }
+
+/// As on a real server: an apply removes only what its own manager applied before.
+/// A DaemonSet installed by another manager (kubectl's client-side apply records
+/// `Update` entries) keeps the fields the new configuration leaves out, even forced.
+#[test]
+fn a_forced_apply_leaves_other_managers_fields_in_place() {
+    let (_s, c) = server();
+    let kind = |file: &str| {
+        manifest(file)
+            .into_iter()
+            .find(|d| d["kind"] == "DaemonSet")
+            .unwrap()
+    };
+    let etcd = kind("calico-etcd.yaml");
+    let path = object_path(&etcd);
+    let r = c.post(
+        &format!("{DS}?fieldManager=kubectl-client-side-apply"),
+        &etcd,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let kdd = kind("calico.yaml");
+    let r = c.apply_text(
+        &path,
+        "fieldManager=calico-migrate&force=true",
+        &kdd.to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let env: Vec<String> = r.json()["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(env.contains(&"DATASTORE_TYPE".to_string()), "{env:?}");
+    assert!(env.contains(&"ETCD_ENDPOINTS".to_string()), "{env:?}");
+}
