@@ -3,6 +3,7 @@
 
 pub mod cluster_info;
 pub mod compare;
+pub mod gotypes;
 pub mod ipam;
 pub mod kdd;
 pub mod keys;
@@ -11,6 +12,7 @@ pub mod nodes;
 pub mod resources;
 pub mod schema;
 pub mod version;
+pub mod versions;
 
 use std::collections::BTreeMap;
 
