@@ -29,6 +29,12 @@ pub struct ExportArgs {
     #[arg(long)]
     pub allow_unlocked: bool,
 
+    /// Keep what the source's calicoctl would leave out (fields and kinds its release does not
+    /// know, staged policies outside namespace default) and rename node references in host
+    /// endpoints, BGP peers and IPv6 tunnel handles: the file is then for this tool's import only
+    #[arg(long)]
+    pub full: bool,
+
     #[command(flatten)]
     pub nodes: NodeMapArgs,
 
@@ -131,7 +137,8 @@ pub async fn run(app: &App<'_>, args: &ExportArgs) -> Result<(), Error> {
     let explicit = args.nodes.explicit()?;
     let mut connected = app.etcd().await?;
     let store = &mut connected.store;
-    let header = snapshot::open(store, &explicit, args.page_size).await?;
+    let mut header = snapshot::open(store, &explicit, args.page_size).await?;
+    header.full = args.full;
     check_locked(app, &header, args.allow_unlocked)?;
     console.info(format!(
         "Exporting etcd revision {} (Calico {}){}",
@@ -150,7 +157,7 @@ pub async fn run(app: &App<'_>, args: &ExportArgs) -> Result<(), Error> {
         Some(path) => {
             let file = AtomicFile::create(path)
                 .map_err(Error::io(format!("creating {}", path.display())))?;
-            let mut writer = ExportWriter::new(file);
+            let mut writer = ExportWriter::new(file, args.full);
             let data =
                 snapshot::stream(store, &header, args.page_size, console, &mut writer).await?;
             let file = writer
@@ -162,7 +169,7 @@ pub async fn run(app: &App<'_>, args: &ExportArgs) -> Result<(), Error> {
         }
         None => {
             let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            let mut writer = ExportWriter::new(stdout);
+            let mut writer = ExportWriter::new(stdout, args.full);
             let data =
                 snapshot::stream(store, &header, args.page_size, console, &mut writer).await?;
             writer
@@ -274,8 +281,9 @@ fn print_report(app: &App<'_>, report: &ExportReport, file: Option<&Path>) {
     }
     if let Some(path) = file {
         console.info(format!(
-            "Wrote {} (calicoctl's migration file format).",
-            path.display()
+            "Wrote {} ({}).",
+            path.display(),
+            snapshot::file_form(report.data.full, report.calico_version.as_deref())
         ));
     }
 }

@@ -138,10 +138,10 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
     let started = Instant::now();
     let path = &args.file;
     let source_info = pipeline::peek_cluster_information(path);
-    let target = Target {
-        version: target_version(args, source_info.as_ref())?,
-        now: crate::kdd::store::now_rfc3339(),
-    };
+    let target = Target::new(
+        target_version(args, source_info.as_ref())?,
+        crate::kdd::store::now_rfc3339(),
+    );
 
     // 1. The whole file, before the cluster is changed: every object converted and checked
     //    against the schema the API server will check it by.
@@ -158,7 +158,7 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
             ..Default::default()
         },
     );
-    let schemas = super::target_schemas(&rest).await?;
+    let schemas = super::target_schemas(&rest, &target.release).await?;
     let validated = validate(path, &target, &schemas, console)?;
     let total: u64 = validated.totals.iter().map(|(_, n)| n).sum();
     console.info(format!(
@@ -211,7 +211,7 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
     }
     check_namespaces(&rest, &validated.namespaces).await?;
     refuse_unlocked_target(&store).await?;
-    let installed = install_crds(&rest, console).await?;
+    let installed = install_crds(&rest, &target.release, console).await?;
     report.crds_created = installed.created.clone();
     let lock = store
         .lock_for_import(guid.as_deref(), version.as_deref())
@@ -443,9 +443,13 @@ async fn check_namespaces(
     ))
 }
 
-async fn install_crds(rest: &Rest, console: &Console) -> Result<crds::Installed, Error> {
-    let bar = console.bar("Calico CRDs", crds::MANIFESTS.len() as u64);
-    let installed = crds::ensure(rest, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
+async fn install_crds(
+    rest: &Rest,
+    release: &crate::convert::versions::Release,
+    console: &Console,
+) -> Result<crds::Installed, Error> {
+    let bar = console.bar("Calico CRDs", crds::manifests(release).len() as u64);
+    let installed = crds::ensure(rest, release, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
         crds::CrdError::NativeV3(_) => Error::failed(
             e.to_string(),
             "this tool writes crd.projectcalico.org/v1; import into a cluster that runs Calico with those CRDs",

@@ -144,14 +144,11 @@ pub async fn run(app: &App<'_>, args: &VerifyArgs) -> Result<(), Error> {
             .and_then(|i| cluster_information_fields(i).1)
             .and_then(|v| CalicoVersion::parse(&v)),
     };
-    let target = Target {
-        version,
-        now: crate::kdd::store::now_rfc3339(),
-    };
+    let target = Target::new(version, crate::kdd::store::now_rfc3339());
 
     let store = app.kdd().await?;
     let rest = Rest::new(store.target().bulk_client()?, RestOptions::default());
-    let schemas = super::target_schemas(&rest).await?;
+    let schemas = super::target_schemas(&rest, &target.release).await?;
     let mut report = VerifyReport {
         source,
         ..Default::default()
@@ -179,14 +176,16 @@ async fn snapshot_etcd(app: &App<'_>, args: &VerifyArgs, path: &Path) -> Result<
     let explicit = args.nodes.explicit()?;
     let mut connected = app.etcd().await?;
     let store = &mut connected.store;
-    let header = snapshot::open(store, &explicit, args.page_size).await?;
+    let mut header = snapshot::open(store, &explicit, args.page_size).await?;
+    // Everything etcd holds, not only what a calicoctl-compatible file carries.
+    header.full = true;
     if header.lock != crate::convert::cluster_info::LockState::Locked {
         app.console
             .warn("the etcd datastore is not locked: it may have changed since the import");
     }
     let file =
         std::fs::File::create(path).map_err(Error::io(format!("creating {}", path.display())))?;
-    let mut writer = ExportWriter::new(std::io::BufWriter::new(file));
+    let mut writer = ExportWriter::new(std::io::BufWriter::new(file), true);
     snapshot::stream(store, &header, args.page_size, app.console, &mut writer).await?;
     writer
         .finish()

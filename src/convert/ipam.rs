@@ -95,13 +95,19 @@ pub struct IpamEntry {
     pub renamed: bool,
 }
 
-/// Exports one IPAM key and value.
-pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, IpamSkip> {
+/// Exports one IPAM key and value; with `full`, IPv6 tunnel handles follow node renames too.
+pub fn export_ipam(
+    key: &str,
+    raw: &[u8],
+    nodes: &NodeMap,
+    full: bool,
+) -> Result<IpamEntry, IpamSkip> {
     match parse_ipam_key(key) {
         IpamKey::Block { .. } => {
             let mut value = parse_object(raw)?;
-            let renamed = rename_block(&mut value, nodes);
+            let renamed = rename_block(&mut value, nodes, full);
             ensure_fields(&mut value, BLOCK_FIELDS);
+            sort_block_maps(&mut value);
             Ok(IpamEntry {
                 kind: IpamKind::Block,
                 key: key.to_string(),
@@ -138,7 +144,8 @@ pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, 
         IpamKey::Handle { id } => {
             let mut value = parse_object(raw)?;
             ensure_fields(&mut value, HANDLE_FIELDS);
-            let (key, renamed) = match nodes.rename_handle(id) {
+            sort_map_field(&mut value, "block");
+            let (key, renamed) = match nodes.rename_handle(id, full) {
                 Some(new_id) => (format!("{IPAM_PREFIX}handle/{new_id}"), true),
                 None => (key.to_string(), false),
             };
@@ -156,6 +163,24 @@ pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, 
             renamed: false,
         }),
         IpamKey::Other => Err(IpamSkip::UnexpectedKey),
+    }
+}
+
+/// Go writes a `map[string]...` with its keys sorted: a block's sequence numbers and the
+/// owner attributes of its allocations.
+fn sort_block_maps(block: &mut Value) {
+    sort_map_field(block, "sequenceNumberForAllocation");
+    if let Some(attributes) = block.get_mut("attributes").and_then(Value::as_array_mut) {
+        for attribute in attributes {
+            sort_map_field(attribute, "secondary");
+            sort_map_field(attribute, "alternateOwnerAttrs");
+        }
+    }
+}
+
+fn sort_map_field(value: &mut Value, field: &str) {
+    if let Some(map @ Value::Object(_)) = value.get_mut(field) {
+        *map = super::sorted(map);
     }
 }
 
@@ -204,7 +229,7 @@ fn ensure_fields(value: &mut Value, fields: &[FieldDefault]) {
 
 /// Applies the node map to a block (spec 5.2): the `node` attribute of every allocation (and of
 /// alternate owners), tunnel handle IDs, and the affinity.
-fn rename_block(block: &mut Value, nodes: &NodeMap) -> bool {
+fn rename_block(block: &mut Value, nodes: &NodeMap, ipv6_handles: bool) -> bool {
     let mut renamed = false;
     if let Some(attributes) = block.get_mut("attributes").and_then(Value::as_array_mut) {
         for attribute in attributes.iter_mut().filter_map(Value::as_object_mut) {
@@ -212,7 +237,7 @@ fn rename_block(block: &mut Value, nodes: &NodeMap) -> bool {
                 renamed |= rename_node_attribute(attribute.get_mut(owner), nodes);
             }
             if let Some(Value::String(handle)) = attribute.get_mut("handle_id")
-                && let Some(new_handle) = nodes.rename_handle(handle)
+                && let Some(new_handle) = nodes.rename_handle(handle, ipv6_handles)
             {
                 *handle = new_handle;
                 renamed = true;
@@ -357,7 +382,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn blocks_follow_the_node_map_including_ipv6_tunnels() {
+    fn blocks_follow_the_node_map_ipv6_tunnels_with_full() {
         let raw = json!({"cidr": "10.65.79.0/26", "affinity": "host:worker-1.example.com",
             "allocations": [0, 1, 2, null], "unallocated": [3],
             "attributes": [
@@ -370,6 +395,7 @@ pub(crate) mod tests {
             "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
             raw.to_string().as_bytes(),
             &nodes(),
+            true,
         )
         .unwrap();
         assert_eq!(entry.kind, IpamKind::Block);
@@ -390,6 +416,22 @@ pub(crate) mod tests {
         assert_eq!(v["allocations"][3], Value::Null);
         // Field order is kept as stored.
         assert_go_block_field_order(v);
+        // As calicoctl: the IPv6 tunnel handle keeps the etcd name.
+        let plain = export_ipam(
+            "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
+            raw.to_string().as_bytes(),
+            &nodes(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            plain.value["attributes"][1]["handle_id"],
+            "wireguard-v6-tunnel-addr-worker-1.example.com"
+        );
+        assert_eq!(
+            plain.value["attributes"][0]["handle_id"],
+            "ipip-tunnel-addr-worker-1"
+        );
     }
 
     #[test]
@@ -399,6 +441,7 @@ pub(crate) mod tests {
             "/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26",
             raw.as_bytes(),
             &nodes(),
+            false,
         )
         .unwrap();
         assert!(!entry.renamed);
@@ -413,6 +456,7 @@ pub(crate) mod tests {
             "/calico/ipam/v2/assignment/ipv4/block/10.2.0.0-26",
             upstream_node5.as_bytes(),
             &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(entry.value["affinity"], "host:node4");
@@ -424,6 +468,7 @@ pub(crate) mod tests {
             "/calico/ipam/v2/host/worker-1.example.com/ipv4/block/10.65.79.0-26",
             br#"{"state":"confirmed","deleted":false}"#,
             &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -436,6 +481,7 @@ pub(crate) mod tests {
             "/calico/ipam/v2/host/other/ipv6/block/fd00::-122",
             b"",
             &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(old.key, "/calico/ipam/v2/host/other/ipv6/block/fd00::-122");
@@ -449,7 +495,8 @@ pub(crate) mod tests {
             export_ipam(
                 "/calico/ipam/v2/virtual/lb/ipv4/block/10.0.0.0-26",
                 b"{}",
-                &nodes()
+                &nodes(),
+                false
             ),
             Err(IpamSkip::VirtualAffinity)
         );
@@ -481,8 +528,13 @@ pub(crate) mod tests {
             ),
             ("k8s-pod-network.0123abcd", "k8s-pod-network.0123abcd"),
         ] {
-            let entry =
-                export_ipam(&format!("/calico/ipam/v2/handle/{id}"), value, &nodes()).unwrap();
+            let entry = export_ipam(
+                &format!("/calico/ipam/v2/handle/{id}"),
+                value,
+                &nodes(),
+                true,
+            )
+            .unwrap();
             assert_eq!(entry.key, format!("/calico/ipam/v2/handle/{expected}"));
             assert_eq!(entry.renamed, id != expected);
             assert_eq!(
@@ -490,6 +542,8 @@ pub(crate) mod tests {
                 r#"{"block":{"10.65.79.0/26":1},"deleted":false}"#
             );
         }
+        let v6 = "/calico/ipam/v2/handle/vxlan-v6-tunnel-addr-worker-1.example.com";
+        assert_eq!(export_ipam(v6, value, &nodes(), false).unwrap().key, v6);
     }
 
     #[test]
@@ -498,6 +552,7 @@ pub(crate) mod tests {
             "/calico/ipam/v2/config",
             br#"{"auto_allocate_blocks":true}"#,
             &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -505,21 +560,28 @@ pub(crate) mod tests {
             json!({"auto_allocate_blocks": true}),
             "every config field is omitempty"
         );
-        let handle = export_ipam("/calico/ipam/v2/handle/h", br#"{"block":{}}"#, &nodes()).unwrap();
+        let handle = export_ipam(
+            "/calico/ipam/v2/handle/h",
+            br#"{"block":{}}"#,
+            &nodes(),
+            false,
+        )
+        .unwrap();
         assert_eq!(handle.value.to_string(), r#"{"block":{},"deleted":false}"#);
         let block = export_ipam(
             "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-30",
             br#"{"cidr":"10.0.0.0/30","deleted":false}"#,
             &nodes(),
+            false,
         )
         .unwrap();
         assert_go_block_field_order(&block.value);
         assert_eq!(
-            export_ipam("/calico/ipam/v2/handle/h", b"oops", &nodes()),
+            export_ipam("/calico/ipam/v2/handle/h", b"oops", &nodes(), false),
             Err(IpamSkip::Unparseable)
         );
         assert_eq!(
-            export_ipam("/calico/ipam/v2/elsewhere", b"{}", &nodes()),
+            export_ipam("/calico/ipam/v2/elsewhere", b"{}", &nodes(), false),
             Err(IpamSkip::UnexpectedKey)
         );
     }

@@ -3,6 +3,7 @@
 
 pub mod cluster_info;
 pub mod compare;
+pub mod defaults;
 pub mod gotypes;
 pub mod ipam;
 pub mod kdd;
@@ -40,6 +41,19 @@ pub fn qualified_name(object: &Value) -> String {
     {
         Some(namespace) => format!("{namespace}/{name}"),
         None => name.to_string(),
+    }
+}
+
+/// A Value with every object's keys sorted, as Go writes a `map[string]...`.
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 
