@@ -1,6 +1,8 @@
 //! An export file as the objects to write into the Kubernetes datastore: read in a thread,
 //! converted by the pure core, and handed over in file order through a bounded channel, so that
-//! import and verify work on files of any size in bounded memory.
+//! import and verify work on files of any size in bounded memory. A first pass counts the
+//! entries of each object, so that of several entries for one object only the last is handed
+//! over (calicoctl's rule, see `convert::merge`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::convert::kdd::{ConvertError, Desired, Target, ipam_to_kdd, to_kdd};
+use crate::convert::merge::{Merge, Merger, identity};
 use crate::format::export_reader::{self, Event, ReadError, Summary};
 use crate::kinds::CalicoKind;
 
@@ -53,20 +56,54 @@ pub fn convert(event: Event, target: &Target) -> Option<Item> {
     }
 }
 
-/// Reads the file in a thread and sends its items; the handle yields the reader's result.
+/// What reading the file found besides its items.
+#[derive(Debug)]
+pub struct Read {
+    pub summary: Summary,
+    /// Objects the file has several entries for; only the last of each was handed over.
+    pub merges: Vec<Merge>,
+}
+
+/// Reads the file in a thread and sends its items (the last entry of each object); the
+/// handle yields the reader's result.
 pub fn spawn(
     path: PathBuf,
     target: Target,
     capacity: usize,
 ) -> (
     mpsc::Receiver<Item>,
-    std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>,
+    std::thread::JoinHandle<Result<Read, ReadError<Stopped>>>,
 ) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let handle = std::thread::spawn(move || {
-        export_reader::read_file(&path, |event| match convert(event, &target) {
-            Some(item) => tx.blocking_send(item).map_err(|_| Stopped),
+        let mut merger = Merger::default();
+        export_reader::read_file(&path, |event| -> Result<(), Stopped> {
+            if let Some(Item {
+                desired: Ok(desired),
+                ..
+            }) = convert(event, &target)
+            {
+                merger.count(identity(&desired));
+            }
+            Ok(())
+        })?;
+        let summary = export_reader::read_file(&path, |event| match convert(event, &target) {
+            Some(item) => {
+                let keep = match &item.desired {
+                    Ok(desired) => merger.keep(&identity(desired)),
+                    Err(_) => true,
+                };
+                if keep {
+                    tx.blocking_send(item).map_err(|_| Stopped)
+                } else {
+                    Ok(())
+                }
+            }
             None => Ok(()),
+        })?;
+        Ok(Read {
+            summary,
+            merges: merger.merges(),
         })
     });
     (rx, handle)

@@ -373,7 +373,7 @@ impl Duplicates {
         repeated.sort();
         for (label, count) in repeated {
             warnings.push(format!(
-                "{label} appears {count} times after node renames: import writes the first and reports the others as conflicts"
+                "{label} appears {count} times after node renames: import takes the last, as calicoctl's import does"
             ));
         }
     }

@@ -287,7 +287,12 @@ fn node_map(dataset: &str) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|kv| kv["key"].as_str().unwrap().contains("/projectcalico.org/nodes/"))
+        .filter(|kv| {
+            kv["key"]
+                .as_str()
+                .unwrap()
+                .contains("/projectcalico.org/nodes/")
+        })
         .map(|kv| {
             let node: Value = serde_json::from_str(kv["value"].as_str().unwrap()).unwrap();
             let k8s = node["spec"]["orchRefs"]
@@ -334,7 +339,10 @@ fn improved(dataset: &str) -> Vec<Value> {
             }
             "IPAMBlock" => {
                 for attribute in object["spec"]["attributes"].as_array_mut().unwrap() {
-                    let id = attribute["handle_id"].as_str().unwrap_or_default().to_string();
+                    let id = attribute["handle_id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
                     if let Some(renamed) = rename_handle(&id) {
                         attribute["handle_id"] = json!(renamed);
                     }

@@ -128,34 +128,79 @@ fn the_sandbox_imports_and_verifies() {
 }
 
 #[test]
-fn upstream_system_test_dataset() {
-    // node5 maps onto node4 (confirmed at export): the second Node node4 differs from the first.
-    let exported = Exported::new(&datasets::upstream_st(), &["--node-map", "node5=node4"]);
-    let output = exported.import(&["-o", "json"]);
-    assert_eq!(output.status.code(), Some(1));
-    let report = json_output(&output);
-    assert_eq!(import_row(&report, "Node")["conflicts"], 1);
-    assert_contains(
-        &stderr(&output),
-        "conflict: Node node4 differs in the target",
-    );
-    assert_contains(&stderr(&output), "--overwrite");
-    // calicoctl's behaviour, the later node wins, is one flag away.
-    let report = succeeded(&exported.import(&["--overwrite", "-o", "json"]));
-    assert_eq!(report["completed"], true);
-    let policy = exported.env.install.kube.get_calico(
-        "networkpolicies",
-        Some("test"),
-        "default.policy-mypolicy3",
-    );
-    assert!(policy.unwrap().is_some(), "v3.29 target: default. prefix");
-    let felix = exported
-        .env
-        .install
-        .kube
-        .get_calico("felixconfigurations", None, "node.node4")
-        .unwrap();
-    assert!(felix.is_some());
+fn upstream_system_test_dataset_merges_node5_into_node4_in_one_pass() {
+    // node5's orchRef names node4 (confirmed at export): the file has two Node node4 entries.
+    // calicoctl's import applies both, the later winning; so does this import, in one pass,
+    // and says so.
+    for form in [
+        &["--node-map", "node5=node4"][..],
+        &["--node-map", "node5=node4", "--full"],
+    ] {
+        let dataset = datasets::upstream_st();
+        let env = Env::locked(&dataset);
+        let (file, _, _dir) = env.export_to_file(form);
+        let output = env
+            .plugin()
+            .args(["import", "-o", "json", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report = succeeded(&output);
+        assert_eq!(report["completed"], true);
+        let merged: Vec<&str> = report["merged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["object"].as_str().unwrap())
+            .collect();
+        assert_eq!(merged, ["Node node4"]);
+        assert_eq!(import_row(&report, "Node")["total"], 1);
+        assert_eq!(import_row(&report, "Node")["conflicts"], 0);
+        assert_contains(
+            &stderr(&output),
+            "Node node4: 2 entries in the file; the last one was taken",
+        );
+        // node4 holds the later entry's (node5's) data.
+        let export = calico_migrate::format::export_reader::read_to_end(&file).unwrap();
+        let last_node4 = export
+            .lists
+            .iter()
+            .find(|(kind, _)| kind == "NodeList")
+            .unwrap()
+            .1
+            .iter()
+            .rfind(|n| n["metadata"]["name"] == "node4")
+            .unwrap()
+            .clone();
+        let target = calico_migrate::convert::kdd::Target::new(
+            calico_migrate::convert::version::CalicoVersion::parse("v3.29.3"),
+            String::new(),
+        );
+        let calico_migrate::convert::kdd::Desired::NodeAnnotations { set, .. } =
+            calico_migrate::convert::kdd::to_kdd(&last_node4, &target).unwrap()
+        else {
+            panic!("a Node")
+        };
+        let annotations = env.install.kube.node_annotations("node4").unwrap();
+        for (key, value) in &set {
+            assert_eq!(annotations.get(key), Some(value), "{key}");
+        }
+        // verify applies the same rule.
+        let verify = env
+            .plugin()
+            .args(["verify", "--node-map", "node5=node4", "-o", "json"])
+            .output()
+            .unwrap();
+        let report = json_output(&verify);
+        assert_eq!(verify.status.code(), Some(0), "{report:#}");
+        assert!(!report["merged"].as_array().unwrap().is_empty());
+        let policy = env.install.kube.get_calico(
+            "networkpolicies",
+            Some("test"),
+            "default.policy-mypolicy3",
+        );
+        assert!(policy.unwrap().is_some(), "v3.29 target: default. prefix");
+    }
 }
 
 #[test]

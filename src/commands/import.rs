@@ -96,6 +96,8 @@ pub struct ImportReport {
     /// Values rewritten so that the target's schema accepts them (fractional durations).
     pub rewritten: Vec<String>,
     pub warnings: Vec<String>,
+    /// Objects the file has several entries for (merged Nodes): the last entry was written.
+    pub merged: Vec<crate::convert::merge::Merge>,
     /// Objects the target holds that the file does not, per kind (reported, never deleted).
     pub only_in_target: Vec<Extra>,
     pub retries: u64,
@@ -544,7 +546,16 @@ async fn write_all(
         )
     })?;
     match read {
-        Ok(_) => report.completed = !stopped,
+        Ok(read) => {
+            report.completed = !stopped;
+            for merge in read.merges {
+                let kind = merge.object.split(' ').next().unwrap_or_default();
+                if let Some(result) = report.kinds.iter_mut().find(|k| k.kind == kind) {
+                    result.total -= u64::from(merge.entries - 1);
+                }
+                report.merged.push(merge);
+            }
+        }
         Err(ReadError::Callback(_)) => report.completed = false,
         Err(ReadError::Io { error, .. }) => {
             return Err(Error::io(format!("reading {}", report.file))(error));
@@ -702,6 +713,9 @@ fn print_report(console: &Console, report: &ImportReport) {
     }
     for (field, count) in &report.dropped_fields {
         console.warn(format!("{field}: the target's CRD schema does not know this field; the API server dropped it from {count} object(s)"));
+    }
+    for merge in &report.merged {
+        console.info(merge.to_string());
     }
     for warning in &report.warnings {
         console.warn(format!("API server: {warning}"));

@@ -83,6 +83,9 @@ pub struct VerifyReport {
     /// not a fault of the import), per kind and field.
     pub dropped_by_schema: BTreeMap<String, u64>,
     pub cluster_information: Vec<String>,
+    /// Objects the source has several entries for: compared by their last entry, as import
+    /// writes it.
+    pub merged: Vec<crate::convert::merge::Merge>,
 }
 
 impl VerifyReport {
@@ -368,7 +371,10 @@ async fn check_objects(
     }
     drop(items);
     match reader.join() {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(read)) => {
+            report.merged = read.merges;
+            Ok(())
+        }
         Ok(Err(ReadError::Format(e))) => Err(Error::failed(
             e.to_string(),
             "recreate the file with kubectl calico-migrate export",
@@ -467,6 +473,9 @@ fn print_report(console: &Console, report: &VerifyReport) {
         for (field, count) in &report.dropped_by_schema {
             text.push_str(&format!("\n  {field} ({count} object(s))"));
         }
+    }
+    for merge in &report.merged {
+        text.push_str(&format!("\n{merge}"));
     }
     if !report.nodes_not_in_kubernetes.is_empty() {
         text.push_str(&format!(

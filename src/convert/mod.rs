@@ -8,6 +8,7 @@ pub mod gotypes;
 pub mod ipam;
 pub mod kdd;
 pub mod keys;
+pub mod merge;
 pub mod names;
 pub mod nodes;
 pub mod resources;
