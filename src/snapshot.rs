@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::console::Console;
 use crate::convert::cluster_info::{LockState, calico_version};
 use crate::convert::gotypes::reencode;
-use crate::convert::ipam::{IpamEntry, IpamKey, export_ipam, parse_ipam_key};
+use crate::convert::ipam::{IpamContext, IpamEntry, IpamKey, export_ipam, parse_ipam_key};
 use crate::convert::keys::{KeyClass, classify};
 use crate::convert::nodes::{NodeMap, NodeMapError, orchestrator_name};
 use crate::convert::resources::{ExportContext, Note, Outcome, SkipReason, export_resource};
@@ -301,7 +301,12 @@ pub async fn stream(
                         "IPAM handle {id} keeps its etcd node name (calicoctl does not rename IPv6 tunnel handles; export --full renames it to {renamed})"
                     ));
                 }
-                match export_ipam(key, value, &header.nodes, header.full) {
+                let ctx = IpamContext {
+                    nodes: &header.nodes,
+                    release: header.release,
+                    full: header.full,
+                };
+                match export_ipam(key, value, ctx) {
                     // The config prefix is also the prefix of nothing else, but be exact.
                     Ok(entry) if entry.kind == ipam => {
                         counts.exported += 1;

@@ -8,7 +8,8 @@
 //! and values are written in their canonical form (`300s` becomes `5m0s`, the port `"80"`
 //! becomes `80`, an AS number `"1.10"` becomes `65546`). [`reencode`] does the same from the
 //! table in `versions/types.txt`, which `scripts/calico-types` derives from Calico's type
-//! declarations at every release tag.
+//! declarations at every release tag; [`reencode_struct`] does it for one struct, such as the
+//! IPAM values (`model.AllocationBlock`...).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -73,7 +74,9 @@ impl Ty {
             "asnumber" => Ty::AsNumber,
             "raw" => Ty::Raw,
             "rawobject" => Ty::RawObject,
-            name if name.chars().next()?.is_ascii_uppercase() => Ty::Struct(name.to_string()),
+            name if name.chars().next()?.is_ascii_uppercase() || name.starts_with("model.") => {
+                Ty::Struct(name.to_string())
+            }
             _ => return None,
         })
     }
