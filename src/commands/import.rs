@@ -49,8 +49,9 @@ pub struct ImportArgs {
     #[arg(long)]
     pub overwrite: bool,
 
-    /// The Calico version the cluster will run after the migration, which decides policy object
-    /// names (default: the version in the file)
+    /// The Calico version the cluster will run after the migration: import writes what that
+    /// release's calicoctl writes (its types, defaults, policy names and CRDs) (default: the
+    /// version in the file)
     #[arg(long, value_name = "VERSION")]
     pub calico_version: Option<String>,
 
@@ -144,6 +145,9 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
         target_version(args, source_info.as_ref())?,
         crate::kdd::store::now_rfc3339(),
     );
+    if let Some(caveat) = target.release.caveat() {
+        console.warn(caveat);
+    }
 
     // 1. The whole file, before the cluster is changed: every object converted and checked
     //    against the schema the API server will check it by.
@@ -185,7 +189,11 @@ pub async fn run(app: &App<'_>, args: &ImportArgs) -> Result<(), Error> {
     };
     if args.dry_run {
         let state = store.crd_state().await?;
-        let missing = state.missing();
+        let missing: Vec<&str> = crds::manifests(&target.release)
+            .into_iter()
+            .map(|(plural, _)| plural)
+            .filter(|plural| state.missing().contains(plural))
+            .collect();
         if missing.is_empty() {
             console.info("The cluster has every Calico CRD.");
         } else {
