@@ -264,7 +264,7 @@ pub fn to_kdd(object: &Value, target: &Target) -> Result<Desired, ConvertError> 
     }
     match kind.role {
         Role::Resource => resource_to_kdd(kind, root, metadata, name, target).map_err(fail),
-        Role::Node => node_to_kdd(root, metadata, name).map_err(fail),
+        Role::Node => node_to_kdd(root, metadata, name, target).map_err(fail),
         Role::ClusterInformation => Err(fail(
             "ClusterInformation is not applied as a resource; import copies its clusterGUID and calicoVersion".into(),
         )),
@@ -445,6 +445,7 @@ fn node_to_kdd(
     root: &Map<String, Value>,
     metadata: &Map<String, Value>,
     name: &str,
+    target: &Target,
 ) -> Result<Desired, String> {
     validate_subdomain(name).map_err(|m| format!("invalid Kubernetes node name: {m}"))?;
     let object = Value::Object(root.clone());
@@ -498,7 +499,12 @@ fn node_to_kdd(
 
     let mut set = BTreeMap::new();
     let mut remove = Vec::new();
-    for annotation in NODE_MANAGED_ANNOTATIONS {
+    // Releases before the interfaces annotation neither write nor remove it.
+    let interfaces = target.has("Node", Rule::NodeInterfaces);
+    for annotation in NODE_MANAGED_ANNOTATIONS
+        .iter()
+        .filter(|a| interfaces || **a != NODE_INTERFACES)
+    {
         match values.remove(annotation).flatten() {
             Some(value) => {
                 set.insert(annotation.to_string(), value);
@@ -1080,6 +1086,18 @@ mod tests {
         .collect();
         assert_eq!(set, expected);
         assert!(remove.is_empty());
+    }
+
+    #[test]
+    fn releases_before_3_31_leave_the_interfaces_annotation_alone() {
+        let Desired::NodeAnnotations { set, remove, .. } =
+            to_kdd(&node(), &target("v3.30.7")).unwrap()
+        else {
+            panic!("not node annotations")
+        };
+        assert!(!set.contains_key(NODE_INTERFACES));
+        assert!(!remove.contains(&NODE_INTERFACES.to_string()));
+        assert_eq!(set.len(), NODE_MANAGED_ANNOTATIONS.len() - 1);
     }
 
     #[test]

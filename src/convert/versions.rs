@@ -85,6 +85,9 @@ pub enum Rule {
     AffinityType,
     /// BlockAffinity CRs carry the hostname-hash, affinity-type and ip-version labels.
     AffinityLabels,
+    /// A Calico Node's interfaces are written to the Kubernetes Node's
+    /// `projectcalico.org/Interfaces` annotation.
+    NodeInterfaces,
 }
 
 /// A row of the table.
@@ -400,6 +403,13 @@ pub static RULES: &[Row] = &[
         v(3, 30, 0),
         None,
         "libcalico-go/lib/backend/k8s/resources/ipam_affinity.go (toV3)",
+    ),
+    row(
+        &["Node"],
+        NodeInterfaces,
+        v(3, 31, 0),
+        None,
+        "libcalico-go/lib/backend/k8s/resources/node.go (mergeCalicoNodeIntoK8sNode)",
     ),
     row(
         &["BlockAffinity"],
