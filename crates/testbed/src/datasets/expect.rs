@@ -1,10 +1,9 @@
-//! What a full export (`export --full`) of a dataset must produce according to the spec
-//! (sections 2, 3, 5, 10): a small reference model that reads only the dataset's keys and
-//! values.
+//! What a full export (`export --full`) of a dataset must produce: a small reference model that
+//! reads only the dataset's keys and values.
 //!
 //! The full form keeps what the release's calicoctl leaves out: every kind that holds objects,
-//! staged namespaced policies of every namespace (12.2.1), and `vxlan-v6-tunnel-addr-` /
-//! `wireguard-v6-tunnel-addr-` handles renamed too (12.2.2). Nodes without a usable `k8s`
+//! staged namespaced policies of every namespace, and `vxlan-v6-tunnel-addr-` /
+//! `wireguard-v6-tunnel-addr-` handles renamed too. Nodes without a usable `k8s`
 //! orchRef make upstream's export fail; here they are listed in
 //! [`Expectation::unmapped_nodes`] and exported under their etcd name, so a test can decide.
 
