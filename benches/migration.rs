@@ -617,7 +617,7 @@ fn export(
     scratch: &Path,
 ) -> Result<Exported> {
     let file = scratch.join(format!("{}.export", label.replace(' ', "-")));
-    let mut args = os_args(&["export", "-o", "json"]);
+    let mut args = os_args(&["export", "--full", "-o", "json"]);
     args.extend(page_size_args(page_size));
     args.push("-f".into());
     args.push(file.clone().into_os_string());

@@ -238,6 +238,12 @@ pub struct ExportArgs {
     #[arg(long)]
     pub allow_unlocked: bool,
 
+    /// Keep what the source's calicoctl would leave out (fields and kinds its release does not
+    /// know, staged policies outside namespace default) and rename node references in host
+    /// endpoints, BGP peers and IPv6 tunnel handles: the file is then for this tool's import only
+    #[arg(long)]
+    pub full: bool,
+
     #[command(flatten)]
     pub nodes: NodeMapArgs,
 
@@ -253,6 +259,7 @@ impl ExportArgs {
             allow_unlocked: self.allow_unlocked,
             node_map: self.nodes.explicit()?,
             page_size: self.page_size,
+            full: self.full,
         })
     }
 }
@@ -327,8 +334,9 @@ pub struct ImportArgs {
     #[arg(long)]
     pub overwrite: bool,
 
-    /// The Calico version the cluster will run after the migration, which decides policy object
-    /// names (default: the version in the file)
+    /// The Calico version the cluster will run after the migration: import writes what that
+    /// release's calicoctl writes (its types, defaults, policy names and CRDs) (default: the
+    /// version in the file)
     #[arg(long, value_name = "VERSION")]
     pub calico_version: Option<String>,
 

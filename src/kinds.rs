@@ -43,8 +43,6 @@ pub struct CalicoKind {
     pub namespaced: bool,
     pub role: Role,
     pub naming: Naming,
-    /// First Calico minor version (3.x) whose `datastore migrate export` includes the kind.
-    pub since_minor: u32,
     /// Whether `crd.projectcalico.org/v1` has a CRD for it (Calico Nodes have none).
     pub has_crd: bool,
 }
@@ -56,7 +54,6 @@ const fn kind(kind: &'static str, plural: &'static str, role: Role) -> CalicoKin
         namespaced: false,
         role,
         naming: Naming::Plain,
-        since_minor: 0,
         has_crd: true,
     }
 }
@@ -71,32 +68,25 @@ const fn named(mut k: CalicoKind, naming: Naming) -> CalicoKind {
     k
 }
 
-const fn since(mut k: CalicoKind, minor: u32) -> CalicoKind {
-    k.since_minor = minor;
-    k
-}
-
 use Role::{ClusterInformation, Ipam, NotMigrated, Resource};
 
 /// Every Calico kind, migrated ones first in calicoctl's export order (spec section 2.1).
+/// Which of them a given release exports is in the version table (`convert::versions`).
 pub static KINDS: &[CalicoKind] = &[
     kind("IPPool", "ippools", Resource),
     kind("BGPPeer", "bgppeers", Resource),
-    since(kind("Tier", "tiers", Resource), 30),
+    kind("Tier", "tiers", Resource),
     named(
         kind("GlobalNetworkPolicy", "globalnetworkpolicies", Resource),
         Naming::Policy,
     ),
-    since(
-        named(
-            kind(
-                "StagedGlobalNetworkPolicy",
-                "stagedglobalnetworkpolicies",
-                Resource,
-            ),
-            Naming::Policy,
+    named(
+        kind(
+            "StagedGlobalNetworkPolicy",
+            "stagedglobalnetworkpolicies",
+            Resource,
         ),
-        30,
+        Naming::Policy,
     ),
     kind("GlobalNetworkSet", "globalnetworksets", Resource),
     kind("HostEndpoint", "hostendpoints", Resource),
@@ -109,21 +99,15 @@ pub static KINDS: &[CalicoKind] = &[
         kind("NetworkPolicy", "networkpolicies", Resource),
         Naming::Policy,
     )),
-    since(
-        namespaced(named(
-            kind("StagedNetworkPolicy", "stagednetworkpolicies", Resource),
-            Naming::Policy,
-        )),
-        30,
-    ),
-    since(
-        namespaced(kind(
-            "StagedKubernetesNetworkPolicy",
-            "stagedkubernetesnetworkpolicies",
-            Resource,
-        )),
-        30,
-    ),
+    namespaced(named(
+        kind("StagedNetworkPolicy", "stagednetworkpolicies", Resource),
+        Naming::Policy,
+    )),
+    namespaced(kind(
+        "StagedKubernetesNetworkPolicy",
+        "stagedkubernetesnetworkpolicies",
+        Resource,
+    )),
     namespaced(kind("NetworkSet", "networksets", Resource)),
     CalicoKind {
         has_crd: false,
@@ -137,8 +121,8 @@ pub static KINDS: &[CalicoKind] = &[
         kind("FelixConfiguration", "felixconfigurations", Resource),
         Naming::PerNode,
     ),
-    since(kind("IPReservation", "ipreservations", Resource), 29),
-    since(kind("BGPFilter", "bgpfilters", Resource), 29),
+    kind("IPReservation", "ipreservations", Resource),
+    kind("BGPFilter", "bgpfilters", Resource),
     kind(
         "ClusterInformation",
         "clusterinformations",
@@ -305,41 +289,26 @@ mod tests {
 
     #[test]
     fn every_vendored_crd_is_in_the_table() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/crds");
-        let mut from_files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| {
-                let name = e.unwrap().file_name().into_string().unwrap();
-                let plural = name
-                    .strip_prefix("crd.projectcalico.org_")?
-                    .strip_suffix(".yaml")?;
-                Some(plural.to_string())
-            })
+        let index = include_str!("../crds/index.txt");
+        let mut from_files: Vec<&str> = index
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("tags "))
+            .filter_map(|l| l.split_whitespace().next())
             .collect();
-        from_files.sort();
-        let mut from_table: Vec<String> = CalicoKind::with_crd()
-            .map(|k| k.plural.to_string())
-            .collect();
+        from_files.dedup();
+        let mut from_table: Vec<&str> = CalicoKind::with_crd().map(|k| k.plural).collect();
         from_table.sort();
         assert_eq!(from_files, from_table);
     }
 
     #[test]
     fn scopes_match_the_vendored_crds() {
+        let newest = crate::convert::versions::Release::of(None);
         for kind in CalicoKind::with_crd() {
-            let path = format!(
-                "{}/crds/crd.projectcalico.org_{}.yaml",
-                env!("CARGO_MANIFEST_DIR"),
-                kind.plural
-            );
-            let text = std::fs::read_to_string(path).unwrap();
-            let namespaced = text.contains("scope: Namespaced");
+            let crd = crate::kdd::crds::manifest(&newest, kind.plural).unwrap();
+            let namespaced = crd["spec"]["scope"] == "Namespaced";
             assert_eq!(namespaced, kind.namespaced, "{}", kind.kind);
-            assert!(
-                text.contains(&format!("kind: {}\n", kind.kind)),
-                "{}",
-                kind.kind
-            );
+            assert_eq!(crd["spec"]["names"]["kind"], kind.kind);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! An export file as the objects to write into the Kubernetes datastore: read in a thread,
 //! converted by the pure core, and handed over in file order through a bounded channel, so that
-//! import and verify work on files of any size in bounded memory.
+//! import and verify work on files of any size in bounded memory. Import and verify take the
+//! objects a group (kind) at a time; of several entries for one object the last is kept
+//! (calicoctl's rule, see `convert::merge`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::convert::kdd::{ConvertError, Desired, Target, ipam_to_kdd, to_kdd};
+use crate::convert::merge::Merge;
 use crate::format::export_reader::{self, Event, ReadError, Summary};
 use crate::kinds::CalicoKind;
 
@@ -150,7 +153,7 @@ pub struct Group {
     pub order: Vec<String>,
     pub objects: std::collections::HashMap<String, Compact>,
     /// Names given more than once, and how many times.
-    pub repeated: std::collections::BTreeMap<String, u32>,
+    repeated: std::collections::BTreeMap<String, u32>,
     /// Objects that cannot be converted.
     pub errors: Vec<ConvertError>,
     /// Items of the file in this group.
@@ -184,6 +187,17 @@ impl Group {
             None => self.order.push(name),
             Some(_) => *self.repeated.entry(name).or_insert(1) += 1,
         }
+    }
+
+    /// The objects the group has several entries for (the last entry of each is kept).
+    pub fn merges(&self) -> Vec<Merge> {
+        self.repeated
+            .iter()
+            .map(|(name, entries)| Merge {
+                object: format!("{} {name}", self.name),
+                entries: *entries,
+            })
+            .collect()
     }
 
     /// The objects in file order, each name once (with its last object).
@@ -237,5 +251,50 @@ impl Groups {
             Some(Ok(result)) => result,
             _ => Err(ReadError::Callback(Stopped)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, address: &str) -> Result<Desired, ConvertError> {
+        Ok(Desired::NodeAnnotations {
+            node: name.into(),
+            set: [(
+                "projectcalico.org/IPv4Address".to_string(),
+                address.to_string(),
+            )]
+            .into(),
+            remove: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn the_last_entry_of_an_object_wins() {
+        let mut group = Group::new("Node");
+        group.add(node("node4", "10.0.0.4/24"));
+        group.add(node("worker-1", "10.0.0.1/24"));
+        group.add(node("node4", "10.0.0.5/24"));
+        group.add(node("node4", "10.0.0.6/24"));
+        let objects: Vec<(String, Desired)> = group
+            .objects()
+            .map(|(name, object)| (name.clone(), object.desired()))
+            .collect();
+        assert_eq!(
+            objects.len(),
+            2,
+            "each object once, in order of first entry"
+        );
+        assert_eq!(objects[0].0, "node4");
+        assert_eq!(objects[0].1, node("node4", "10.0.0.6/24").unwrap());
+        assert_eq!(group.read, 4);
+        assert_eq!(
+            group.merges(),
+            [Merge {
+                object: "Node node4".into(),
+                entries: 3
+            }]
+        );
     }
 }

@@ -9,11 +9,13 @@ use serde_json::Value;
 
 use crate::console::Progress;
 use crate::convert::cluster_info::{LockState, calico_version};
-use crate::convert::ipam::{IpamEntry, export_ipam};
+use crate::convert::gotypes::reencode;
+use crate::convert::ipam::{IpamContext, IpamEntry, IpamKey, export_ipam, parse_ipam_key};
 use crate::convert::keys::{KeyClass, classify};
 use crate::convert::nodes::{NodeMap, NodeMapError, orchestrator_name};
-use crate::convert::resources::{ExportContext, Note, Outcome, export_resource};
+use crate::convert::resources::{ExportContext, Note, Outcome, SkipReason, export_resource};
 use crate::convert::version::CalicoVersion;
+use crate::convert::versions::Release;
 use crate::error::Error;
 use crate::etcd::EtcdError;
 use crate::etcd::store::{EtcdStore, Scan};
@@ -35,9 +37,13 @@ pub struct Header {
     pub cluster_information: Value,
     pub lock: LockState,
     pub version: Option<CalicoVersion>,
+    /// The release the export behaves as: the source's.
+    pub release: Release,
     pub nodes: NodeMap,
     /// Why the node names could not all be mapped (then `nodes` maps the ones that could be).
     pub node_problem: Option<Error>,
+    /// Export the form for this tool (`export --full`) instead of the source's calicoctl's.
+    pub full: bool,
 }
 
 /// Reads the revision, the ClusterInformation and every Calico Node (for the name map).
@@ -85,8 +91,10 @@ pub async fn open(
         cluster_information,
         lock,
         version,
+        release: Release::of(version),
         nodes,
         node_problem,
+        full: false,
     })
 }
 
@@ -147,21 +155,49 @@ impl KindSummary {
     }
 }
 
+/// A field the source release does not know, and the objects that hold it.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnknownField {
+    pub count: u64,
+    /// Up to five of them.
+    pub objects: Vec<String>,
+    /// Kept in the file (--full) rather than dropped.
+    pub kept: bool,
+}
+
 /// Everything the data pass saw.
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DataSummary {
+    /// The file is the form for this tool (--full), not the source's calicoctl's.
+    pub full: bool,
     pub kinds: Vec<KindSummary>,
     pub warnings: Vec<String>,
+    /// Fields the source release's types do not have, by `Kind field`: dropped as calicoctl
+    /// drops them, or kept with --full.
+    pub unknown_fields: BTreeMap<String, UnknownField>,
     /// Per-object changes, for `-v`.
     #[serde(skip)]
     pub details: Vec<String>,
 }
 
-/// Kinds that get a list document: those the source's Calico version exports, plus any kind
-/// that holds objects (tiers in v3.29, say). With no version known, all of them.
-fn has_document(kind: &CalicoKind, version: Option<CalicoVersion>, count: u64) -> bool {
-    count > 0 || version.is_none_or(|v| kind.since_minor <= v.minor3())
+/// Kinds that get a list document: those the source release's calicoctl exports, and with
+/// `--full` also any other kind that holds objects (tiers in v3.28, say).
+fn has_document(kind: &CalicoKind, header: &Header, count: u64) -> bool {
+    header.release.exports(kind.kind) || (header.full && count > 0)
+}
+
+/// ClusterInformation as the release's calicoctl prints it (`json.MarshalIndent` of its type).
+fn cluster_information(header: &Header) -> Value {
+    match reencode(
+        header.release.types(),
+        &header.cluster_information,
+        header.full,
+    ) {
+        Some(Ok(reencoded)) => reencoded.value,
+        _ => header.cluster_information.clone(),
+    }
 }
 
 /// Reads every migrated kind and the IPAM data, converting as it goes, into `sink`.
@@ -174,9 +210,16 @@ pub async fn stream(
 ) -> Result<DataSummary, Error> {
     let ctx = ExportContext {
         nodes: &header.nodes,
-        version: header.version,
+        release: header.release,
+        full: header.full,
     };
-    let mut summary = DataSummary::default();
+    let mut summary = DataSummary {
+        full: header.full,
+        ..Default::default()
+    };
+    if let Some(caveat) = header.release.caveat() {
+        summary.warnings.push(caveat);
+    }
     let io = |e| Error::io("writing the export")(e);
 
     for kind in CalicoKind::exported() {
@@ -186,7 +229,20 @@ pub async fn stream(
             kind: kind.kind,
             ..Default::default()
         };
-        if !has_document(kind, header.version, total) {
+        if !has_document(kind, header, total) {
+            if total > 0 {
+                counts.skipped.push(Skipped {
+                    reason: format!(
+                        "calicoctl {} does not export {} (export --full keeps them)",
+                        header.release, kind.plural
+                    ),
+                    count: total,
+                });
+                summary.warnings.push(format!(
+                    "{total} {} object(s) left out: calicoctl {} does not export this kind; export --full keeps them (the file is then for this tool only)",
+                    kind.kind, header.release
+                ));
+            }
             summary.kinds.push(counts);
             continue;
         }
@@ -204,6 +260,13 @@ pub async fn stream(
                         counts.exported += 1;
                     }
                     Outcome::Skipped(reason) => counts.skip(reason.describe()),
+                    Outcome::Unreadable { name, error } => {
+                        counts.skip(SkipReason::DoesNotFit.describe());
+                        summary.warnings.push(format!(
+                            "{} {name} left out: calicoctl {} cannot read it ({error})",
+                            kind.kind, header.release
+                        ));
+                    }
                 }
             }
             bar.inc(page.len() as u64);
@@ -214,7 +277,8 @@ pub async fn stream(
         summary.kinds.push(counts);
     }
 
-    sink.cluster_information(&header.cluster_information)
+    warn_unknown_fields(&mut summary, header.release);
+    sink.cluster_information(&cluster_information(header))
         .map_err(io)?;
     summary.kinds.push(KindSummary {
         kind: "ClusterInformation",
@@ -234,7 +298,21 @@ pub async fn stream(
         let mut scan = Scan::new(prefix, header.revision, page_size);
         while let Some(page) = scan.next_page(store).await? {
             for (key, value) in &page {
-                match export_ipam(key, value, &header.nodes) {
+                if !header.full
+                    && let IpamKey::Handle { id } = parse_ipam_key(key)
+                    && let Some(renamed) = header.nodes.rename_handle(id, true)
+                    && header.nodes.rename_handle(id, false).is_none()
+                {
+                    summary.warnings.push(format!(
+                        "IPAM handle {id} keeps its etcd node name (calicoctl does not rename IPv6 tunnel handles; export --full renames it to {renamed})"
+                    ));
+                }
+                let ctx = IpamContext {
+                    nodes: &header.nodes,
+                    release: header.release,
+                    full: header.full,
+                };
+                match export_ipam(key, value, ctx) {
                     // The config prefix is also the prefix of nothing else, but be exact.
                     Ok(entry) if entry.kind == ipam => {
                         counts.exported += 1;
@@ -255,6 +333,39 @@ pub async fn stream(
     Ok(summary)
 }
 
+/// What kind of file an export is, for messages.
+pub fn file_form(full: bool, version: Option<&str>) -> String {
+    let version = version.unwrap_or("of an unknown version");
+    if full {
+        format!(
+            "the full form: everything etcd holds, for kubectl calico-migrate import only; calicoctl {version} cannot import it"
+        )
+    } else {
+        format!("calicoctl {version}'s migration file, byte for byte")
+    }
+}
+
+/// One warning per field the source release does not know.
+fn warn_unknown_fields(summary: &mut DataSummary, release: Release) {
+    for (field, found) in &summary.unknown_fields {
+        let what = if found.kept {
+            "kept (the file is for this tool only)"
+        } else {
+            "left out as calicoctl leaves it out (export --full keeps it)"
+        };
+        summary.warnings.push(format!(
+            "{field}: calicoctl {release} does not know this field; {what}; {} object(s): {}{}",
+            found.count,
+            found.objects.join(", "),
+            if found.count > found.objects.len() as u64 {
+                ", ..."
+            } else {
+                ""
+            }
+        ));
+    }
+}
+
 /// Names seen more than once in one kind: node renames that merged two nodes make them, and
 /// only one of each can exist in the Kubernetes datastore.
 #[derive(Default)]
@@ -273,7 +384,7 @@ impl Duplicates {
         repeated.sort();
         for (label, count) in repeated {
             warnings.push(format!(
-                "{label} appears {count} times after node renames: import writes the first and reports the others as conflicts"
+                "{label} appears {count} times after node renames: import takes the last, as calicoctl's import does"
             ));
         }
     }
@@ -310,9 +421,27 @@ fn record_notes(
                 rewritten = true;
                 summary.details.push(format!("{label}: added label projectcalico.org/tier={tier}"));
             }
+            Note::NodeReferenceKept {
+                field,
+                name,
+                kubernetes,
+            } => summary.warnings.push(format!(
+                "{label}: {field} names etcd node {name}, which the Kubernetes datastore calls {kubernetes}; calicoctl leaves it so (export --full renames it)"
+            )),
             Note::UserProfile { profile } => summary.warnings.push(format!(
                 "{label} references profile {profile:?}, which cannot exist in the Kubernetes datastore: its rules will no longer apply to this host endpoint"
             )),
+            Note::UnknownField { path, kept } => {
+                let field = summary
+                    .unknown_fields
+                    .entry(format!("{} {path}", kind.kind))
+                    .or_default();
+                field.kept = *kept;
+                if field.objects.len() < 5 {
+                    field.objects.push(crate::convert::qualified_name(object));
+                }
+                field.count += 1;
+            }
         }
     }
     counts.rewritten += u64::from(rewritten);

@@ -35,7 +35,8 @@ fn the_sandbox_imports_and_verifies() {
     let exported = Exported::new(&calico::sandbox_cluster(), &[]);
     let report = succeeded(&exported.import(&["-o", "json"]));
     assert_eq!(report["completed"], true);
-    assert_eq!(report["crdsCreated"].as_array().unwrap().len(), 22);
+    // The CRDs of the sandbox's release, v3.28.0: no tiers, no staged policies.
+    assert_eq!(report["crdsCreated"].as_array().unwrap().len(), 18);
     assert_eq!(import_row(&report, "IPPool")["created"], 1);
     assert_eq!(import_row(&report, "Node")["created"], 3);
     assert_eq!(import_row(&report, "IPAMHandle")["created"], 5);
@@ -127,31 +128,79 @@ fn the_sandbox_imports_and_verifies() {
 }
 
 #[test]
-fn upstream_system_test_dataset() {
-    // node5 maps onto node4 (confirmed at export): the file holds two Nodes node4. The import
-    // writes the later one in the same pass, as calicoctl's import leaves it, and says so.
-    let exported = Exported::new(&datasets::upstream_st(), &["--node-map", "node5=node4"]);
-    let output = exported.import(&["-o", "json"]);
-    let report = succeeded(&output);
-    assert_eq!(report["completed"], true);
-    assert_eq!(report["merged"][0]["kind"], "Node");
-    assert_eq!(report["merged"][0]["name"], "node4");
-    assert_eq!(report["merged"][0]["entries"], 2);
-    assert_eq!(import_row(&report, "Node")["conflicts"], 0);
-    assert_contains(&stderr(&output), "Node node4 is given 2 times in the file");
-    let policy = exported.env.install.kube.get_calico(
-        "networkpolicies",
-        Some("test"),
-        "default.policy-mypolicy3",
-    );
-    assert!(policy.unwrap().is_some(), "v3.29 target: default. prefix");
-    let felix = exported
-        .env
-        .install
-        .kube
-        .get_calico("felixconfigurations", None, "node.node4")
-        .unwrap();
-    assert!(felix.is_some());
+fn upstream_system_test_dataset_merges_node5_into_node4_in_one_pass() {
+    // node5's orchRef names node4 (confirmed at export): the file has two Node node4 entries.
+    // calicoctl's import applies both, the later winning; so does this import, in one pass,
+    // and says so.
+    for form in [
+        &["--node-map", "node5=node4"][..],
+        &["--node-map", "node5=node4", "--full"],
+    ] {
+        let dataset = datasets::upstream_st();
+        let env = Env::locked(&dataset);
+        let (file, _, _dir) = env.export_to_file(form);
+        let output = env
+            .plugin()
+            .args(["import", "-o", "json", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let report = succeeded(&output);
+        assert_eq!(report["completed"], true);
+        let merged: Vec<&str> = report["merged"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["object"].as_str().unwrap())
+            .collect();
+        assert_eq!(merged, ["Node node4"]);
+        assert_eq!(import_row(&report, "Node")["total"], 1);
+        assert_eq!(import_row(&report, "Node")["conflicts"], 0);
+        assert_contains(
+            &stderr(&output),
+            "Node node4: 2 entries in the file; the last one was taken",
+        );
+        // node4 holds the later entry's (node5's) data.
+        let export = calico_migrate::format::export_reader::read_to_end(&file).unwrap();
+        let last_node4 = export
+            .lists
+            .iter()
+            .find(|(kind, _)| kind == "NodeList")
+            .unwrap()
+            .1
+            .iter()
+            .rfind(|n| n["metadata"]["name"] == "node4")
+            .unwrap()
+            .clone();
+        let target = calico_migrate::convert::kdd::Target::new(
+            calico_migrate::convert::version::CalicoVersion::parse("v3.29.3"),
+            String::new(),
+        );
+        let calico_migrate::convert::kdd::Desired::NodeAnnotations { set, .. } =
+            calico_migrate::convert::kdd::to_kdd(&last_node4, &target).unwrap()
+        else {
+            panic!("a Node")
+        };
+        let annotations = env.install.kube.node_annotations("node4").unwrap();
+        for (key, value) in &set {
+            assert_eq!(annotations.get(key), Some(value), "{key}");
+        }
+        // verify applies the same rule.
+        let verify = env
+            .plugin()
+            .args(["verify", "--node-map", "node5=node4", "-o", "json"])
+            .output()
+            .unwrap();
+        let report = json_output(&verify);
+        assert_eq!(verify.status.code(), Some(0), "{report:#}");
+        assert!(!report["merged"].as_array().unwrap().is_empty());
+        let policy = env.install.kube.get_calico(
+            "networkpolicies",
+            Some("test"),
+            "default.policy-mypolicy3",
+        );
+        assert!(policy.unwrap().is_some(), "v3.29 target: default. prefix");
+    }
 }
 
 #[test]
@@ -804,10 +853,11 @@ metadata:
         "spec": {"calicoVersion": "v3.28.1", "clusterGUID": "0123456789abcdef", "datastoreReady": false}});
     std::fs::write(&path, format!("{yaml}===\n{info:#}\n===\n{ipam:#}\n")).unwrap();
 
+    // Into v3.32.1, whose CRDs check more than v3.28's (duplicate nets, date-times).
     for extra in [&[][..], &["--dry-run"][..]] {
         let output = env
             .plugin()
-            .args(["import", "-f"])
+            .args(["import", "--calico-version", "v3.32.1", "-f"])
             .arg(&path)
             .args(extra)
             .output()
@@ -819,8 +869,10 @@ metadata:
             "{err}"
         );
         for cause in [
-            r#"IPPool default-ipv4-ippool: spec.blockSize: Invalid value: "string": spec.blockSize in body must be of type integer: "string""#,
-            r#"HostEndpoint node-1-eth0: spec.ports[1].port: Invalid value: "string": spec.ports[1].port in body must be of type integer: "string""#,
+            // Values Go cannot read into the release's types, as calicoctl would fail on them.
+            "IPPool default-ipv4-ippool: does not fit Calico v3.32.1's types: spec.blockSize: expected an integer, found a string",
+            "HostEndpoint node-1-eth0: does not fit Calico v3.32.1's types: spec.ports[1].port: expected a non-negative integer, found a string",
+            // What the CRD schemas refuse.
             r#"FelixConfiguration default: spec.reportingInterval: Invalid value: "500µs": spec.reportingInterval in body should match '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))*$'"#,
             r#"IPAMBlock 10-244-0-0-26: spec.affinityClaimTime: Invalid value: "2025-06-18 14:05:01": spec.affinityClaimTime in body must be of type date-time: "2025-06-18 14:05:01""#,
             r#"IPAMConfig default: spec.maxBlocksPerHost: Invalid value: "string": spec.maxBlocksPerHost in body must be of type integer: "string""#,

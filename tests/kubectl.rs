@@ -61,7 +61,7 @@ fn runs_as_kubectl_calico_migrate() {
     assert_eq!(verify_before.status.code(), Some(3), "nothing imported yet");
     for step in [
         vec!["lock", "--datastore", "etcd"],
-        vec!["export", "-f", file],
+        vec!["export", "--full", "-f", file],
         vec!["import", "-f", file],
         vec!["verify"],
     ] {

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use clap::builder::{ArgAction, ValueHint};
 use clap::{Arg, Args, CommandFactory};
 
-use crate::console::Console;
 use crate::cli::Cli;
+use crate::console::Console;
 use crate::error::Error;
 
 /// The hidden command kubectl's completion script calls; handled before the command line is

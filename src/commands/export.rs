@@ -95,8 +95,9 @@ fn print_report(console: &Console, report: &ExportReport, file: Option<&Path>) {
     }
     if let Some(path) = file {
         console.info(format!(
-            "Wrote {} (calicoctl's migration file format).",
-            path.display()
+            "Wrote {} ({}).",
+            path.display(),
+            snapshot::file_form(report.data.full, report.calico_version.as_deref())
         ));
     }
 }

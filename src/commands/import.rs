@@ -91,11 +91,8 @@ fn print_report(console: &Console, report: &ImportReport) {
     for rewrite in &report.rewritten {
         console.info(format!("Repaired {rewrite}"));
     }
-    for merged in &report.merged {
-        console.info(format!(
-            "{} {} is given {} times in the file (etcd nodes merged onto one name): the last one was written, as calicoctl's import does",
-            merged.kind, merged.name, merged.entries
-        ));
+    for merge in &report.merged {
+        console.info(merge.to_string());
     }
     for (field, count) in &report.dropped_fields {
         console.warn(format!("{field}: the target's CRD schema does not know this field; the API server dropped it from {count} object(s)"));

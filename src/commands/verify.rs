@@ -57,6 +57,9 @@ fn print_report(console: &Console, report: &VerifyReport) {
             text.push_str(&format!("\n  {field} ({count} object(s))"));
         }
     }
+    for merge in &report.merged {
+        text.push_str(&format!("\n{merge}"));
+    }
     if !report.nodes_not_in_kubernetes.is_empty() {
         text.push_str(&format!(
             "\n\nCalico Nodes without a Kubernetes Node (cannot be migrated): {}",

@@ -300,10 +300,10 @@ mod tests {
     use crate::kinds::IpamKind;
 
     fn target() -> Target {
-        Target {
-            version: CalicoVersion::parse("v3.32.1"),
-            now: "2026-08-01T12:00:00Z".into(),
-        }
+        Target::new(
+            CalicoVersion::parse("v3.32.1"),
+            "2026-08-01T12:00:00Z".into(),
+        )
     }
 
     fn cr(object: Value) -> Value {
@@ -340,13 +340,14 @@ mod tests {
     }
 
     #[test]
-    fn an_ippool_defaulted_by_the_server_is_the_same() {
-        let schema = crd_schema("ippools");
+    fn a_policy_defaulted_by_the_server_is_the_same() {
+        // The v3.32.1 client leaves spec.tier unset; the v3.32.1 CRD defaults it.
+        let schema = crd_schema("globalnetworkpolicies");
         let desired = cr(
-            json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {"cidr": "10.0.0.0/16", "blockSize": 26}}),
+            json!({"kind": "GlobalNetworkPolicy", "metadata": {"name": "p"}, "spec": {"selector": "all()", "order": 10}}),
         );
         let mut actual = stored(&desired, &schema);
-        assert_eq!(actual["spec"]["assignmentMode"], "Automatic");
+        assert_eq!(actual["spec"]["tier"], "default");
         let comparison = compare(&desired, &actual, Some(&schema));
         assert!(comparison.is_same(), "{:?}", comparison.differences);
         assert!(comparison.dropped_by_schema.is_empty());
@@ -355,14 +356,14 @@ mod tests {
         assert_eq!(raw.differences.len(), 1);
         assert_eq!(
             raw.differences[0].to_string(),
-            "spec.assignmentMode: unexpected \"Automatic\""
+            "spec.tier: unexpected \"default\""
         );
         // A real change is reported.
-        actual["spec"]["blockSize"] = json!(27);
+        actual["spec"]["order"] = json!(20);
         let changed = compare(&desired, &actual, Some(&schema));
         assert_eq!(
             changed.differences[0].to_string(),
-            "spec.blockSize: expected 26, found 27"
+            "spec.order: expected 10, found 20"
         );
     }
 
@@ -539,7 +540,7 @@ mod tests {
             ]
         );
         let pool = to_kdd(
-            &json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {}}),
+            &json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {"cidr": "10.0.0.0/16"}}),
             &target(),
         )
         .unwrap();

@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::gotypes::reencode_struct;
 use super::nodes::NodeMap;
+use super::versions::Release;
 use crate::kinds::{IPAM_PREFIX, IpamKind};
 
 /// What an IPAM key is.
@@ -71,6 +73,8 @@ pub enum IpamSkip {
     VirtualAffinity,
     UnexpectedKey,
     Unparseable,
+    /// The value does not fit the source release's model type.
+    DoesNotFit,
 }
 
 impl IpamSkip {
@@ -81,6 +85,7 @@ impl IpamSkip {
             }
             IpamSkip::UnexpectedKey => "keys that are not IPAM keys",
             IpamSkip::Unparseable => "values that are not JSON objects",
+            IpamSkip::DoesNotFit => "values the source release's types cannot read",
         }
     }
 }
@@ -95,13 +100,28 @@ pub struct IpamEntry {
     pub renamed: bool,
 }
 
-/// Exports one IPAM key and value.
-pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, IpamSkip> {
+/// How export reads an IPAM value: the source release's types, and whether to keep what they
+/// do not know and rename IPv6 tunnel handles too (`--full`).
+#[derive(Clone, Copy, Debug)]
+pub struct IpamContext<'a> {
+    pub nodes: &'a NodeMap,
+    pub release: Release,
+    pub full: bool,
+}
+
+/// Exports one IPAM key and value, read into the source release's model type and written
+/// back as its calicoctl writes it.
+pub fn export_ipam(key: &str, raw: &[u8], ctx: IpamContext<'_>) -> Result<IpamEntry, IpamSkip> {
+    let nodes = ctx.nodes;
+    let read = |structure: &str, value: &Value| -> Result<Value, IpamSkip> {
+        reencode_struct(ctx.release.types(), structure, value, ctx.full)
+            .map(|reencoded| reencoded.value)
+            .map_err(|_| IpamSkip::DoesNotFit)
+    };
     match parse_ipam_key(key) {
         IpamKey::Block { .. } => {
-            let mut value = parse_object(raw)?;
-            let renamed = rename_block(&mut value, nodes);
-            ensure_fields(&mut value, BLOCK_FIELDS);
+            let mut value = read("model.AllocationBlock", &parse_object(raw)?)?;
+            let renamed = rename_block(&mut value, nodes, ctx.full);
             Ok(IpamEntry {
                 kind: IpamKind::Block,
                 key: key.to_string(),
@@ -117,12 +137,12 @@ pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, 
             ..
         } => {
             // Very old affinities have an empty value: read it as {}.
-            let mut value = if raw.iter().all(u8::is_ascii_whitespace) {
+            let stored = if raw.iter().all(u8::is_ascii_whitespace) {
                 json!({})
             } else {
                 parse_object(raw)?
             };
-            ensure_fields(&mut value, AFFINITY_FIELDS);
+            let value = read("model.BlockAffinity", &stored)?;
             let target = nodes.get(host).unwrap_or(host);
             let key = format!(
                 "{IPAM_PREFIX}host/{target}/ipv{ip_version}/block/{}",
@@ -136,9 +156,8 @@ pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, 
             })
         }
         IpamKey::Handle { id } => {
-            let mut value = parse_object(raw)?;
-            ensure_fields(&mut value, HANDLE_FIELDS);
-            let (key, renamed) = match nodes.rename_handle(id) {
+            let value = read("model.IPAMHandle", &parse_object(raw)?)?;
+            let (key, renamed) = match nodes.rename_handle(id, ctx.full) {
                 Some(new_id) => (format!("{IPAM_PREFIX}handle/{new_id}"), true),
                 None => (key.to_string(), false),
             };
@@ -152,7 +171,7 @@ pub fn export_ipam(key: &str, raw: &[u8], nodes: &NodeMap) -> Result<IpamEntry, 
         IpamKey::Config => Ok(IpamEntry {
             kind: IpamKind::Config,
             key: key.to_string(),
-            value: parse_object(raw)?,
+            value: read("model.IPAMConfig", &parse_object(raw)?)?,
             renamed: false,
         }),
         IpamKey::Other => Err(IpamSkip::UnexpectedKey),
@@ -166,45 +185,9 @@ fn parse_object(raw: &[u8]) -> Result<Value, IpamSkip> {
     }
 }
 
-type FieldDefault = (&'static str, fn() -> Value);
-
-/// Fields Go's encoder writes for every version (no omitempty), in struct order, with the zero
-/// value to use when a stored value lacks them.
-const BLOCK_FIELDS: &[FieldDefault] = &[
-    ("cidr", || json!("")),
-    ("affinity", || Value::Null),
-    ("allocations", || Value::Null),
-    ("unallocated", || Value::Null),
-    ("attributes", || Value::Null),
-    ("sequenceNumber", || json!(0)),
-    ("sequenceNumberForAllocation", || Value::Null),
-    ("deleted", || json!(false)),
-];
-const AFFINITY_FIELDS: &[FieldDefault] = &[("state", || json!("")), ("deleted", || json!(false))];
-const HANDLE_FIELDS: &[FieldDefault] = &[("block", || Value::Null), ("deleted", || json!(false))];
-
-/// Adds missing fields, each after the known fields that precede it in Go's struct order.
-fn ensure_fields(value: &mut Value, fields: &[FieldDefault]) {
-    let Some(map) = value.as_object_mut() else {
-        return;
-    };
-    for (position, (name, zero)) in fields.iter().enumerate() {
-        if map.contains_key(*name) {
-            continue;
-        }
-        let before: Vec<&str> = fields[..position].iter().map(|(n, _)| *n).collect();
-        let index = map
-            .keys()
-            .rposition(|k| before.contains(&k.as_str()))
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        map.shift_insert(index, (*name).to_string(), zero());
-    }
-}
-
 /// Applies the node map to a block (spec 5.2): the `node` attribute of every allocation (and of
 /// alternate owners), tunnel handle IDs, and the affinity.
-fn rename_block(block: &mut Value, nodes: &NodeMap) -> bool {
+fn rename_block(block: &mut Value, nodes: &NodeMap, ipv6_handles: bool) -> bool {
     let mut renamed = false;
     if let Some(attributes) = block.get_mut("attributes").and_then(Value::as_array_mut) {
         for attribute in attributes.iter_mut().filter_map(Value::as_object_mut) {
@@ -212,7 +195,7 @@ fn rename_block(block: &mut Value, nodes: &NodeMap) -> bool {
                 renamed |= rename_node_attribute(attribute.get_mut(owner), nodes);
             }
             if let Some(Value::String(handle)) = attribute.get_mut("handle_id")
-                && let Some(new_handle) = nodes.rename_handle(handle)
+                && let Some(new_handle) = nodes.rename_handle(handle, ipv6_handles)
             {
                 *handle = new_handle;
                 renamed = true;
@@ -302,6 +285,25 @@ pub(crate) mod tests {
         );
     }
 
+    /// An IPAM value exported as calicoctl v3.28.0 (or its full form) would.
+    fn export(key: &str, raw: &[u8], full: bool) -> Result<IpamEntry, IpamSkip> {
+        export_as(key, raw, full, "v3.28.0")
+    }
+
+    fn export_as(key: &str, raw: &[u8], full: bool, version: &str) -> Result<IpamEntry, IpamSkip> {
+        let nodes = nodes();
+        let release = Release::of(crate::convert::version::CalicoVersion::parse(version));
+        export_ipam(
+            key,
+            raw,
+            IpamContext {
+                nodes: &nodes,
+                release,
+                full,
+            },
+        )
+    }
+
     fn nodes() -> NodeMap {
         NodeMap::from_pairs([
             ("worker-1.example.com", "worker-1"),
@@ -357,7 +359,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn blocks_follow_the_node_map_including_ipv6_tunnels() {
+    fn blocks_follow_the_node_map_ipv6_tunnels_with_full() {
         let raw = json!({"cidr": "10.65.79.0/26", "affinity": "host:worker-1.example.com",
             "allocations": [0, 1, 2, null], "unallocated": [3],
             "attributes": [
@@ -366,10 +368,10 @@ pub(crate) mod tests {
                 {"handle_id": "k8s-pod-network.abc", "secondary": {"namespace": "a", "node": "worker-1.example.com", "pod": "p"},
                  "alternateOwnerAttrs": {"node": "worker-1.example.com", "pod": "q"}}],
             "sequenceNumber": 3, "sequenceNumberForAllocation": {"0": 0, "1": 1, "2": 2}, "deleted": false});
-        let entry = export_ipam(
+        let entry = export(
             "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
             raw.to_string().as_bytes(),
-            &nodes(),
+            true,
         )
         .unwrap();
         assert_eq!(entry.kind, IpamKind::Block);
@@ -390,29 +392,56 @@ pub(crate) mod tests {
         assert_eq!(v["allocations"][3], Value::Null);
         // Field order is kept as stored.
         assert_go_block_field_order(v);
+        // As calicoctl: the IPv6 tunnel handle keeps the etcd name.
+        let plain = export(
+            "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
+            raw.to_string().as_bytes(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            plain.value["attributes"][1]["handle_id"],
+            "wireguard-v6-tunnel-addr-worker-1.example.com"
+        );
+        assert_eq!(
+            plain.value["attributes"][0]["handle_id"],
+            "ipip-tunnel-addr-worker-1"
+        );
     }
 
     #[test]
-    fn newer_block_fields_are_carried_through_and_virtual_affinities_renamed_only_when_mapped() {
+    fn block_fields_follow_the_release_and_virtual_affinities_are_renamed_only_when_mapped() {
+        let key = "/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26";
         let raw = r#"{"cidr":"10.1.0.0/26","affinity":"virtual:load-balancer","affinity_claim_time":"2025-01-01T00:00:00Z","allocations":[],"unallocated":[],"attributes":[{"handle_id":"x","secondary":{"type":"x"},"releasedAt":"2025-02-01T00:00:00Z"}],"sequenceNumber":0,"sequenceNumberForAllocation":{},"deleted":false}"#;
-        let entry = export_ipam(
-            "/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26",
-            raw.as_bytes(),
-            &nodes(),
-        )
-        .unwrap();
+        // v3.32 knows affinity_claim_time; releasedAt is newer still.
+        let entry = export_as(key, raw.as_bytes(), false, "v3.32.1").unwrap();
         assert!(!entry.renamed);
         assert_eq!(entry.value["affinity"], "virtual:load-balancer");
         assert_eq!(entry.value["affinity_claim_time"], "2025-01-01T00:00:00Z");
+        assert!(entry.value["attributes"][0].get("releasedAt").is_none());
+        // v3.28 knows neither: dropped as its calicoctl drops them, kept with --full.
+        let entry = export(key, raw.as_bytes(), false).unwrap();
+        assert!(entry.value.get("affinity_claim_time").is_none());
+        let full = export(key, raw.as_bytes(), true).unwrap();
+        assert_eq!(full.value["affinity_claim_time"], "2025-01-01T00:00:00Z");
         assert_eq!(
-            entry.value["attributes"][0]["releasedAt"],
+            full.value["attributes"][0]["releasedAt"],
             "2025-02-01T00:00:00Z"
         );
+        // v3.32's attributes leave out empty owner maps; older ones write them as null.
+        let bare = r#"{"cidr":"10.1.0.0/26","attributes":[{"handle_id":"x"}]}"#;
+        let old = export(key, bare.as_bytes(), false).unwrap();
+        assert_eq!(
+            old.value["attributes"][0],
+            json!({"handle_id": "x", "secondary": null})
+        );
+        let new = export_as(key, bare.as_bytes(), false, "v3.32.1").unwrap();
+        assert_eq!(new.value["attributes"][0], json!({"handle_id": "x"}));
         let upstream_node5 = r#"{"cidr":"10.2.0.0/26","affinity":"host:node5","allocations":[],"unallocated":[],"attributes":[],"sequenceNumber":0,"sequenceNumberForAllocation":{},"deleted":false}"#;
-        let entry = export_ipam(
+        let entry = export(
             "/calico/ipam/v2/assignment/ipv4/block/10.2.0.0-26",
             upstream_node5.as_bytes(),
-            &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(entry.value["affinity"], "host:node4");
@@ -420,10 +449,10 @@ pub(crate) mod tests {
 
     #[test]
     fn affinities_are_rekeyed_and_empty_values_read_as_empty_objects() {
-        let entry = export_ipam(
+        let entry = export(
             "/calico/ipam/v2/host/worker-1.example.com/ipv4/block/10.65.79.0-26",
             br#"{"state":"confirmed","deleted":false}"#,
-            &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -432,10 +461,10 @@ pub(crate) mod tests {
         );
         assert_eq!(entry.kind, IpamKind::BlockAffinity);
         assert!(entry.renamed);
-        let old = export_ipam(
+        let old = export(
             "/calico/ipam/v2/host/other/ipv6/block/fd00::-122",
             b"",
-            &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(old.key, "/calico/ipam/v2/host/other/ipv6/block/fd00::-122");
@@ -446,10 +475,10 @@ pub(crate) mod tests {
         );
         assert!(!old.renamed);
         assert_eq!(
-            export_ipam(
+            export(
                 "/calico/ipam/v2/virtual/lb/ipv4/block/10.0.0.0-26",
                 b"{}",
-                &nodes()
+                false
             ),
             Err(IpamSkip::VirtualAffinity)
         );
@@ -481,8 +510,7 @@ pub(crate) mod tests {
             ),
             ("k8s-pod-network.0123abcd", "k8s-pod-network.0123abcd"),
         ] {
-            let entry =
-                export_ipam(&format!("/calico/ipam/v2/handle/{id}"), value, &nodes()).unwrap();
+            let entry = export(&format!("/calico/ipam/v2/handle/{id}"), value, true).unwrap();
             assert_eq!(entry.key, format!("/calico/ipam/v2/handle/{expected}"));
             assert_eq!(entry.renamed, id != expected);
             assert_eq!(
@@ -490,14 +518,16 @@ pub(crate) mod tests {
                 r#"{"block":{"10.65.79.0/26":1},"deleted":false}"#
             );
         }
+        let v6 = "/calico/ipam/v2/handle/vxlan-v6-tunnel-addr-worker-1.example.com";
+        assert_eq!(export(v6, value, false).unwrap().key, v6);
     }
 
     #[test]
     fn config_and_missing_fields() {
-        let entry = export_ipam(
+        let entry = export(
             "/calico/ipam/v2/config",
             br#"{"auto_allocate_blocks":true}"#,
-            &nodes(),
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -505,21 +535,21 @@ pub(crate) mod tests {
             json!({"auto_allocate_blocks": true}),
             "every config field is omitempty"
         );
-        let handle = export_ipam("/calico/ipam/v2/handle/h", br#"{"block":{}}"#, &nodes()).unwrap();
+        let handle = export("/calico/ipam/v2/handle/h", br#"{"block":{}}"#, false).unwrap();
         assert_eq!(handle.value.to_string(), r#"{"block":{},"deleted":false}"#);
-        let block = export_ipam(
+        let block = export(
             "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-30",
             br#"{"cidr":"10.0.0.0/30","deleted":false}"#,
-            &nodes(),
+            false,
         )
         .unwrap();
         assert_go_block_field_order(&block.value);
         assert_eq!(
-            export_ipam("/calico/ipam/v2/handle/h", b"oops", &nodes()),
+            export("/calico/ipam/v2/handle/h", b"oops", false),
             Err(IpamSkip::Unparseable)
         );
         assert_eq!(
-            export_ipam("/calico/ipam/v2/elsewhere", b"{}", &nodes()),
+            export("/calico/ipam/v2/elsewhere", b"{}", false),
             Err(IpamSkip::UnexpectedKey)
         );
     }

@@ -5,15 +5,18 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use super::gotypes::{self, reencode};
 use super::ipam::{IpamEntry, IpamKey, parse_ipam_key};
 use super::names::{
     block_affinity_name, canonical_cidr, cidr_to_name, handle_name, hostname_hash, policy_cr_name,
     validate_label, validate_subdomain,
 };
 use super::resources::METADATA_ANNOTATION;
+use super::sorted;
 use super::version::CalicoVersion;
+use super::versions::{Release, Rule};
 use crate::format::gojson;
-use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind, IpamKind, Naming, Role, SKIPPED_RESOURCES};
+use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind, IpamKind, Role, SKIPPED_RESOURCES};
 
 /// `crd.projectcalico.org/v1`.
 pub fn crd_api_version() -> String {
@@ -88,19 +91,23 @@ pub const NODE_MANAGED_ANNOTATIONS: &[&str] = &[
 pub struct Target {
     /// The target's Calico version, when known; unknown counts as the newest.
     pub version: Option<CalicoVersion>,
+    /// The release whose client and CRDs import behaves as.
+    pub release: Release,
     /// RFC 3339 time stamped into the metadata annotation, as calicoctl's create path does.
     pub now: String,
 }
 
 impl Target {
-    fn at_least(&self, major: u32, minor: u32, patch: u32) -> bool {
-        self.version.is_none_or(|v| {
-            v >= CalicoVersion {
-                major,
-                minor,
-                patch,
-            }
-        })
+    pub fn new(version: Option<CalicoVersion>, now: String) -> Target {
+        Target {
+            version,
+            release: Release::of(version),
+            now,
+        }
+    }
+
+    fn has(&self, kind: &str, rule: Rule) -> bool {
+        self.release.has(kind, rule)
     }
 }
 
@@ -257,7 +264,7 @@ pub fn to_kdd(object: &Value, target: &Target) -> Result<Desired, ConvertError> 
     }
     match kind.role {
         Role::Resource => resource_to_kdd(kind, root, metadata, name, target).map_err(fail),
-        Role::Node => node_to_kdd(root, metadata, name).map_err(fail),
+        Role::Node => node_to_kdd(root, metadata, name, target).map_err(fail),
         Role::ClusterInformation => Err(fail(
             "ClusterInformation is not applied as a resource; import copies its clusterGUID and calicoVersion".into(),
         )),
@@ -266,9 +273,6 @@ pub fn to_kdd(object: &Value, target: &Target) -> Result<Desired, ConvertError> 
     }
 }
 
-/// Kinds whose CRD requires `spec` (the others get an empty spec, as Go's zero struct).
-const SPEC_REQUIRED: &[&str] = &["Tier"];
-
 fn resource_to_kdd(
     kind: &'static CalicoKind,
     root: &Map<String, Value>,
@@ -276,17 +280,36 @@ fn resource_to_kdd(
     name: &str,
     target: &Target,
 ) -> Result<Desired, String> {
-    let spec = match root.get("spec") {
-        Some(spec @ Value::Object(_)) => spec.clone(),
-        None | Some(Value::Null) if !SPEC_REQUIRED.contains(&kind.kind) => json!({}),
-        None | Some(Value::Null) => return Err("has no spec".into()),
-        Some(other) => {
+    if let Some(other) = root.get("spec").filter(|s| !s.is_object() && !s.is_null()) {
+        return Err(format!(
+            "spec is not an object: {}",
+            truncate(&other.to_string(), 80)
+        ));
+    }
+    // Read into the target release's types, as calicoctl's import reads the file, and created
+    // with that release's client defaults. Fields the release does not know (a full export's)
+    // are kept: the target's CRD schema decides whether they stay.
+    let release = target.release;
+    let object = match reencode(release.types(), &Value::Object(root.clone()), true) {
+        Some(Ok(reencoded)) => reencoded.value,
+        Some(Err(error)) => return Err(format!("does not fit Calico {release}'s types: {error}")),
+        None => {
             return Err(format!(
-                "spec is not an object: {}",
-                truncate(&other.to_string(), 80)
+                "Calico {release} has no {} kind; import with --calico-version set to a release that has",
+                kind.kind
             ));
         }
     };
+    let mut object = object;
+    super::defaults::on_create(&mut object, kind.kind, release)?;
+    let spec = object.get("spec").cloned().unwrap_or_else(|| json!({}));
+    // KubeControllersConfiguration's status travels too; a CRD with a status subresource
+    // drops it on create.
+    let status = object.get("status").cloned();
+    let metadata = object
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(metadata);
     let namespace = if kind.namespaced {
         match metadata
             .get("namespace")
@@ -312,12 +335,9 @@ fn resource_to_kdd(
     // The v3 API never shows this annotation; one in the file would clash with ours.
     annotations.remove(METADATA_ANNOTATION);
 
-    let cr_name = match kind.naming {
-        Naming::Policy => {
-            let tier = spec.get("tier").and_then(Value::as_str).unwrap_or("");
-            policy_cr_name(name, tier, target.version)
-        }
-        Naming::Plain | Naming::PerNode => name.to_string(),
+    let cr_name = match release.policy_storage(kind.kind) {
+        Some(storage) => policy_cr_name(name, storage),
+        None => name.to_string(),
     };
     validate_subdomain(&cr_name).map_err(|m| {
         if cr_name == name {
@@ -327,11 +347,8 @@ fn resource_to_kdd(
         }
     })?;
 
-    // Since v3.28 the v3 labels and annotations live in the metadata annotation and only
-    // Calico's own are copied onto the CR; before, all of them were on the CR.
-    let in_annotation = target.at_least(3, 28, 0);
-    // Since v3.29.4/v3.30 policies keep their v3 name in the metadata annotation.
-    let keep_name = kind.naming == Naming::Policy && target.at_least(3, 29, 4);
+    let in_annotation = target.has(kind.kind, Rule::CalicoMetadataInAnnotation);
+    let keep_name = target.has(kind.kind, Rule::NameInMetadata);
     let empty = BTreeMap::new();
     let meta_annotation = metadata_annotation(
         keep_name.then_some(name),
@@ -364,52 +381,27 @@ fn resource_to_kdd(
         meta.insert("labels".into(), map_value(&cr_labels));
     }
     meta.insert("annotations".into(), map_value(&cr_annotations));
-    let object = json!({
+    let mut cr = json!({
         "apiVersion": crd_api_version(),
         "kind": kind.kind,
         "metadata": Value::Object(meta),
         "spec": spec,
     });
-    Ok(Desired::Resource { kind, object })
-}
-
-/// A Value with every object's keys sorted, as Go writes a `map[string]...`.
-fn sorted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let ordered: BTreeMap<&String, Value> =
-                map.iter().map(|(k, v)| (k, sorted(v))).collect();
-            Value::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
-        }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
+    if let Some(status) = status {
+        cr["status"] = status;
     }
+    Ok(Desired::Resource { kind, object: cr })
 }
 
-/// numorstring.ASNumber: a number, or a string in plain or asdot (`1.10`) notation.
+/// numorstring.ASNumber as a decimal string, None when unset.
 fn as_number(value: &Value) -> Result<Option<String>, String> {
-    let invalid = || format!("spec.bgp.asNumber is not an AS number: {value}");
-    let number = match value {
-        Value::Null => return Ok(None),
-        Value::Number(n) => n.as_u64().ok_or_else(invalid)?,
-        Value::String(s) if s.is_empty() => return Ok(None),
-        Value::String(s) => match s.split_once('.') {
-            Some((high, low)) => {
-                let high: u64 = high.parse().map_err(|_| invalid())?;
-                let low: u64 = low.parse().map_err(|_| invalid())?;
-                if high > 0xffff || low > 0xffff {
-                    return Err(invalid());
-                }
-                (high << 16) | low
-            }
-            None => s.parse().map_err(|_| invalid())?,
-        },
-        _ => return Err(invalid()),
-    };
-    if number > u64::from(u32::MAX) {
-        return Err(invalid());
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        other => gotypes::as_number(other)
+            .map(|n| Some(n.to_string()))
+            .ok_or_else(|| format!("spec.bgp.asNumber is not an AS number: {value}")),
     }
-    Ok(Some(number.to_string()))
 }
 
 /// The JSON of `spec.interfaces` as Go writes `[]NodeInterface` (fields `name`, `addresses`).
@@ -453,6 +445,7 @@ fn node_to_kdd(
     root: &Map<String, Value>,
     metadata: &Map<String, Value>,
     name: &str,
+    target: &Target,
 ) -> Result<Desired, String> {
     validate_subdomain(name).map_err(|m| format!("invalid Kubernetes node name: {m}"))?;
     let object = Value::Object(root.clone());
@@ -506,7 +499,12 @@ fn node_to_kdd(
 
     let mut set = BTreeMap::new();
     let mut remove = Vec::new();
-    for annotation in NODE_MANAGED_ANNOTATIONS {
+    // Releases before the interfaces annotation neither write nor remove it.
+    let interfaces = target.has("Node", Rule::NodeInterfaces);
+    for annotation in NODE_MANAGED_ANNOTATIONS
+        .iter()
+        .filter(|a| interfaces || **a != NODE_INTERFACES)
+    {
         match values.remove(annotation).flatten() {
             Some(value) => {
                 set.insert(annotation.to_string(), value);
@@ -714,11 +712,13 @@ fn affinity_cr(
     let mut spec = Map::new();
     spec.insert("state".into(), Value::String(state));
     spec.insert("node".into(), Value::String(host.to_string()));
-    spec.insert("type".into(), Value::String("host".into()));
+    if target.has("BlockAffinity", Rule::AffinityType) {
+        spec.insert("type".into(), Value::String("host".into()));
+    }
     spec.insert("cidr".into(), Value::String(cidr.clone()));
     spec.insert("deleted".into(), Value::String(deleted.to_string()));
     let mut labels = BTreeMap::new();
-    if target.at_least(3, 31, 0) {
+    if target.has("BlockAffinity", Rule::AffinityLabels) {
         // Upstream derives the version from the CIDR, not from the key's `ipv<N>`.
         let version = if cidr.contains(':') { "6" } else { "4" };
         labels.insert(HOSTNAME_HASH_LABEL.to_string(), hostname_hash(host));
@@ -791,10 +791,7 @@ mod tests {
     const NOW: &str = "2026-08-01T12:00:00Z";
 
     fn target(version: &str) -> Target {
-        Target {
-            version: CalicoVersion::parse(version),
-            now: NOW.into(),
-        }
+        Target::new(CalicoVersion::parse(version), NOW.into())
     }
 
     fn resource(desired: Desired) -> Value {
@@ -823,7 +820,18 @@ mod tests {
             json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
                 "metadata": {"name": "default-ipv4-ippool",
                              "annotations": {"projectcalico.org/metadata": "{\"creationTimestamp\":\"2026-08-01T12:00:00Z\"}"}},
-                "spec": {"cidr": "10.65.0.0/16", "blockSize": 26, "ipipMode": "Always", "natOutgoing": true}})
+                "spec": {"cidr": "10.65.0.0/16", "ipipMode": "Always", "natOutgoing": true, "blockSize": 26,
+                         "allowedUses": ["Workload", "Tunnel"], "nodeSelector": "all()", "vxlanMode": "Never",
+                         "assignmentMode": "Automatic"}})
+        );
+        // v3.28.0's client has no assignmentMode, and its types drop natOutgoing: false.
+        let mut pool = pool;
+        pool["spec"]["natOutgoing"] = json!(false);
+        let object = resource(to_kdd(&pool, &target("v3.28.0")).unwrap());
+        assert_eq!(
+            object["spec"],
+            json!({"cidr": "10.65.0.0/16", "ipipMode": "Always", "blockSize": 26,
+                   "allowedUses": ["Workload", "Tunnel"], "nodeSelector": "all()", "vxlanMode": "Never"})
         );
     }
 
@@ -932,9 +940,19 @@ mod tests {
             err(json!({"kind": "IPPool", "metadata": {}, "spec": {}})),
             "IPPool (no name): has no metadata.name"
         );
+        // A kind the target release does not have cannot be written.
         assert_eq!(
-            err(json!({"kind": "Tier", "metadata": {"name": "t"}})),
-            "Tier t: has no spec"
+            to_kdd(
+                &json!({"kind": "Tier", "metadata": {"name": "t"}, "spec": {}}),
+                &target("v3.28.0")
+            )
+            .unwrap_err()
+            .to_string(),
+            "Tier t: Calico v3.28.0 has no Tier kind; import with --calico-version set to a release that has"
+        );
+        assert_eq!(
+            err(json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {"blockSize": "26"}})),
+            "IPPool p: does not fit Calico v3.32.1's types: spec.blockSize: expected an integer, found a string"
         );
         assert_eq!(
             err(json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": 3})),
@@ -968,7 +986,9 @@ mod tests {
             )
             .contains("apiVersion is \"v1\"")
         );
-        let upper = err(json!({"kind": "IPPool", "metadata": {"name": "Pool"}, "spec": {}}));
+        let upper = err(
+            json!({"kind": "IPPool", "metadata": {"name": "Pool"}, "spec": {"cidr": "10.0.0.0/8"}}),
+        );
         assert!(
             upper.starts_with("IPPool Pool: invalid name: a lowercase RFC 1123 subdomain"),
             "{upper}"
@@ -993,13 +1013,13 @@ mod tests {
             err(
                 json!({"kind": "IPPool", "metadata": {"name": "p", "labels": {"a": 1}}, "spec": {}})
             )
-            .contains("label \"a\" is not a string")
+            .contains("metadata.labels.a: expected a string, found a number")
         );
         assert!(to_kdd(&json!([1]), &t).is_err());
     }
 
     #[test]
-    fn missing_spec_is_empty_except_where_the_crd_requires_it() {
+    fn missing_spec_is_the_zero_spec() {
         let object = resource(
             to_kdd(
                 &json!({"kind": "GlobalNetworkSet", "metadata": {"name": "n"}}),
@@ -1066,6 +1086,18 @@ mod tests {
         .collect();
         assert_eq!(set, expected);
         assert!(remove.is_empty());
+    }
+
+    #[test]
+    fn releases_before_3_31_leave_the_interfaces_annotation_alone() {
+        let Desired::NodeAnnotations { set, remove, .. } =
+            to_kdd(&node(), &target("v3.30.7")).unwrap()
+        else {
+            panic!("not node annotations")
+        };
+        assert!(!set.contains_key(NODE_INTERFACES));
+        assert!(!remove.contains(&NODE_INTERFACES.to_string()));
+        assert_eq!(set.len(), NODE_MANAGED_ANNOTATIONS.len() - 1);
     }
 
     #[test]

@@ -3,14 +3,18 @@
 
 pub mod cluster_info;
 pub mod compare;
+pub mod defaults;
+pub mod gotypes;
 pub mod ipam;
 pub mod kdd;
 pub mod keys;
+pub mod merge;
 pub mod names;
 pub mod nodes;
 pub mod resources;
 pub mod schema;
 pub mod version;
+pub mod versions;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +42,19 @@ pub fn qualified_name(object: &Value) -> String {
     {
         Some(namespace) => format!("{namespace}/{name}"),
         None => name.to_string(),
+    }
+}
+
+/// A Value with every object's keys sorted, as Go writes a `map[string]...`.
+pub fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(ordered.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 

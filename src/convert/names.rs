@@ -7,7 +7,7 @@ use data_encoding::BASE32_NOPAD;
 use sha2::{Digest, Sha256};
 use sha3::Sha3_256;
 
-use super::version::CalicoVersion;
+use super::versions::PolicyStorage;
 
 /// Longest object name Kubernetes accepts (a DNS-1123 subdomain).
 pub const MAX_NAME_LEN: usize = 253;
@@ -184,33 +184,24 @@ pub fn tiered_policy_name(name: &str) -> String {
 }
 
 /// The CR name of a GlobalNetworkPolicy, NetworkPolicy, StagedGlobalNetworkPolicy or
-/// StagedNetworkPolicy with v3 name `v3_name` in `tier` (empty = `default`), for a target of
-/// the given Calico version (spec 10.1); an unknown version counts as the newest.
-///
-/// - v3.32 and later: the v3 name.
-/// - v3.29–v3.31: [`tiered_policy_name`].
-/// - v3.28 and earlier (no tiers): `default.<name>` unless the name starts with `knp.` or
-///   `ossg.` (upstream's `convertPolicyNameForStorage`); a policy of another tier, which those
-///   versions cannot hold, is named as v3.29 would.
-pub fn policy_cr_name(v3_name: &str, tier: &str, target: Option<CalicoVersion>) -> String {
-    let minor = target.map_or(u32::MAX, CalicoVersion::minor3);
-    let default_tier = tier.is_empty() || tier == "default";
-    match minor {
-        32.. => v3_name.to_string(),
-        29..=31 => tiered_policy_name(v3_name),
-        _ if !default_tier => tiered_policy_name(v3_name),
-        _ if v3_name.starts_with("knp.") || v3_name.starts_with("ossg.") => v3_name.to_string(),
-        _ => format!("default.{v3_name}"),
+/// StagedNetworkPolicy with v3 name `v3_name`, as the target release stores it (the release's
+/// rule is in the version table).
+pub fn policy_cr_name(v3_name: &str, storage: PolicyStorage) -> String {
+    match storage {
+        PolicyStorage::V3Name => v3_name.to_string(),
+        PolicyStorage::Tiered => tiered_policy_name(v3_name),
+        PolicyStorage::DefaultPrefix
+            if v3_name.starts_with("knp.") || v3_name.starts_with("ossg.") =>
+        {
+            v3_name.to_string()
+        }
+        PolicyStorage::DefaultPrefix => format!("default.{v3_name}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(text: &str) -> Option<CalicoVersion> {
-        CalicoVersion::parse(text)
-    }
 
     #[test]
     fn subdomains_are_checked_with_the_apiserver_message() {
@@ -361,71 +352,43 @@ mod tests {
     }
 
     #[test]
-    fn policy_names_for_3_32_and_later_and_unknown_targets_are_the_v3_name() {
-        for target in [v("v3.32.1"), v("v3.34.0"), None] {
-            assert_eq!(policy_cr_name("allow-dns", "", target), "allow-dns");
-            assert_eq!(
-                policy_cr_name("default.allow-dns", "default", target),
-                "default.allow-dns"
-            );
-            assert_eq!(policy_cr_name("sec.block-x", "sec", target), "sec.block-x");
-        }
-    }
-
-    #[test]
-    fn policy_names_for_3_30_and_3_31_are_tiered_policy_names() {
-        for target in [v("v3.30.0"), v("v3.31.2")] {
-            assert_eq!(policy_cr_name("allow-dns", "", target), "default.allow-dns");
-            assert_eq!(
-                policy_cr_name("allow-dns", "default", target),
-                "default.allow-dns"
-            );
-            assert_eq!(
-                policy_cr_name("default.allow-dns", "default", target),
-                "default.allow-dns"
-            );
-            assert_eq!(policy_cr_name("sec.block-x", "sec", target), "sec.block-x");
-            assert_eq!(policy_cr_name("knp.default.x", "", target), "knp.default.x");
-            assert_eq!(
-                policy_cr_name("kanp.adminnetworkpolicy.x", "adminnetworkpolicy", target),
-                "kanp.adminnetworkpolicy.x"
-            );
-            assert_eq!(
-                policy_cr_name("kbanp.baselineadminnetworkpolicy.x", "", target),
-                "kbanp.baselineadminnetworkpolicy.x"
-            );
-            assert_eq!(
-                policy_cr_name("ossg.default.sg1", "", target),
-                "ossg.default.sg1"
-            );
-        }
-    }
-
-    #[test]
-    fn policy_names_for_3_29_and_earlier_get_the_default_prefix() {
-        let t = v("v3.29.3");
-        assert_eq!(policy_cr_name("allow-dns", "", t), "default.allow-dns");
+    fn policy_cr_names_by_storage_rule() {
+        use PolicyStorage::*;
+        assert_eq!(policy_cr_name("allow-dns", V3Name), "allow-dns");
         assert_eq!(
-            policy_cr_name("default.allow-dns", "", t),
+            policy_cr_name("default.allow-dns", V3Name),
             "default.allow-dns"
         );
-        assert_eq!(policy_cr_name("sec.block-x", "sec", t), "sec.block-x");
-        let t = v("v3.28.0");
-        assert_eq!(policy_cr_name("allow-dns", "", t), "default.allow-dns");
+        assert_eq!(policy_cr_name("allow-dns", Tiered), "default.allow-dns");
         assert_eq!(
-            policy_cr_name("allow-dns", "default", t),
+            policy_cr_name("default.allow-dns", Tiered),
             "default.allow-dns"
         );
-        // Before tiers, every name got the prefix, dotted or not.
+        assert_eq!(policy_cr_name("sec.block-x", Tiered), "sec.block-x");
+        for formatted in [
+            "knp.default.x",
+            "kanp.adminnetworkpolicy.x",
+            "kbanp.baselineadminnetworkpolicy.x",
+            "ossg.default.sg1",
+        ] {
+            assert_eq!(policy_cr_name(formatted, Tiered), formatted);
+        }
+        // Up to v3.28 every name gets the prefix, dotted or not, except knp. and ossg.
         assert_eq!(
-            policy_cr_name("team.allow-dns", "", t),
+            policy_cr_name("allow-dns", DefaultPrefix),
+            "default.allow-dns"
+        );
+        assert_eq!(
+            policy_cr_name("team.allow-dns", DefaultPrefix),
             "default.team.allow-dns"
         );
-        assert_eq!(policy_cr_name("knp.default.x", "", t), "knp.default.x");
         assert_eq!(
-            policy_cr_name("ossg.default.sg1", "", t),
+            policy_cr_name("knp.default.x", DefaultPrefix),
+            "knp.default.x"
+        );
+        assert_eq!(
+            policy_cr_name("ossg.default.sg1", DefaultPrefix),
             "ossg.default.sg1"
         );
-        assert_eq!(policy_cr_name("sec.block-x", "sec", t), "sec.block-x");
     }
 }

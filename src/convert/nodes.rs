@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-/// Node-name handle prefixes whose suffix is the Calico node name (spec 3.3). calicoctl renames
-/// only the first three; the IPv6 ones are renamed too (spec 12.2).
+/// Handle prefixes whose suffix is the Calico node name that calicoctl's export renames
+/// (`ipamHandlePrefixes` in calicoctl's migrateipam.go, the same in every release).
 pub const TUNNEL_HANDLE_PREFIXES: &[&str] = &[
     "ipip-tunnel-addr-",
     "vxlan-tunnel-addr-",
-    "vxlan-v6-tunnel-addr-",
     "wireguard-tunnel-addr-",
-    "wireguard-v6-tunnel-addr-",
 ];
+/// The IPv6 tunnel handle prefixes, which calicoctl forgets; `export --full` renames them too.
+pub const IPV6_TUNNEL_HANDLE_PREFIXES: &[&str] =
+    &["vxlan-v6-tunnel-addr-", "wireguard-v6-tunnel-addr-"];
 
 /// The mapping from etcd node names to Kubernetes node names.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -145,13 +146,21 @@ impl NodeMap {
     }
 
     /// A tunnel handle ID with its node suffix renamed, when it has one of the tunnel prefixes
-    /// and the suffix is a mapped node.
-    pub fn rename_handle(&self, handle: &str) -> Option<String> {
-        TUNNEL_HANDLE_PREFIXES.iter().find_map(|prefix| {
-            let node = handle.strip_prefix(prefix)?;
-            let renamed = self.get(node)?;
-            (renamed != node).then(|| format!("{prefix}{renamed}"))
-        })
+    /// (with `ipv6`, the IPv6 ones too) and the suffix is a mapped node.
+    pub fn rename_handle(&self, handle: &str, ipv6: bool) -> Option<String> {
+        let ipv6_prefixes = if ipv6 {
+            IPV6_TUNNEL_HANDLE_PREFIXES
+        } else {
+            &[]
+        };
+        TUNNEL_HANDLE_PREFIXES
+            .iter()
+            .chain(ipv6_prefixes)
+            .find_map(|prefix| {
+                let node = handle.strip_prefix(prefix)?;
+                let renamed = self.get(node)?;
+                (renamed != node).then(|| format!("{prefix}{renamed}"))
+            })
     }
 }
 
@@ -256,16 +265,24 @@ mod tests {
     }
 
     #[test]
-    fn tunnel_handles_follow_renames_including_ipv6() {
+    fn tunnel_handles_follow_renames_ipv6_ones_on_request() {
         let map = NodeMap::from_pairs([("worker-1.example.com", "worker-1")]);
         for prefix in TUNNEL_HANDLE_PREFIXES {
             assert_eq!(
-                map.rename_handle(&format!("{prefix}worker-1.example.com")),
+                map.rename_handle(&format!("{prefix}worker-1.example.com"), false),
                 Some(format!("{prefix}worker-1"))
             );
         }
-        assert_eq!(map.rename_handle("k8s-pod-network.abc"), None);
-        assert_eq!(map.rename_handle("ipip-tunnel-addr-other"), None);
+        for prefix in IPV6_TUNNEL_HANDLE_PREFIXES {
+            let handle = format!("{prefix}worker-1.example.com");
+            assert_eq!(map.rename_handle(&handle, false), None, "as calicoctl");
+            assert_eq!(
+                map.rename_handle(&handle, true),
+                Some(format!("{prefix}worker-1"))
+            );
+        }
+        assert_eq!(map.rename_handle("k8s-pod-network.abc", true), None);
+        assert_eq!(map.rename_handle("ipip-tunnel-addr-other", true), None);
     }
 
     #[test]

@@ -1688,7 +1688,7 @@ mod tests {
 
     /// Writes a file read back with the writer (every list gets `revision`).
     fn rewrite(file: &ExportFile, revision: i64) -> String {
-        let mut writer = ExportWriter::new(Vec::new());
+        let mut writer = ExportWriter::new(Vec::new(), false);
         for (kind, items) in &file.lists {
             writer
                 .begin_list(kind.strip_suffix("List").unwrap())
@@ -2473,7 +2473,7 @@ mod tests {
     /// Writes a file of `policies` network policies and `handles` IPAM handles.
     fn write_large(path: &Path, policies: usize, handles: usize) {
         let out = io::BufWriter::new(File::create(path).unwrap());
-        let mut writer = ExportWriter::new(out);
+        let mut writer = ExportWriter::new(out, false);
         writer.begin_list("NetworkPolicy").unwrap();
         for i in 0..policies {
             writer

@@ -38,13 +38,20 @@ enum State {
 pub struct ExportWriter<W: Write> {
     out: W,
     state: State,
+    /// Heads the file with a comment saying it is for this tool only (the full form).
+    full: bool,
 }
 
+/// The first line of a file in the full form.
+pub const FULL_FORM_COMMENT: &str = "# kubectl calico-migrate export --full: everything etcd holds, for kubectl calico-migrate import only (calicoctl cannot import it)\n";
+
 impl<W: Write> ExportWriter<W> {
-    pub fn new(out: W) -> ExportWriter<W> {
+    /// A writer of calicoctl's file, or with `full` of the full form.
+    pub fn new(out: W, full: bool) -> ExportWriter<W> {
         ExportWriter {
             out,
             state: State::Lists,
+            full,
         }
     }
 
@@ -54,6 +61,9 @@ impl<W: Write> ExportWriter<W> {
             matches!(self.state, State::Lists),
             "lists come first, one at a time"
         );
+        if std::mem::take(&mut self.full) {
+            self.out.write_all(FULL_FORM_COMMENT.as_bytes())?;
+        }
         self.out
             .write_all(goyaml::to_yaml(&json!({"apiVersion": V3_API_VERSION})).as_bytes())?;
         self.state = State::InList {
@@ -196,7 +206,7 @@ pub(crate) mod tests {
         cluster: &Value,
         ipam: &[IpamEntry],
     ) -> String {
-        let mut writer = ExportWriter::new(Vec::new());
+        let mut writer = ExportWriter::new(Vec::new(), false);
         for (kind, items) in lists {
             writer.begin_list(kind).unwrap();
             for item in items {

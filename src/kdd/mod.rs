@@ -2,6 +2,7 @@
 //! Kubernetes datastore (Calico CRDs).
 
 pub mod client;
+mod crd_files;
 pub mod crds;
 pub mod etcd_config;
 pub mod limiter;

@@ -27,6 +27,9 @@ pub struct ExportOptions {
     pub node_map: BTreeMap<String, String>,
     /// Keys read per etcd request.
     pub page_size: i64,
+    /// Keep what the source's calicoctl would leave out, and apply this tool's fixes: the file
+    /// is then for this tool's import only.
+    pub full: bool,
 }
 
 impl Default for ExportOptions {
@@ -34,6 +37,7 @@ impl Default for ExportOptions {
         ExportOptions {
             file: None,
             allow_unlocked: false,
+            full: false,
             node_map: BTreeMap::new(),
             page_size: 500,
         }
@@ -84,14 +88,15 @@ impl<W: Write> Sink for ExportWriter<W> {
 pub async fn export(session: &Session, options: &ExportOptions) -> Result<ExportReport, Error> {
     let mut connected = session.etcd().await?;
     let store = &mut connected.store;
-    let header = snapshot::open(store, &options.node_map, options.page_size).await?;
+    let mut header = snapshot::open(store, &options.node_map, options.page_size).await?;
+    header.full = options.full;
     preflight(&header, options.allow_unlocked)?;
     let progress = &session.progress;
     let data = match &options.file {
         Some(path) => {
             let file = AtomicFile::create(path)
                 .map_err(Error::io(format!("creating {}", path.display())))?;
-            let mut writer = ExportWriter::new(file);
+            let mut writer = ExportWriter::new(file, options.full);
             let data =
                 snapshot::stream(store, &header, options.page_size, progress, &mut writer).await?;
             let file = writer
@@ -103,7 +108,7 @@ pub async fn export(session: &Session, options: &ExportOptions) -> Result<Export
         }
         None => {
             let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-            let mut writer = ExportWriter::new(stdout);
+            let mut writer = ExportWriter::new(stdout, options.full);
             let data =
                 snapshot::stream(store, &header, options.page_size, progress, &mut writer).await?;
             writer

@@ -31,6 +31,7 @@ use crate::console::Progress;
 use crate::convert::cluster_info::datastore_ready;
 use crate::convert::compare::{compare, compare_node};
 use crate::convert::kdd::{Desired, Target, cluster_information_fields};
+use crate::convert::merge::Merge;
 use crate::convert::schema::Schema;
 use crate::error::{Blocker, Error};
 use crate::format::export_reader::ReadError;
@@ -107,15 +108,6 @@ pub struct Problem {
     pub details: Vec<String>,
 }
 
-/// A name the file gives several objects (two etcd nodes renamed to one Kubernetes node, say):
-/// the last one is written, as calicoctl's import leaves it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Merged {
-    pub kind: &'static str,
-    pub name: String,
-    pub entries: u32,
-}
-
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
@@ -134,7 +126,8 @@ pub struct ImportReport {
     /// Where the objects left out were kept.
     pub skipped_file: Option<String>,
     pub nodes_not_found: Vec<String>,
-    pub merged: Vec<Merged>,
+    /// Objects the file has several entries for: the last entry was written.
+    pub merged: Vec<Merge>,
     /// Fields of the file the target's CRDs do not know (the API server drops them), per kind
     /// and field, with how many objects had them.
     pub dropped_fields: BTreeMap<String, u64>,
@@ -280,14 +273,14 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     let started = Instant::now();
     let path = &options.file;
     let source_info = pipeline::peek_cluster_information(path);
-    let target = Target {
-        version: super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
-        now: crate::kdd::store::now_rfc3339(),
-    };
+    let target = Target::new(
+        super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
+        crate::kdd::store::now_rfc3339(),
+    );
     let store = session.kdd().await?;
     let mut rest = session.rest(options.qps).await?;
     rest.set_max_concurrency(options.concurrency);
-    let schemas = super::target_schemas(&rest).await?;
+    let schemas = super::target_schemas(&rest, &target.release).await?;
     let writer = Arc::new(Writer::new(rest.clone(), schemas, options.overwrite));
     let mut report = ImportReport {
         file: path.display().to_string(),
@@ -296,6 +289,9 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
         sync: options.sync,
         ..Default::default()
     };
+    if let Some(caveat) = target.release.caveat() {
+        report.warnings.push(caveat);
+    }
     let plan = plan(path, &target, &writer, options, progress, &mut report).await?;
     report.plan_seconds = started.elapsed().as_secs_f64();
     if datastore_ready(&plan.cluster_information) == Some(true) {
@@ -309,12 +305,12 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     }
     blockers.extend(missing_namespaces(&rest, &plan.namespaces).await?);
     blockers.extend(unlocked_target(&store).await?);
-    report.crds_missing = store
-        .crd_state()
-        .await?
-        .missing()
-        .iter()
-        .map(|s| s.to_string())
+    let served = store.crd_state().await?;
+    report.crds_missing = crds::manifests(&target.release)
+        .into_iter()
+        .map(|(plural, _)| plural)
+        .filter(|plural| served.missing().contains(plural))
+        .map(str::to_string)
         .collect();
     Ok(Prepared {
         report,
@@ -362,7 +358,7 @@ impl Prepared {
             return Ok(report);
         }
         let written_at = Instant::now();
-        let installed = install_crds(&rest, progress).await?;
+        let installed = install_crds(&rest, &target.release, progress).await?;
         report.crds_created = installed.created.clone();
         report.crds_missing.clear();
         let (guid, version) = cluster_information_fields(&plan.cluster_information);
@@ -416,13 +412,7 @@ async fn plan(
                 });
             }
         }
-        for (name, entries) in &group.repeated {
-            report.merged.push(Merged {
-                kind: group.name,
-                name: name.clone(),
-                entries: *entries,
-            });
-        }
+        report.merged.extend(group.merges());
         let Some(kind) = group.kind else {
             continue;
         };
@@ -920,9 +910,13 @@ async fn missing_namespaces(
     )))
 }
 
-async fn install_crds(rest: &Rest, progress: &Progress) -> Result<crds::Installed, Error> {
-    let bar = progress.bar("Calico CRDs", crds::MANIFESTS.len() as u64);
-    let installed = crds::ensure(rest, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
+async fn install_crds(
+    rest: &Rest,
+    release: &crate::convert::versions::Release,
+    progress: &Progress,
+) -> Result<crds::Installed, Error> {
+    let bar = progress.bar("Calico CRDs", crds::manifests(release).len() as u64);
+    let installed = crds::ensure(rest, release, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
         crds::CrdError::NativeV3(_) => Error::failed(
             e.to_string(),
             "this tool writes crd.projectcalico.org/v1; import into a cluster that runs Calico with those CRDs",

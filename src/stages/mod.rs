@@ -43,8 +43,11 @@ pub fn target_version(
 
 /// The schemas the target's API server checks and stores each kind by (see
 /// [`crds::target_schemas`]), for import and verify.
-async fn target_schemas(rest: &Rest) -> Result<HashMap<String, Schema>, Error> {
-    crds::target_schemas(rest).await.map_err(|e| {
+async fn target_schemas(
+    rest: &Rest,
+    release: &crate::convert::versions::Release,
+) -> Result<HashMap<String, Schema>, Error> {
+    crds::target_schemas(rest, release).await.map_err(|e| {
         Error::failed(
             e.to_string(),
             "check RBAC access to CustomResourceDefinitions",

@@ -267,6 +267,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     super::export::export(
         session,
         &super::export::ExportOptions {
+            full: true,
             file: Some(snapshot.clone()),
             allow_unlocked: true,
             node_map: options.node_map.clone(),

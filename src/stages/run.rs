@@ -364,6 +364,7 @@ impl Context<'_> {
                 export(
                     self.session,
                     &ExportOptions {
+                        full: true,
                         file: Some(snapshot.clone()),
                         allow_unlocked: true,
                         node_map: journal.node_map.clone(),
@@ -400,6 +401,7 @@ impl Context<'_> {
                 let exported = export(
                     self.session,
                     &ExportOptions {
+                        full: true,
                         file: Some(path.clone()),
                         allow_unlocked: false,
                         node_map: journal.node_map.clone(),

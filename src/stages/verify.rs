@@ -73,6 +73,9 @@ pub struct VerifyReport {
     /// not a fault of the import), per kind and field.
     pub dropped_by_schema: BTreeMap<String, u64>,
     pub cluster_information: Vec<String>,
+    /// Objects the source has several entries for: compared by their last entry, as import
+    /// writes it.
+    pub merged: Vec<crate::convert::merge::Merge>,
     pub warnings: Vec<String>,
 }
 
@@ -139,13 +142,13 @@ pub async fn verify(session: &Session, options: &VerifyOptions) -> Result<Verify
         }
     };
     let source_info = pipeline::peek_cluster_information(&path);
-    let target = Target {
-        version: super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
-        now: crate::kdd::store::now_rfc3339(),
-    };
+    let target = Target::new(
+        super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
+        crate::kdd::store::now_rfc3339(),
+    );
     let store = session.kdd().await?;
     let rest = session.rest(None).await?;
-    let schemas = super::target_schemas(&rest).await?;
+    let schemas = super::target_schemas(&rest, &target.release).await?;
     check_objects(
         &path,
         target,
@@ -184,8 +187,10 @@ async fn snapshot_etcd(
 ) -> Result<i64, Error> {
     let mut connected = session.etcd().await?;
     let store = &mut connected.store;
-    let header = snapshot::open(store, &options.node_map, options.page_size).await?;
-    if let Some(problem) = header.node_problem {
+    let mut header = snapshot::open(store, &options.node_map, options.page_size).await?;
+    // Everything etcd holds, not only what a calicoctl-compatible file carries.
+    header.full = true;
+    if let Some(problem) = header.node_problem.take() {
         return Err(problem);
     }
     if header.lock != crate::convert::cluster_info::LockState::Locked {
@@ -195,7 +200,7 @@ async fn snapshot_etcd(
     }
     let file =
         std::fs::File::create(path).map_err(Error::io(format!("creating {}", path.display())))?;
-    let mut writer = ExportWriter::new(std::io::BufWriter::new(file));
+    let mut writer = ExportWriter::new(std::io::BufWriter::new(file), true);
     snapshot::stream(
         store,
         &header,
@@ -233,6 +238,7 @@ async fn check_objects(
                 vec![error.reason.clone()],
             );
         }
+        report.merged.extend(group.merges());
         let Some(kind) = group.kind else {
             continue;
         };

@@ -68,13 +68,38 @@ impl Env {
     /// A TLS install loaded with a dataset, its etcd datastore locked as export requires.
     pub fn locked(dataset: &Dataset) -> Env {
         let env = Env::with(EtcdMode::Tls, dataset);
-        let output = env
+        env.lock_etcd();
+        env
+    }
+
+    /// Locks the etcd datastore, as export requires.
+    pub fn lock_etcd(&self) {
+        let output = self
             .plugin()
             .args(["lock", "--datastore", "etcd"])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
-        env
+    }
+
+    /// `export -f FILE` with more arguments, which must succeed: the file, the output, and
+    /// the temporary directory that holds the file.
+    pub fn export_to_file(
+        &self,
+        args: &[&str],
+    ) -> (std::path::PathBuf, std::process::Output, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("snapshot");
+        let output = self
+            .plugin()
+            .arg("export")
+            .arg("-f")
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "export: {}", stderr(&output));
+        (file, output, dir)
     }
 
     /// The plugin, with `-n` set to the install's namespace.
@@ -151,8 +176,9 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// An install loaded with a dataset, etcd locked, and exported to a file: the state in which
-/// an operator imports.
+/// An install loaded with a dataset, etcd locked, and exported to a file in the full form
+/// (`export --full`, what this tool's own migration carries): the state in which an operator
+/// imports. calicoctl's form is tested against the real calicoctl's files in golden.rs.
 pub struct Exported {
     pub env: Env,
     pub file: std::path::PathBuf,
@@ -162,17 +188,9 @@ pub struct Exported {
 impl Exported {
     pub fn new(dataset: &Dataset, export_args: &[&str]) -> Exported {
         let env = Env::locked(dataset);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("snapshot");
-        let output = env
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(&file)
-            .args(export_args)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "export: {}", stderr(&output));
+        let mut args = vec!["--full"];
+        args.extend_from_slice(export_args);
+        let (file, _, dir) = env.export_to_file(&args);
         Exported {
             env,
             file,

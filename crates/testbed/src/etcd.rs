@@ -192,6 +192,28 @@ impl Etcd {
         })
     }
 
+    /// Puts the pairs in order, `per_transaction` in each transaction (etcd allows 128 by
+    /// default), so that a captured datastore's revisions can be reproduced; the last revision.
+    pub fn put_in_transactions(
+        &self,
+        pairs: &[(String, String)],
+        per_transaction: usize,
+    ) -> Result<i64> {
+        crate::block_on(async {
+            let mut client = self.client().await?;
+            let mut revision = 0;
+            for chunk in pairs.chunks(per_transaction.max(1)) {
+                let ops: Vec<etcd_client::TxnOp> = chunk
+                    .iter()
+                    .map(|(k, v)| etcd_client::TxnOp::put(k.as_str(), v.as_str(), None))
+                    .collect();
+                let response = client.txn(etcd_client::Txn::new().and_then(ops)).await?;
+                revision = response.header().map(|h| h.revision()).unwrap_or_default();
+            }
+            Ok(revision)
+        })
+    }
+
     /// The value and mod revision of a key, or None.
     pub fn get(&self, key: &str) -> Result<Option<(String, i64)>> {
         crate::block_on(async {

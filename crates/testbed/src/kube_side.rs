@@ -242,6 +242,44 @@ impl KubeSide {
         })
     }
 
+    /// Creates the Node unless the cluster has it (a real cluster's Nodes are never touched);
+    /// true when it was created (and will be deleted at the end).
+    pub fn ensure_node(&self, name: &str) -> Result<bool> {
+        let exists = block_on(async {
+            let api: Api<Node> = Api::all(self.client().await?);
+            anyhow::Ok(api.get_opt(name).await?.is_some())
+        })?;
+        if exists {
+            return Ok(false);
+        }
+        self.create_node(name)?;
+        Ok(true)
+    }
+
+    /// Makes sure a namespace exists and is not being deleted: a namespace an earlier test
+    /// deleted is waited for (a real cluster deletes them asynchronously) and created again.
+    pub fn ensure_namespace(&self, name: &str) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        loop {
+            let state = block_on(async {
+                let api: Api<Namespace> = Api::all(self.client().await?);
+                anyhow::Ok(
+                    api.get_opt(name)
+                        .await?
+                        .map(|ns| ns.metadata.deletion_timestamp.is_some()),
+                )
+            })?;
+            match state {
+                None => return self.create_namespace(name),
+                Some(false) => return Ok(()),
+                Some(true) if std::time::Instant::now() > deadline => {
+                    anyhow::bail!("namespace {name} is still being deleted")
+                }
+                Some(true) => std::thread::sleep(std::time::Duration::from_millis(500)),
+            }
+        }
+    }
+
     pub fn node_annotations(&self, name: &str) -> Result<BTreeMap<String, String>> {
         block_on(async {
             let api: Api<Node> = Api::all(self.client().await?);
@@ -489,7 +527,7 @@ fn calico_crd_names(kubeconfig: &Path) -> Result<Vec<String>> {
     })
 }
 
-/// The repository's vendored Calico CRDs, by name.
+/// The repository's vendored Calico CRDs of the newest release (the top of `crds/`), by name.
 pub fn calico_crds() -> Result<Vec<(String, CustomResourceDefinition)>> {
     let dir = crds_dir();
     let mut crds = Vec::new();

@@ -1,10 +1,10 @@
-//! What an export of a dataset must produce according to the spec (sections 2, 3, 5, 10):
-//! a small reference model that reads only the dataset's keys and values.
+//! What a full export (`export --full`) of a dataset must produce: a small reference model that
+//! reads only the dataset's keys and values.
 //!
-//! It follows kubectl calico-migrate's intended behaviour where the spec records an upstream
-//! bug the tool fixes: staged namespaced policies of every namespace are exported (12.2.1), and
-//! `vxlan-v6-tunnel-addr-`/`wireguard-v6-tunnel-addr-` handles are renamed too (12.2.2). Nodes
-//! without a usable `k8s` orchRef make upstream's export fail; here they are listed in
+//! The full form keeps what the release's calicoctl leaves out: every kind that holds objects,
+//! staged namespaced policies of every namespace, and `vxlan-v6-tunnel-addr-` /
+//! `wireguard-v6-tunnel-addr-` handles renamed too. Nodes without a usable `k8s`
+//! orchRef make upstream's export fail; here they are listed in
 //! [`Expectation::unmapped_nodes`] and exported under their etcd name, so a test can decide.
 
 use std::collections::BTreeMap;
@@ -247,9 +247,26 @@ pub fn parse_ipam_key(key: &str) -> Option<IpamKey> {
     }
 }
 
-/// The v3 name of a stored policy (spec 10.1): the metadata annotation's name; else, in the
-/// default tier, the stored name without one leading `default.`; else the stored name.
-pub fn policy_v3_name(stored: &str, value: &Value) -> String {
+/// The v3 name of a stored policy as the release reads it (calicoctl's `get` at that release):
+/// up to v3.28 the part after the first `.` (names starting `knp.` and `ossg.` whole); v3.29.0
+/// to v3.29.3 the stored name; later the metadata annotation's name, else, in the default tier,
+/// the stored name without one leading `default.`, else the stored name.
+pub fn policy_v3_name(stored: &str, value: &Value, release: Option<Release>) -> String {
+    match release {
+        Some(Release::V3_28) => {
+            return if stored.starts_with("knp.") || stored.starts_with("ossg.") {
+                stored.to_string()
+            } else {
+                stored
+                    .split_once('.')
+                    .map_or(stored, |(_, rest)| rest)
+                    .to_string()
+            };
+        }
+        // The datasets' v3.29 is v3.29.3.
+        Some(Release::V3_29) => return stored.to_string(),
+        _ => {}
+    }
     let annotation = value["metadata"]["annotations"][super::METADATA_ANNOTATION].as_str();
     if let Some(name) = annotation
         .and_then(|a| serde_json::from_str::<Value>(a).ok())
@@ -293,6 +310,9 @@ pub fn expected_export(dataset: &Dataset) -> Expectation {
             .and_then(Release::from_calico_version);
     }
     let skip_kanp = e.release.is_some_and(Release::skips_admin_network_policies);
+    let skip_kbanp = e
+        .release
+        .is_some_and(Release::skips_baseline_admin_network_policies);
 
     // Pass 1: the node map (nodes are exported before Felix and BGP configurations).
     for (key, value) in &pairs {
@@ -350,7 +370,7 @@ pub fn expected_export(dataset: &Dataset) -> Expectation {
                     (None, parts[1])
                 };
                 let mut name = if is_tiered_policy_kind(kind) {
-                    policy_v3_name(stored, &parsed)
+                    policy_v3_name(stored, &parsed, e.release)
                 } else {
                     stored.to_string()
                 };
@@ -359,9 +379,8 @@ pub fn expected_export(dataset: &Dataset) -> Expectation {
                     continue;
                 }
                 if *kind == "GlobalNetworkPolicy"
-                    && skip_kanp
-                    && (name.starts_with("kanp.adminnetworkpolicy.")
-                        || name.starts_with("kbanp.baselineadminnetworkpolicy."))
+                    && ((skip_kanp && name.starts_with("kanp.adminnetworkpolicy."))
+                        || (skip_kbanp && name.starts_with("kbanp.baselineadminnetworkpolicy.")))
                 {
                     skipped
                         .entry(SKIP_ADMIN_NETWORK_POLICIES)

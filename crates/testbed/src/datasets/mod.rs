@@ -94,9 +94,14 @@ impl Release {
         self >= Release::V3_30
     }
 
-    /// v3.30 and v3.31 export skips GNPs named `kanp.adminnetworkpolicy.*` and
-    /// `kbanp.baselineadminnetworkpolicy.*`.
+    /// v3.29 to v3.31 export skips GNPs named `kanp.adminnetworkpolicy.*` (calicoctl's
+    /// export.go from v3.29.0).
     pub fn skips_admin_network_policies(self) -> bool {
+        matches!(self, Release::V3_29 | Release::V3_30 | Release::V3_31)
+    }
+
+    /// v3.30 and v3.31 export also skips `kbanp.baselineadminnetworkpolicy.*`.
+    pub fn skips_baseline_admin_network_policies(self) -> bool {
         matches!(self, Release::V3_30 | Release::V3_31)
     }
 

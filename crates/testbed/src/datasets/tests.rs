@@ -372,10 +372,14 @@ fn upstream_st_expectations() {
         ])
     );
     assert_eq!(e.names("Node"), ["node4", "node4"]);
-    assert_eq!(e.names("GlobalNetworkPolicy"), ["policy-mypolicy1"]);
+    // v3.29.0 to v3.29.3 read policies under their stored names.
+    assert_eq!(e.names("GlobalNetworkPolicy"), ["default.policy-mypolicy1"]);
     assert_eq!(
         e.names("NetworkPolicy"),
-        ["default/policy-mypolicy1", "test/policy-mypolicy3"]
+        [
+            "default/default.policy-mypolicy1",
+            "test/default.policy-mypolicy3"
+        ]
     );
     assert_eq!(e.names("BGPConfiguration"), ["default", "node.node4"]);
     assert_eq!(
@@ -550,26 +554,44 @@ fn policies_and_tiers_expectations() {
             ]);
         }
         assert_eq!(counts(&e), map(&expected), "{release:?}");
-        let mut gnps = vec![
+        // v3.29.0 to v3.29.3 read default-tier policies under their stored names.
+        let v3 = |name: &str| -> String {
+            let (namespace, policy) = match name.split_once('/') {
+                Some((ns, p)) => (format!("{ns}/"), p),
+                None => (String::new(), name),
+            };
+            if release == Release::V3_29 && !policy.contains('.') {
+                format!("{namespace}default.{policy}")
+            } else {
+                name.to_string()
+            }
+        };
+        let mut gnps: Vec<String> = [
             "allow-cluster-dns",
             "deny-external-egress",
             "platform-ingress",
-        ];
+        ]
+        .into_iter()
+        .map(v3)
+        .collect();
         if release.has_tiers() {
-            gnps.push("sec.block-x");
+            gnps.push("sec.block-x".into());
         }
         if release.writes_metadata_annotation() {
-            gnps.push("default.allow-dns");
+            gnps.push("default.allow-dns".into());
         }
         gnps.sort();
         assert_eq!(e.names("GlobalNetworkPolicy"), gnps, "{release:?}");
-        let mut nps = vec![
+        let mut nps: Vec<String> = [
             "default/allow-frontend",
             "monitoring/allow-scrape",
             "shop/allow-api",
-        ];
+        ]
+        .into_iter()
+        .map(v3)
+        .collect();
         if release.has_tiers() {
-            nps.push("shop/sec.quarantine");
+            nps.push("shop/sec.quarantine".into());
         }
         nps.sort();
         assert_eq!(e.names("NetworkPolicy"), nps, "{release:?}");
