@@ -385,6 +385,7 @@ impl VerifyArgs {
             node_map: self.nodes.explicit()?,
             calico_version: self.calico_version.clone(),
             page_size: self.page_size,
+            tolerate_foreign: false,
         })
     }
 }

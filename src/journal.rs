@@ -220,6 +220,7 @@ impl Stored {
                     .map(str::to_string);
                 Ok(())
             }
+            // A journal created or changed by someone else since this command read it.
             Err(e) if e.is(409) => Err(Error::failed(
                 format!(
                     "the migration journal {namespace}/{JOURNAL_NAME} changed under this command: another kubectl calico-migrate run or rollback is working on this cluster"

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::console::Progress;
 use crate::error::Error;
 use crate::etcd::{self, ClusterConfig, Connected, EtcdOverrides, EtcdSettings};
+use crate::kdd::etcd_config::Saved;
 use crate::kdd::rest::{Rest, RestOptions};
 use crate::kdd::{self, KddStore, KubeError, KubeOptions, KubeTarget};
 
@@ -20,8 +21,8 @@ pub struct Session {
     /// and the migration's journal.
     pub namespace: String,
     pub etcd: EtcdOverrides,
-    /// Settings of the cluster's `calico-config` saved by an earlier run, used when the
-    /// ConfigMap no longer names etcd (the Kubernetes-datastore manifest replaced it).
+    /// Where etcd was when the migration under way began (its journal's copy of
+    /// `calico-config`): run and rollback reach etcd there whatever the ConfigMap says now.
     pub saved_etcd_config: Option<BTreeMap<String, String>>,
     pub progress: Progress,
 }
@@ -86,17 +87,21 @@ impl Session {
         let flags = &self.etcd;
         let cluster = if etcd::settings::needs_cluster(flags, &env) {
             let target = self.kube().await;
-            let saved = match (&self.saved_etcd_config, &target) {
-                (Some(saved), _) => Some(saved.clone()),
+            let journal = match (&self.saved_etcd_config, &target) {
                 (None, Ok(_)) => self.journal_etcd_config().await,
-                (None, Err(_)) => None,
+                _ => None,
+            };
+            let saved = match (&self.saved_etcd_config, &journal) {
+                (Some(saved), _) => Saved::Instead(saved),
+                (None, Some(journal)) => Saved::Fallback(journal),
+                (None, None) => Saved::None,
             };
             kdd::etcd_config::read(
                 target.as_ref(),
                 &self.namespace,
                 &flags.etcd_config_map,
                 &flags.etcd_secret,
-                saved.as_ref(),
+                saved,
             )
             .await
         } else {

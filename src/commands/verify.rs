@@ -57,6 +57,12 @@ fn print_report(console: &Console, report: &VerifyReport) {
             text.push_str(&format!("\n  {field} ({count} object(s))"));
         }
     }
+    for finding in &report.not_written {
+        text.push_str(&format!(
+            "\nonly in the Kubernetes datastore, not written by the migration (left alone): {} {}",
+            finding.kind, finding.name
+        ));
+    }
     for merge in &report.merged {
         text.push_str(&format!("\n{merge}"));
     }

@@ -10,18 +10,37 @@ use super::client::{KubeError, KubeTarget};
 use crate::etcd::ClusterConfig;
 use crate::etcd::settings::secret_keys_named;
 
+/// Where etcd was when a migration began, and how much to trust it over the ConfigMap.
+#[derive(Clone, Copy, Debug)]
+pub enum Saved<'a> {
+    None,
+    Fallback(&'a BTreeMap<String, String>),
+    Instead(&'a BTreeMap<String, String>),
+}
+
+impl Saved<'_> {
+    fn map(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            Saved::None => None,
+            Saved::Fallback(map) | Saved::Instead(map) => Some(map),
+        }
+    }
+}
+
 /// Never fails: problems become `ClusterConfig::Missing` or `Unavailable`, and the resolution
 /// decides whether they matter (they do not when flags give every setting).
 ///
-/// `saved` is what the ConfigMap held when a migration began (kept in its journal): it stands in
-/// for a ConfigMap that no longer names etcd, because the Kubernetes-datastore manifest replaced
-/// it. The Secret is still read from the cluster (that manifest leaves it alone).
+/// `saved` is what the ConfigMap held when a migration began (kept in its journal). With
+/// [`Saved::Fallback`] it stands in for a ConfigMap that no longer names etcd, because the
+/// Kubernetes-datastore manifest replaced it; with [`Saved::Instead`] (a run or rollback, which
+/// reach etcd as the migration began) it is used whatever the ConfigMap says now. The Secret is
+/// still read from the cluster (that manifest leaves it alone).
 pub async fn read(
     target: Result<&KubeTarget, &KubeError>,
     namespace: &str,
     config_map: &str,
     secret_name: &str,
-    saved: Option<&BTreeMap<String, String>>,
+    saved: Saved<'_>,
 ) -> ClusterConfig {
     let target = match target {
         Ok(target) => target,
@@ -37,11 +56,12 @@ pub async fn read(
             let data: BTreeMap<String, String> =
                 found.data.unwrap_or_default().into_iter().collect();
             match saved {
-                Some(saved) if !names_etcd(&data) => saved.clone(),
+                Saved::Instead(saved) => saved.clone(),
+                Saved::Fallback(saved) if !names_etcd(&data) => saved.clone(),
                 _ => data,
             }
         }
-        Ok(None) if saved.is_some() => saved.cloned().unwrap_or_default(),
+        Ok(None) if saved.map().is_some() => saved.map().cloned().unwrap_or_default(),
         Ok(None) => {
             return ClusterConfig::Missing {
                 namespace: namespace.to_string(),

@@ -292,11 +292,21 @@ pub async fn apply(
                 ),
             ));
         };
-        let before = rest
+        let existing = rest
             .get(&path)
             .await
-            .map_err(|e| ApplyError::new(document, e.to_string()))?
-            .and_then(|o| resource_version(&o));
+            .map_err(|e| ApplyError::new(document, e.to_string()))?;
+        let before = existing.as_ref().and_then(resource_version);
+        if let Some(existing) = &existing
+            && let Some(patch) = adoption(existing, &document.api_version, &now())
+        {
+            rest.json_patch(&path, &patch).await.map_err(|e| {
+                ApplyError::new(
+                    document,
+                    format!("taking over the fields of kubectl's client-side apply: {e}"),
+                )
+            })?;
+        }
         let answer = rest
             .apply(&path, &document.object)
             .await
@@ -308,6 +318,84 @@ pub async fn apply(
         each(document);
     }
     Ok(applied)
+}
+
+/// Field managers of `kubectl apply` without `--server-side` (and of older kubectl writes).
+const CLIENT_SIDE_APPLY: &[&str] = &["kubectl-client-side-apply", "kubectl"];
+
+/// A JSON patch that hands the fields `kubectl apply` (client side) set on `existing` over to
+/// the migration's field manager, as `kubectl apply --server-side` does when it upgrades an
+/// object from client-side apply; None when no such fields exist. Server-side apply then
+/// removes the fields the previous manifest set and the new one leaves out (the etcd settings
+/// of calico-node, say), as a client-side `kubectl apply` of the new manifest would; without
+/// this they would stay, owned by a manager that no longer applies anything.
+pub fn adoption(existing: &Value, api_version: &str, now: &str) -> Option<Value> {
+    let entries = existing
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)?;
+    let is_adopted = |entry: &Value| {
+        entry
+            .get("manager")
+            .and_then(Value::as_str)
+            .is_some_and(|m| CLIENT_SIDE_APPLY.contains(&m))
+            && entry.get("operation").and_then(Value::as_str) == Some("Update")
+            && entry
+                .get("subresource")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+    };
+    let is_ours = |entry: &Value| {
+        entry.get("manager").and_then(Value::as_str) == Some(super::rest::FIELD_MANAGER)
+            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+    };
+    if !entries.iter().any(is_adopted) {
+        return None;
+    }
+    let mut fields = Value::Object(serde_json::Map::new());
+    let mut kept = Vec::new();
+    for entry in entries {
+        if is_adopted(entry) || is_ours(entry) {
+            if let Some(set) = entry.get("fieldsV1") {
+                merge_field_sets(&mut fields, set);
+            }
+        } else {
+            kept.push(entry.clone());
+        }
+    }
+    kept.push(serde_json::json!({
+        "manager": super::rest::FIELD_MANAGER,
+        "operation": "Apply",
+        "apiVersion": api_version,
+        "time": now,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": fields,
+    }));
+    Some(serde_json::json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version(existing)},
+        {"op": "replace", "path": "/metadata/managedFields", "value": kept},
+    ]))
+}
+
+/// The union of two FieldsV1 sets (trees of `f:`/`k:`/`v:` keys).
+fn merge_field_sets(into: &mut Value, from: &Value) {
+    let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) else {
+        return;
+    };
+    for (key, value) in from {
+        match into.get_mut(key) {
+            Some(existing) => merge_field_sets(existing, value),
+            None => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or(jiff::Timestamp::now())
+        .to_string()
 }
 
 fn resource_version(object: &Value) -> Option<String> {
@@ -379,6 +467,33 @@ mod tests {
             ManifestError::Document { path, .. } => path.clone(),
             _ => String::new(),
         }
+    }
+
+    #[test]
+    fn client_side_apply_fields_are_taken_over() {
+        let existing = serde_json::json!({"metadata": {"resourceVersion": "7", "managedFields": [
+            {"manager": "kubectl-client-side-apply", "operation": "Update", "apiVersion": "apps/v1",
+             "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"calico-node\"}": {"f:env": {"k:{\"name\":\"ETCD_ENDPOINTS\"}": {}}}}}}}}},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+             "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}},
+            {"manager": "kubectl-calico-migrate", "operation": "Apply", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:spec": {"f:replicas": {}}}}
+        ]}});
+        let patch = adoption(&existing, "apps/v1", "2026-12-02T10:00:00Z").unwrap();
+        assert_eq!(patch[0]["value"], "7", "conditional on the version read");
+        let entries = patch[1]["value"].as_array().unwrap();
+        assert_eq!(
+            entries.len(),
+            2,
+            "the status manager stays, ours absorbs the rest"
+        );
+        assert_eq!(entries[0]["manager"], "kube-controller-manager");
+        let ours = &entries[1]["fieldsV1"]["f:spec"];
+        assert!(ours["f:replicas"].is_object());
+        assert!(ours["f:template"]["f:spec"]["f:containers"].is_object());
+        let none = serde_json::json!({"metadata": {"managedFields": [
+            {"manager": "kubectl-calico-migrate", "operation": "Apply"}]}});
+        assert!(adoption(&none, "apps/v1", "t").is_none());
     }
 
     #[test]

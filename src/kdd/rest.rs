@@ -210,6 +210,17 @@ impl Rest {
         .await
     }
 
+    /// A JSON patch (RFC 6902) of `path`.
+    pub async fn json_patch(&self, path: &str, patch: &Value) -> Result<Answer, RestError> {
+        self.call(
+            Method::PATCH,
+            &managed(path),
+            Some(patch),
+            Some("application/json-patch+json"),
+        )
+        .await
+    }
+
     /// Server-side apply of `body` (force: take over fields other managers own).
     pub async fn apply(&self, path: &str, body: &Value) -> Result<Answer, RestError> {
         self.call(

@@ -163,9 +163,12 @@ pub async fn run(
     let manifest = read_manifest(&options.manifest)?;
     let resume_command = resume_command(options);
 
-    let existing = Stored::load(&rest, &session.namespace)
-        .await?
-        .filter(|s| !s.journal.rolled_back());
+    // A journal of a migration that was rolled back is started afresh (in the same ConfigMap).
+    let loaded = Stored::load(&rest, &session.namespace).await?;
+    let (existing, previous) = match loaded {
+        Some(stored) if stored.journal.rolled_back() => (None, Some(stored)),
+        other => (other, None),
+    };
     let mut stored = match existing {
         Some(stored) if stored.journal.unlocked() => {
             report.resumed_after = Some(stored.journal.step);
@@ -236,7 +239,13 @@ pub async fn run(
             let mut journal = Journal::new(now());
             journal.node_map = options.node_map.clone();
             journal.etcd = Some(saved_etcd(session, &rest).await?);
-            let mut stored = Stored::fresh(&session.namespace, journal);
+            let mut stored = match previous {
+                Some(mut previous) => {
+                    previous.journal = journal;
+                    previous
+                }
+                None => Stored::fresh(&session.namespace, journal),
+            };
             stored.save(&rest).await?;
             stored
         }
@@ -438,6 +447,7 @@ impl Context<'_> {
                         node_map: self.stored.journal.node_map.clone(),
                         calico_version: self.options.calico_version.clone(),
                         page_size: self.options.page_size,
+                        tolerate_foreign: true,
                     },
                 )
                 .await?;

@@ -36,6 +36,9 @@ pub struct VerifyOptions {
     pub calico_version: Option<String>,
     /// Keys read per etcd request.
     pub page_size: i64,
+    /// Objects only in the target that the migration did not write are listed, not counted as
+    /// differences (run's check: they are someone else's and the migration leaves them alone).
+    pub tolerate_foreign: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -66,6 +69,9 @@ pub struct VerifyReport {
     pub different: Vec<Finding>,
     pub missing: Vec<Finding>,
     pub only_in_target: Vec<Finding>,
+    /// With `tolerate_foreign`: objects only in the target that the migration did not write
+    /// (someone else's; listed, not counted as differences).
+    pub not_written: Vec<Finding>,
     /// Calico Nodes with no Kubernetes Node: import cannot migrate them, so they are not
     /// differences.
     pub nodes_not_in_kubernetes: Vec<String>,
@@ -154,6 +160,7 @@ pub async fn verify(session: &Session, options: &VerifyOptions) -> Result<Verify
         target,
         &rest,
         &schemas,
+        options.tolerate_foreign,
         &session.progress,
         &mut report,
     )
@@ -223,6 +230,7 @@ async fn check_objects(
     target: Target,
     rest: &Rest,
     schemas: &HashMap<String, Schema>,
+    tolerate_foreign: bool,
     progress: &Progress,
     report: &mut VerifyReport,
 ) -> Result<(), Error> {
@@ -291,15 +299,20 @@ async fn check_objects(
         }
         spinner.finish_and_clear();
         if kind.role != Role::Node {
-            let mut extra: Vec<String> = index
+            let mut extra: Vec<(String, bool)> = index
                 .objects
-                .into_keys()
-                .filter(|name| !crds::is_builtin(kind, name))
+                .into_iter()
+                .filter(|(name, _)| !crds::is_builtin(kind, name))
+                .map(|(name, listed)| (name, listed.ours))
                 .collect();
             extra.sort();
-            report.check(kind.kind).only_in_target += extra.len() as u64;
-            for name in extra {
-                VerifyReport::find(&mut report.only_in_target, kind.kind, name, vec![]);
+            for (name, ours) in extra {
+                if ours || !tolerate_foreign {
+                    report.check(kind.kind).only_in_target += 1;
+                    VerifyReport::find(&mut report.only_in_target, kind.kind, name, vec![]);
+                } else {
+                    VerifyReport::find(&mut report.not_written, kind.kind, name, vec![]);
+                }
             }
         }
     }

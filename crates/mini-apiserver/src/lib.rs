@@ -51,7 +51,8 @@
 //!   server does.
 //! - Custom resources: unknown fields are pruned (except under
 //!   `x-kubernetes-preserve-unknown-fields`), non-nullable `null`s without a default
-//!   are dropped, `default`s are applied on create, update and patch, and the schema
+//!   are dropped, `default`s are applied on create, update and patch and again on
+//!   every read (as the real server defaults on read from etcd), and the schema
 //!   is validated (types, `x-kubernetes-int-or-string`, `nullable`, `required`,
 //!   `enum`, `pattern` with Go RE2 semantics, the formats kube checks, min/max,
 //!   lengths, item counts, `uniqueItems`, `x-kubernetes-list-type` set/map,

@@ -270,14 +270,25 @@ pub(crate) fn sort_keys(v: &mut Value) {
 }
 
 /// The object as served in the version of `info` (conversion strategy None).
+/// An object as a read through `info` serves it: in that version, and for custom resources
+/// pruned and defaulted by that version's schema, as kube-apiserver does on read from etcd (a
+/// CRD updated since the object was written changes what readers see).
 pub(crate) fn for_version(info: &ResourceInfo, obj: &Arc<Value>) -> Arc<Value> {
     let want = info.api_version();
-    if obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str()) {
+    let same_version = obj.get("apiVersion").and_then(Value::as_str) == Some(want.as_str());
+    if same_version && !info.is_custom() {
         return Arc::clone(obj);
     }
     let mut v = (**obj).clone();
     if let Some(m) = v.as_object_mut() {
         m.insert("apiVersion".into(), json!(want));
+    }
+    if info.is_custom() {
+        info.schema.prune(&mut v, true);
+        info.schema.apply_defaults(&mut v);
+        if *obj.as_ref() == v {
+            return Arc::clone(obj);
+        }
     }
     Arc::new(v)
 }

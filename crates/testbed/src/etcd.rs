@@ -228,6 +228,15 @@ impl Etcd {
         })
     }
 
+    /// Deletes one key (as Calico does when it releases an IP, say).
+    pub fn delete(&self, key: &str) -> Result<()> {
+        crate::block_on(async {
+            let mut client = self.client().await?;
+            client.delete(key, None).await?;
+            Ok(())
+        })
+    }
+
     /// Every key and value under a prefix, in key order.
     pub fn dump(&self, prefix: &str) -> Result<Vec<(String, String)>> {
         crate::block_on(async {

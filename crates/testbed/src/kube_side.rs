@@ -339,6 +339,11 @@ impl KubeSide {
             Some(ns) => format!("/apis/crd.projectcalico.org/v1/namespaces/{ns}/{plural}/{name}"),
             None => format!("/apis/crd.projectcalico.org/v1/{plural}/{name}"),
         };
+        self.get_json(&path)
+    }
+
+    /// Any object of the API as JSON, or None.
+    pub fn get_json(&self, path: &str) -> Result<Option<serde_json::Value>> {
         block_on(async {
             let client = self.client().await?;
             let request = http::Request::get(path).body(Vec::new())?;
