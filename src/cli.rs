@@ -356,6 +356,7 @@ impl ImportArgs {
             dry_run: self.dry_run,
             sync: self.sync,
             skip_invalid: self.skip_invalid,
+            source_may_be_unlocked: false,
         }
     }
 }

@@ -280,7 +280,7 @@ fn a_whole_migration_ends_unlocked_and_verified() {
     );
     assert_eq!(report["backup"]["sha256"].as_str().unwrap().len(), 64);
     // Progress went to stderr, one line per step.
-    assert_contains(&stderr(&output), "[10] unlock:");
+    assert_contains(&stderr(&output), "[10/10] unlock:");
     // Running it again says it is done and changes nothing.
     let again = succeeded(&cluster.run(&[]));
     assert_eq!(again["completed"], true);

@@ -32,8 +32,8 @@ impl Operator for Terminal<'_> {
 
     fn step_done(&self, step: &StepReport) {
         self.console.info(format!(
-            "[{}] {}: {} ({:.1}s)",
-            step.number, step.name, step.summary, step.seconds
+            "[{}/{}] {}: {} ({:.1}s)",
+            step.number, step.of, step.name, step.summary, step.seconds
         ));
     }
 }

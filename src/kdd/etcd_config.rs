@@ -51,17 +51,18 @@ pub async fn read(
         }
     };
     let maps: Api<ConfigMap> = Api::namespaced(target.client.clone(), namespace);
-    let data = match maps.get_opt(config_map).await {
+    let from_journal = || (saved.map().cloned().unwrap_or_default(), true);
+    let (data, saved_used) = match maps.get_opt(config_map).await {
         Ok(Some(found)) => {
             let data: BTreeMap<String, String> =
                 found.data.unwrap_or_default().into_iter().collect();
             match saved {
-                Saved::Instead(saved) => saved.clone(),
-                Saved::Fallback(saved) if !names_etcd(&data) => saved.clone(),
-                _ => data,
+                Saved::Instead(_) => from_journal(),
+                Saved::Fallback(_) if !names_etcd(&data) => from_journal(),
+                _ => (data, false),
             }
         }
-        Ok(None) if saved.map().is_some() => saved.map().cloned().unwrap_or_default(),
+        Ok(None) if saved.map().is_some() => from_journal(),
         Ok(None) => {
             return ClusterConfig::Missing {
                 namespace: namespace.to_string(),
@@ -86,7 +87,11 @@ pub async fn read(
     };
     ClusterConfig::Found {
         namespace: namespace.to_string(),
-        config_map: config_map.to_string(),
+        config_map: if saved_used {
+            format!("{config_map} (as the migration journal saved it)")
+        } else {
+            config_map.to_string()
+        },
         data,
         secret_name: secret_name.to_string(),
         secret,

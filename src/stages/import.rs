@@ -69,6 +69,9 @@ pub struct ImportOptions {
     pub sync: bool,
     /// Leave out objects the target's schema refuses (kept in a side file) instead of stopping.
     pub skip_invalid: bool,
+    /// The file is a copy taken while etcd was unlocked on purpose (a pre-copy or a plan): do
+    /// not warn that it may be stale.
+    pub source_may_be_unlocked: bool,
 }
 
 impl ImportOptions {
@@ -82,6 +85,7 @@ impl ImportOptions {
             dry_run: false,
             sync: false,
             skip_invalid: false,
+            source_may_be_unlocked: false,
         }
     }
 }
@@ -294,7 +298,7 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     }
     let plan = plan(path, &target, &writer, options, progress, &mut report).await?;
     report.plan_seconds = started.elapsed().as_secs_f64();
-    if datastore_ready(&plan.cluster_information) == Some(true) {
+    if datastore_ready(&plan.cluster_information) == Some(true) && !options.source_may_be_unlocked {
         report.warnings.push(
             "the export was taken from an unlocked etcd datastore: objects changed since then are not in it".into(),
         );

@@ -279,6 +279,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     let mut import = ImportOptions::new(snapshot);
     import.dry_run = true;
     import.sync = true;
+    import.source_may_be_unlocked = true;
     import.calico_version = options.calico_version.clone();
     let prepared = prepare(session, &import).await?;
     let imported = &prepared.report;

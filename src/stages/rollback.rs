@@ -278,6 +278,7 @@ pub async fn rollback(
         stored.save(&rest).await?;
         let step_report = StepReport {
             number,
+            of: STEPS.len(),
             name,
             seconds,
             summary,

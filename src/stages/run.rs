@@ -70,6 +70,8 @@ pub trait Operator {
 #[serde(rename_all = "camelCase")]
 pub struct StepReport {
     pub number: usize,
+    /// Steps in all.
+    pub of: usize,
     pub name: &'static str,
     pub seconds: f64,
     /// What it did, in one line.
@@ -218,6 +220,7 @@ pub async fn run(
             let objects: u64 = planned.objects.iter().map(|k| k.total).sum();
             let step = StepReport {
                 number: 1,
+                of: TOTAL,
                 name: "preflight",
                 seconds: started.elapsed().as_secs_f64(),
                 summary: format!(
@@ -307,6 +310,7 @@ pub async fn run(
         context.stored.save(context.rest).await?;
         let step_report = StepReport {
             number,
+            of: TOTAL,
             name,
             seconds,
             summary,
@@ -528,6 +532,7 @@ impl Context<'_> {
     async fn copy(&self, file: &Path) -> Result<ImportReport, Error> {
         let mut options = ImportOptions::new(file.to_path_buf());
         options.sync = true;
+        options.source_may_be_unlocked = true;
         options.concurrency = self.options.concurrency;
         options.qps = self.options.qps;
         options.calico_version = self.options.calico_version.clone();

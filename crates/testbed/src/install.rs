@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
+use base64::Engine as _;
 use serde_json::Value;
 
 use crate::calico::Dataset;
@@ -13,6 +14,10 @@ use crate::kube_side::KubeSide;
 
 /// Upstream's manifests (the Secret and the ConfigMap documents of calico-etcd.yaml).
 const UPSTREAM_MANIFEST: &str = include_str!("../fixtures/etcd-mode-config.yaml");
+/// Calico's install manifest for the etcd datastore (what a cluster being migrated runs).
+pub const ETCD_MANIFEST: &str = include_str!("../../../tests/fixtures/manifests/calico-etcd.yaml");
+/// Calico's install manifest for the Kubernetes datastore (what the migration applies).
+pub const KDD_MANIFEST: &str = include_str!("../../../tests/fixtures/manifests/calico.yaml");
 
 pub struct CalicoInstall {
     pub etcd: Etcd,
@@ -51,6 +56,47 @@ impl CalicoInstall {
         self.kube
             .put_config_map(&namespace, "calico-config", config_map)?;
         Ok(())
+    }
+
+    /// A Calico manifest with its namespace made the install's.
+    pub fn manifest(&self, text: &str) -> String {
+        text.replace("kube-system", self.namespace())
+    }
+
+    /// Calico's etcd manifest filled in as a user fills it in for this install: the install's
+    /// namespace, this etcd's endpoint and, in TLS mode, the in-pod TLS paths and the
+    /// certificates in the Secret.
+    pub fn etcd_manifest(&self) -> Result<String> {
+        let (data, secret) = etcd_config(&self.etcd)?;
+        let mut text = self.manifest(ETCD_MANIFEST);
+        for key in ["etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key"] {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{key}:")))
+                .with_context(|| format!("the etcd manifest has no {key}"))?
+                .to_string();
+            let value = data.get(key).cloned().unwrap_or_default();
+            text = text.replace(&line, &format!("  {key}: {value:?}"));
+        }
+        let mut filled = String::new();
+        for (key, value) in &secret {
+            filled.push_str(&format!(
+                "  {key}: {}\n",
+                base64::engine::general_purpose::STANDARD.encode(value)
+            ));
+        }
+        Ok(text.replace(
+            "  # etcd-key: null\n  # etcd-cert: null\n  # etcd-ca: null\n",
+            &filled,
+        ))
+    }
+
+    /// Puts Calico's etcd-mode workloads into the cluster as `kubectl apply -f
+    /// calico-etcd.yaml` does (field manager `kubectl-client-side-apply`), as a cluster about to
+    /// be migrated has them.
+    pub fn apply_etcd_manifest(&self) -> Result<()> {
+        self.kube
+            .apply_documents(&self.etcd_manifest()?, "kubectl-client-side-apply")
     }
 
     /// Puts the dataset's keys into etcd and creates its Kubernetes Nodes.

@@ -355,6 +355,63 @@ impl KubeSide {
         })
     }
 
+    /// Creates (or replaces) every document of a YAML manifest with `field_manager` as the
+    /// writer, as `kubectl apply` without `--server-side` does (its manager is
+    /// `kubectl-client-side-apply`). Resources are found by discovery.
+    pub fn apply_documents(&self, manifest: &str, field_manager: &str) -> Result<()> {
+        let mut options = serde_saphyr::Options::default();
+        // As kubectl reads manifests: `defaultMode: 0400` is octal.
+        options.legacy_octal_numbers = true;
+        let documents: Vec<serde_json::Value> = manifest
+            .split("\n---")
+            .map(|text| serde_saphyr::from_str_with_options(text, options.clone()))
+            .collect::<Result<Vec<Option<serde_json::Value>>, _>>()?
+            .into_iter()
+            .flatten()
+            .filter(|d| d.is_object())
+            .collect();
+        block_on(async {
+            let client = self.client().await?;
+            for document in documents {
+                let api_version = document["apiVersion"].as_str().unwrap_or_default();
+                let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+                let gvk = kube::api::GroupVersionKind::gvk(
+                    group,
+                    version,
+                    document["kind"].as_str().unwrap_or_default(),
+                );
+                let (resource, capabilities) = kube::discovery::pinned_kind(&client, &gvk).await?;
+                let api: Api<kube::api::DynamicObject> = match capabilities.scope {
+                    kube::discovery::Scope::Namespaced => Api::namespaced_with(
+                        client.clone(),
+                        document["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or(&self.namespace),
+                        &resource,
+                    ),
+                    kube::discovery::Scope::Cluster => Api::all_with(client.clone(), &resource),
+                };
+                let object: kube::api::DynamicObject = serde_json::from_value(document)?;
+                let name = object.metadata.name.clone().unwrap_or_default();
+                let params = PostParams {
+                    field_manager: Some(field_manager.to_string()),
+                    ..Default::default()
+                };
+                match api.create(&params, &object).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 409 => {
+                        let mut object = object;
+                        object.metadata.resource_version =
+                            api.get(&name).await?.metadata.resource_version;
+                        api.replace(&name, &params, &object).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Lists a Calico kind (all namespaces) as JSON objects.
     pub fn list_calico(&self, plural: &str) -> Result<Vec<serde_json::Value>> {
         block_on(async {

@@ -1,6 +1,9 @@
 //! A sandbox for people without a cluster: a real etcd (TLS with client certificates) holding a
-//! small etcd-mode Calico install, and the local Kubernetes API server with that install's
-//! ConfigMap, Secret and Nodes. It prints a kubeconfig to use and runs until interrupted.
+//! small etcd-mode Calico install, and the local Kubernetes API server with that install as
+//! Calico's etcd manifest puts it there (ConfigMap, Secret, RBAC, the calico-node DaemonSet and
+//! the calico-kube-controllers Deployment) and its Nodes. Next to the kubeconfig it writes the two
+//! manifests a migration needs: `calico.yaml` (Kubernetes datastore) and `calico-etcd.yaml` (the
+//! etcd one, filled in, for a rollback). It runs until interrupted.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,14 +39,22 @@ fn main() -> Result<()> {
     };
     let install = CalicoInstall::with_kube(mode, KubeSide::local(options)?)?;
     install.load(&calico::sandbox_cluster())?;
+    install.apply_etcd_manifest()?;
 
-    if let Some(dir) = args
+    let dir = args
         .kubeconfig_out
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)?;
-    }
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::create_dir_all(&dir)?;
+    let kdd_manifest = dir.join("calico.yaml");
+    let etcd_manifest = dir.join("calico-etcd.yaml");
+    std::fs::write(
+        &kdd_manifest,
+        install.manifest(testbed::install::KDD_MANIFEST),
+    )?;
+    std::fs::write(&etcd_manifest, install.etcd_manifest()?)?;
     // Written last, by rename, so that a script can wait for the file to know we are ready.
     let temporary = args.kubeconfig_out.with_extension("tmp");
     std::fs::copy(install.kube.kubeconfig(), &temporary)?;
@@ -65,12 +76,24 @@ fn main() -> Result<()> {
         install.kube.local_url().unwrap_or_default()
     );
     println!(
-        "  Calico:     etcd-mode v3.28.0 install in namespace kube-system (ConfigMap calico-config, Secret calico-etcd-secrets)"
+        "  Calico:     etcd-mode v3.28.0 install in namespace kube-system (calico-etcd.yaml applied: ConfigMap calico-config, Secret calico-etcd-secrets, calico-node, calico-kube-controllers)"
+    );
+    println!(
+        "  Manifests:  {} (Kubernetes datastore), {} (etcd, for a rollback)",
+        kdd_manifest.display(),
+        etcd_manifest.display()
     );
     println!();
     println!("Use it with:");
     println!("  export KUBECONFIG={}", kubeconfig.display());
-    println!("  kubectl calico-migrate status");
+    println!(
+        "  kubectl calico-migrate plan --manifest {}",
+        kdd_manifest.display()
+    );
+    println!(
+        "  kubectl calico-migrate run --manifest {}",
+        kdd_manifest.display()
+    );
     println!();
     println!("Press Ctrl-C to stop.");
 
@@ -84,5 +107,7 @@ fn main() -> Result<()> {
     })
     .context("waiting for Ctrl-C")?;
     let _ = std::fs::remove_file(&args.kubeconfig_out);
+    let _ = std::fs::remove_file(&kdd_manifest);
+    let _ = std::fs::remove_file(&etcd_manifest);
     Ok(())
 }
