@@ -1089,6 +1089,35 @@ metadata:
     }
 }
 
+#[test]
+fn the_local_api_server_keeps_cel_rules_without_evaluating_them() {
+    // The plugin evaluates the CRDs' CEL rules itself; the local API server, like the v1.24
+    // server the project measured, stores them and does not. So a refusal seen above comes
+    // from the plugin, not from the server.
+    let env = Env::start(EtcdMode::Plain);
+    let kube = &env.install.kube;
+    if kube.faults().is_none() {
+        eprintln!("a real API server evaluates CEL rules: skipping");
+        return;
+    }
+    install_calico_crds(kube, CrdApi::V3);
+    let crd = kube
+        .get_json("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/hostendpoints.projectcalico.org")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        crd.pointer("/spec/versions/0/schema/openAPIV3Schema/properties/spec/x-kubernetes-validations/1/message"),
+        Some(&json!("node must be specified"))
+    );
+    create_calico(
+        kube,
+        CrdApi::V3,
+        "hostendpoints",
+        json!({"metadata": {"name": "nowhere"}, "spec": {"interfaceName": "eth0"}}),
+    );
+    assert!(get_calico(kube, CrdApi::V3, "hostendpoints", None, "nowhere").is_some());
+}
+
 /// A rejected import must not even have installed Calico's CRDs.
 fn assert_no_crd_installed(env: &Env) {
     let status = json_output(

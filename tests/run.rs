@@ -687,6 +687,65 @@ fn plan_is_ready_on_a_clean_install_and_changes_nothing() {
 }
 
 #[test]
+fn plan_says_which_api_group_and_why_and_refuses_a_manifest_that_would_run_calico_on_the_other() {
+    let cluster = Cluster::new();
+    let plan = |args: &[&str]| {
+        cluster
+            .env
+            .plugin()
+            .args(["plan", "-o", "json", "--manifest"])
+            .arg(&cluster.kdd_manifest)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let report = succeeded(&plan(&[]));
+    assert_eq!(report["crdApi"]["api"], "v1");
+    assert_contains(
+        report["crdApi"]["reason"].as_str().unwrap(),
+        "serves neither Calico API group yet",
+    );
+    // Native v3 data with the v1 manifest: once it installs crd.projectcalico.org, Calico
+    // would run on that group, which the migration left empty.
+    let output = plan(&["--crd-api", "v3"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_output(&output);
+    assert_eq!(report["crdApi"]["api"], "v3");
+    assert_contains(
+        &report["blockers"].to_string(),
+        "Calico would run on crd.projectcalico.org/v1",
+    );
+    // The v3 manifest with v1 data is consistent (both groups served: Calico uses v1), and
+    // plan says how to migrate into native v3 instead.
+    let v3_manifest = manifest_for(
+        "calico-v3-crds.yaml",
+        cluster.namespace(),
+        cluster.dir.path(),
+    );
+    let output = cluster
+        .env
+        .plugin()
+        .args(["plan", "-o", "json", "--manifest"])
+        .arg(&v3_manifest)
+        .output()
+        .unwrap();
+    let report = succeeded(&output);
+    assert_eq!(report["crdApi"]["api"], "v1");
+    assert_contains(&report["warnings"].to_string(), "pass --crd-api v3");
+    let text = cluster
+        .env
+        .plugin()
+        .args(["plan", "--crd-api", "v3", "--manifest"])
+        .arg(&v3_manifest)
+        .output()
+        .unwrap();
+    assert_contains(
+        &stdout(&text),
+        "Migrating to: projectcalico.org/v3 (0/22 of its CRDs installed), because --crd-api v3",
+    );
+}
+
+#[test]
 fn plan_lists_every_problem_at_once() {
     let cluster = Cluster::new();
     let kube = &cluster.env.install.kube;
