@@ -12,6 +12,7 @@ use crate::convert::nodes::{parse_node_map_entry, parse_node_map_file};
 use crate::error::Error;
 use crate::etcd::EtcdOverrides;
 use crate::kdd::KubeOptions;
+use crate::kinds::{CrdApi, CrdApiRequest};
 use crate::stages;
 
 const EXIT_CODES: &str = "\
@@ -78,6 +79,40 @@ pub struct LockArgs {
     /// Which datastore to lock or unlock
     #[arg(long, value_enum, value_name = "DATASTORE")]
     pub datastore: Datastore,
+
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
+}
+
+/// Which API group of the Kubernetes datastore holds Calico's data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CrdApiValue {
+    /// As Calico decides: CALICO_API_GROUP when set, else v3 when the cluster serves
+    /// projectcalico.org and not crd.projectcalico.org, else v1 (a migration under way keeps
+    /// its own)
+    #[default]
+    Auto,
+    /// crd.projectcalico.org/v1, the CRDs of Calico's standard manifests
+    V1,
+    /// projectcalico.org/v3, Calico's native v3 CRDs (Calico v3.32 and later)
+    V3,
+}
+
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub struct CrdApiArgs {
+    /// API group of Calico's CRDs in the Kubernetes datastore
+    #[arg(long = "crd-api", value_enum, value_name = "API", default_value_t = CrdApiValue::Auto)]
+    pub crd_api: CrdApiValue,
+}
+
+impl CrdApiArgs {
+    pub fn request(self) -> CrdApiRequest {
+        match self.crd_api {
+            CrdApiValue::Auto => CrdApiRequest::Auto,
+            CrdApiValue::V1 => CrdApiRequest::Given(CrdApi::V1),
+            CrdApiValue::V3 => CrdApiRequest::Given(CrdApi::V3),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -343,6 +378,9 @@ pub struct ImportArgs {
     /// Validate the file and look at the cluster, but write nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
 }
 
 impl ImportArgs {
@@ -357,6 +395,7 @@ impl ImportArgs {
             sync: self.sync,
             skip_invalid: self.skip_invalid,
             source_may_be_unlocked: false,
+            crd_api: self.crd_api.request(),
         }
     }
 }
@@ -374,6 +413,9 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "VERSION")]
     pub calico_version: Option<String>,
 
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
+
     /// Keys read per etcd request
     #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
     pub page_size: i64,
@@ -387,6 +429,7 @@ impl VerifyArgs {
             calico_version: self.calico_version.clone(),
             page_size: self.page_size,
             tolerate_foreign: false,
+            crd_api: self.crd_api.request(),
         })
     }
 }
@@ -404,6 +447,9 @@ pub struct PlanArgs {
     #[arg(long, value_name = "VERSION")]
     pub calico_version: Option<String>,
 
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
+
     /// Keys read per etcd request
     #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
     pub page_size: i64,
@@ -416,6 +462,7 @@ impl PlanArgs {
             node_map: self.nodes.explicit()?,
             calico_version: self.calico_version.clone(),
             page_size: self.page_size,
+            crd_api: self.crd_api.request(),
         })
     }
 }
@@ -464,6 +511,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "VERSION")]
     pub calico_version: Option<String>,
 
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
+
     /// Keys read per etcd request
     #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
     pub page_size: i64,
@@ -483,6 +533,7 @@ impl RunArgs {
             qps: (self.qps > 0.0).then_some(self.qps),
             calico_version: self.calico_version.clone(),
             page_size: self.page_size,
+            crd_api: self.crd_api.request(),
         })
     }
 }
@@ -505,6 +556,9 @@ pub struct RollbackArgs {
     /// How long to wait for the calico-node rollout after the etcd manifest is applied
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub rollout_timeout: Duration,
+
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
 }
 
 impl RollbackArgs {
@@ -514,6 +568,7 @@ impl RollbackArgs {
             yes: self.yes,
             delete_crds: self.delete_crds,
             rollout_timeout: self.rollout_timeout,
+            crd_api: self.crd_api.request(),
         }
     }
 }

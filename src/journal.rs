@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::kdd::rest::{Rest, RestError};
+use crate::kinds::CrdApi;
 
 pub const JOURNAL_NAME: &str = "calico-migrate-state";
 const KEY: &str = "journal.json";
@@ -84,6 +85,9 @@ pub struct Journal {
     pub manifest: Option<FileRecord>,
     pub backup: Option<FileRecord>,
     pub node_map: BTreeMap<String, String>,
+    /// The API group the migration writes to, chosen when it began: a resumed run, its
+    /// rollback and the commands in between work on the same one.
+    pub crd_api: Option<CrdApi>,
     pub etcd: Option<SavedEtcd>,
     /// `calico-kube-controllers` replicas before the migration stopped it.
     pub kube_controllers_replicas: Option<i64>,
@@ -265,11 +269,14 @@ mod tests {
         let mut journal = Journal::new("2026-12-02T10:00:00Z".into());
         journal.record_step(Step::EtcdLocked, "lock etcd", 0.1, "2026-12-02T10:01:00Z");
         journal.node_map.insert("a.example.com".into(), "a".into());
+        journal.crd_api = Some(CrdApi::V3);
         let text = serde_json::to_string(&journal).unwrap();
         let back: Journal = serde_json::from_str(&text).unwrap();
         assert_eq!(back, journal);
         let newer: Journal =
             serde_json::from_str(r#"{"format":1,"step":"copied","somethingNew":true}"#).unwrap();
         assert_eq!(newer.step, Step::Copied);
+        assert_eq!(newer.crd_api, None, "journals from before the choice");
+        assert!(text.contains(r#""crdApi":"v3""#), "{text}");
     }
 }

@@ -119,12 +119,8 @@ async fn run(session: &Session, console: &Console, command: &Command) -> Result<
         Command::Run(args) => commands::run::run(session, console, args).await,
         Command::Rollback(args) => commands::rollback::run(session, console, args).await,
         Command::Status => commands::status::run(session, console).await,
-        Command::Lock(args) => {
-            commands::lock::run(session, console, args.datastore.into(), true).await
-        }
-        Command::Unlock(args) => {
-            commands::lock::run(session, console, args.datastore.into(), false).await
-        }
+        Command::Lock(args) => commands::lock::run(session, console, args, true).await,
+        Command::Unlock(args) => commands::lock::run(session, console, args, false).await,
         Command::Export(args) => commands::export::run(session, console, args).await,
         Command::Import(args) => commands::import::run(session, console, args).await,
         Command::Verify(args) => commands::verify::run(session, console, args).await,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::kdd::rest::{Rest, RestError};
-use crate::kinds::{CRD_GROUP, CalicoKind};
+use crate::kinds::{CalicoKind, CrdApi};
 
 /// Where a permission applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -40,8 +40,9 @@ const CALICO_OBJECTS: &[&str] = &[
     "deletecollection",
 ];
 
-/// Everything `plan`, `run` and `rollback` do, and the stages under them.
-pub fn migration() -> Vec<Permission> {
+/// Everything `plan`, `run` and `rollback` do, and the stages under them, when the migration
+/// writes to `api`.
+pub fn migration(api: CrdApi) -> Vec<Permission> {
     let mut all = vec![
         Permission {
             group: "",
@@ -128,10 +129,49 @@ pub fn migration() -> Vec<Permission> {
             why: "apply the manifest's pod disruption budget",
         },
     ];
+    if api == CrdApi::V3 {
+        // What Calico's manifest for native v3 CRDs holds beyond the v1 manifest's kinds.
+        for (group, resource, scope) in [
+            ("", "services", Scope::CalicoNamespace),
+            (
+                "admissionregistration.k8s.io",
+                "validatingwebhookconfigurations",
+                Scope::Cluster,
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "validatingadmissionpolicies",
+                Scope::Cluster,
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "validatingadmissionpolicybindings",
+                Scope::Cluster,
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "mutatingadmissionpolicies",
+                Scope::Cluster,
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "mutatingadmissionpolicybindings",
+                Scope::Cluster,
+            ),
+        ] {
+            all.push(Permission {
+                group,
+                resource: resource.into(),
+                verbs: &["get", "patch"],
+                scope,
+                why: "apply the manifest for native v3 CRDs (its webhooks and admission policies)",
+            });
+        }
+    }
     for kind in CalicoKind::with_crd() {
         all.push(Permission {
-            group: CRD_GROUP,
-            resource: kind.plural.to_string(),
+            group: api.group(),
+            resource: api.plural(kind).to_string(),
             verbs: CALICO_OBJECTS,
             scope: if kind.namespaced {
                 Scope::AllNamespaces
@@ -140,6 +180,19 @@ pub fn migration() -> Vec<Permission> {
             },
             why: "copy Calico's data (and delete it on rollback)",
         });
+    }
+    all
+}
+
+/// What a migration into either API needs: the permissions `deploy/rbac.yaml` grants.
+pub fn any_api() -> Vec<Permission> {
+    let mut all: Vec<Permission> = Vec::new();
+    for api in CrdApi::ALL {
+        for permission in migration(api) {
+            if !all.contains(&permission) {
+                all.push(permission);
+            }
+        }
     }
     all
 }
@@ -228,16 +281,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_calico_kind_with_a_crd_is_covered() {
-        let all = migration();
-        for kind in CalicoKind::with_crd() {
+    fn every_calico_kind_with_a_crd_is_covered_in_the_chosen_group() {
+        for api in CrdApi::ALL {
+            let all = migration(api);
+            for kind in CalicoKind::with_crd() {
+                assert!(
+                    all.iter()
+                        .any(|p| p.group == api.group() && p.resource == api.plural(kind)),
+                    "{api} {}",
+                    kind.plural
+                );
+            }
+            let other = match api {
+                CrdApi::V1 => CrdApi::V3,
+                CrdApi::V3 => CrdApi::V1,
+            };
             assert!(
-                all.iter()
-                    .any(|p| p.group == CRD_GROUP && p.resource == kind.plural),
-                "{}",
-                kind.plural
+                !all.iter().any(|p| p.group == other.group()),
+                "{api} asks for nothing in {other}"
             );
         }
+        let any = any_api();
+        assert!(any.iter().any(|p| p.resource == "ipamconfigs"));
+        assert!(any.iter().any(|p| p.resource == "ipamconfigurations"));
+        assert!(
+            any.iter()
+                .any(|p| p.resource == "mutatingadmissionpolicies")
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use common::{Env, assert_contains, json_output, kubectl, stderr, stdout};
+use calico_migrate::kinds::CrdApi;
+use common::{
+    Env, assert_contains, install_calico_crds, json_output, kubectl, list_calico, stderr, stdout,
+};
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
 
@@ -65,10 +68,15 @@ fn fill_in_etcd(manifest: &Path, env: &Env) {
 
 impl Cluster {
     fn new() -> Cluster {
+        Cluster::with_manifest("calico.yaml")
+    }
+
+    /// With `kdd_manifest` the Kubernetes-datastore manifest `run` applies.
+    fn with_manifest(kdd_manifest: &str) -> Cluster {
         let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
         let dir = tempfile::tempdir().unwrap();
         let namespace = env.namespace().to_string();
-        let kdd_manifest = manifest_for("calico.yaml", &namespace, dir.path());
+        let kdd_manifest = manifest_for(kdd_manifest, &namespace, dir.path());
         let etcd_manifest = manifest_for("calico-etcd.yaml", &namespace, dir.path());
         fill_in_etcd(&etcd_manifest, &env);
         let cluster = Cluster {
@@ -240,10 +248,46 @@ fn assert_migrated(cluster: &Cluster, report: &Value) {
 
 #[test]
 fn a_whole_migration_ends_unlocked_and_verified() {
-    let cluster = Cluster::new();
-    let output = cluster.run(&[]);
+    // Into crd.projectcalico.org/v1 with the standard manifest; into native v3 CRDs with
+    // Calico's manifest for them, on a cluster that serves only those CRDs already (--crd-api
+    // auto finds them, as Calico does) and on an empty cluster (--crd-api v3).
+    for (manifest, v3_crds_first, crd_api, api) in [
+        ("calico.yaml", false, "auto", CrdApi::V1),
+        ("calico-v3-crds.yaml", true, "auto", CrdApi::V3),
+        ("calico-v3-crds.yaml", false, "v3", CrdApi::V3),
+    ] {
+        a_whole_migration_into(manifest, v3_crds_first, crd_api, api);
+    }
+}
+
+fn a_whole_migration_into(manifest: &str, v3_crds_first: bool, crd_api: &str, api: CrdApi) {
+    let cluster = Cluster::with_manifest(manifest);
+    let kube = &cluster.env.install.kube;
+    if v3_crds_first {
+        install_calico_crds(kube, CrdApi::V3);
+    }
+    let output = cluster.run(&["--crd-api", crd_api]);
     let report = succeeded(&output);
+    assert_eq!(report["crdApi"]["api"], api.version(), "{report:#}");
+    assert_eq!(cluster.journal()["crdApi"], api.version());
     assert_migrated(&cluster, &report);
+    // The data is in the chosen group, and Calico finds that group as it will run.
+    assert!(!list_calico(kube, api, "ippools").is_empty());
+    let status = cluster.status();
+    let served = &status["kubernetes"]["calicoCrds"]["servedGroups"];
+    assert_eq!(served["v3"], api == CrdApi::V3, "{status:#}");
+    if api == CrdApi::V3 {
+        assert_eq!(served["v1"], false, "no v1 CRD was installed: {status:#}");
+        let auto = calico_migrate::kinds::choose_api(
+            calico_migrate::kinds::CrdApiRequest::Auto,
+            None,
+            calico_migrate::kinds::ServedGroups {
+                v1: false,
+                v3: true,
+            },
+        );
+        assert_eq!(auto.api, CrdApi::V3);
+    }
     let stages: Vec<&str> = report["stages"]
         .as_array()
         .unwrap()
@@ -423,9 +467,19 @@ fn a_rollout_that_never_finishes_times_out_and_leaves_everything_locked() {
 
 #[test]
 fn rollback_before_unlock_restores_the_etcd_side() {
-    let cluster = Cluster::new();
+    for (manifest, api) in [
+        ("calico.yaml", CrdApi::V1),
+        ("calico-v3-crds.yaml", CrdApi::V3),
+    ] {
+        rollback_before_unlock_restores_the_etcd_side_of(manifest, api);
+    }
+}
+
+fn rollback_before_unlock_restores_the_etcd_side_of(manifest: &str, api: CrdApi) {
+    let cluster = Cluster::with_manifest(manifest);
+    let kube = &cluster.env.install.kube;
     let before = cluster.etcd_data();
-    let report = succeeded(&cluster.run(&["--stop-before-unlock"]));
+    let report = succeeded(&cluster.run(&["--stop-before-unlock", "--crd-api", api.version()]));
     assert_eq!(report["completed"], false);
     assert!(
         report["next"]
@@ -433,22 +487,25 @@ fn rollback_before_unlock_restores_the_etcd_side() {
             .unwrap()
             .contains("kubectl calico-migrate run")
     );
-    assert!(
-        !cluster
-            .env
-            .install
-            .kube
-            .list_calico("ippools")
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!list_calico(kube, api, "ippools").is_empty());
     // Without the etcd manifest calico-node would stay on an empty Kubernetes datastore.
     let refused = cluster.rollback(&[]);
     assert_eq!(refused.status.code(), Some(1));
     assert_contains(&stderr(&refused), "--manifest calico-etcd.yaml");
+    // The journal says which group the migration wrote; another one is refused.
+    let other = CrdApi::ALL.into_iter().find(|a| *a != api).unwrap();
+    let refused = cluster.rollback(&[
+        "--manifest",
+        cluster.etcd_manifest.to_str().unwrap(),
+        "--crd-api",
+        other.version(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_contains(&stderr(&refused), "which the migration under way writes");
     let output = cluster.rollback(&["--manifest", cluster.etcd_manifest.to_str().unwrap()]);
     let report = succeeded(&output);
     assert_eq!(report["completed"], true, "{report:#}");
+    assert_eq!(report["crdApi"]["api"], api.version());
     let status = cluster.status();
     assert_eq!(status["etcd"]["lock"], "unlocked", "{status:#}");
     assert_eq!(
@@ -465,15 +522,10 @@ fn rollback_before_unlock_restores_the_etcd_side() {
         "globalnetworkpolicies",
         "ipamblocks",
         "ipamhandles",
+        "ipamconfigs",
     ] {
         assert!(
-            cluster
-                .env
-                .install
-                .kube
-                .list_calico(plural)
-                .unwrap()
-                .is_empty(),
+            list_calico(kube, api, plural).is_empty(),
             "{plural} left behind"
         );
     }
@@ -632,6 +684,65 @@ fn plan_is_ready_on_a_clean_install_and_changes_nothing() {
         "{status:#}"
     );
     assert_eq!(cluster.replicas(), 1);
+}
+
+#[test]
+fn plan_says_which_api_group_and_why_and_refuses_a_manifest_that_would_run_calico_on_the_other() {
+    let cluster = Cluster::new();
+    let plan = |args: &[&str]| {
+        cluster
+            .env
+            .plugin()
+            .args(["plan", "-o", "json", "--manifest"])
+            .arg(&cluster.kdd_manifest)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let report = succeeded(&plan(&[]));
+    assert_eq!(report["crdApi"]["api"], "v1");
+    assert_contains(
+        report["crdApi"]["reason"].as_str().unwrap(),
+        "serves neither Calico API group yet",
+    );
+    // Native v3 data with the v1 manifest: once it installs crd.projectcalico.org, Calico
+    // would run on that group, which the migration left empty.
+    let output = plan(&["--crd-api", "v3"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_output(&output);
+    assert_eq!(report["crdApi"]["api"], "v3");
+    assert_contains(
+        &report["blockers"].to_string(),
+        "Calico would run on crd.projectcalico.org/v1",
+    );
+    // The v3 manifest with v1 data is consistent (both groups served: Calico uses v1), and
+    // plan says how to migrate into native v3 instead.
+    let v3_manifest = manifest_for(
+        "calico-v3-crds.yaml",
+        cluster.namespace(),
+        cluster.dir.path(),
+    );
+    let output = cluster
+        .env
+        .plugin()
+        .args(["plan", "-o", "json", "--manifest"])
+        .arg(&v3_manifest)
+        .output()
+        .unwrap();
+    let report = succeeded(&output);
+    assert_eq!(report["crdApi"]["api"], "v1");
+    assert_contains(&report["warnings"].to_string(), "pass --crd-api v3");
+    let text = cluster
+        .env
+        .plugin()
+        .args(["plan", "--crd-api", "v3", "--manifest"])
+        .arg(&v3_manifest)
+        .output()
+        .unwrap();
+    assert_contains(
+        &stdout(&text),
+        "Migrating to: projectcalico.org/v3 (0/22 of its CRDs installed), because --crd-api v3",
+    );
 }
 
 #[test]

@@ -1,27 +1,47 @@
 //! verify: equal datastores pass; every kind of difference is found, listed and signalled by
-//! exit code 3; the source can be the live etcd datastore or an export file.
+//! exit code 3; the source can be the live etcd datastore or an export file. Every case runs
+//! for both API groups (`crd.projectcalico.org/v1` and native `projectcalico.org/v3`).
 
 mod common;
 
-use common::{Exported, assert_contains, json_output, stderr, stdout};
+use calico_migrate::kinds::CrdApi;
+use common::{
+    Exported, api_flag, assert_contains, create_calico, delete_calico, get_calico, json_output,
+    replace_calico, stderr, stdout,
+};
 use serde_json::json;
 use testbed::calico;
 
-fn imported() -> Exported {
+fn imported(api: CrdApi) -> Exported {
     let exported = Exported::new(&calico::sandbox_cluster(), &[]);
-    let output = exported.import(&[]);
+    let output = exported.import(&api_flag(api));
     assert!(output.status.success(), "{}", stderr(&output));
     exported
 }
 
+/// `verify --crd-api API` with more arguments.
+fn verify(exported: &Exported, api: CrdApi, args: &[&str]) -> std::process::Output {
+    let mut all = api_flag(api).to_vec();
+    all.extend_from_slice(args);
+    exported.verify(&all)
+}
+
 #[test]
 fn equal_datastores_verify_from_etcd_and_from_the_file() {
-    let exported = imported();
-    let output = exported.verify(&[]);
+    for api in CrdApi::ALL {
+        equal_datastores_verify_in(api);
+    }
+}
+
+fn equal_datastores_verify_in(api: CrdApi) {
+    let exported = imported(api);
+    let output = verify(&exported, api, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let text = stdout(&output);
     assert!(
-        text.starts_with("Compared the Kubernetes datastore with the etcd revision "),
+        text.starts_with(&format!(
+            "Compared the Kubernetes datastore ({api}) with the etcd revision "
+        )),
         "{text}"
     );
     assert!(
@@ -44,69 +64,80 @@ fn equal_datastores_verify_from_etcd_and_from_the_file() {
         .arg("-f")
         .arg(&exported.file)
         .args(["-o", "json"])
+        .args(api_flag(api))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let report = json_output(&output);
     assert_eq!(report["equal"], true);
     assert!(report["source"].as_str().unwrap().starts_with("file "));
+    // Compared with the other group, which holds nothing, everything is missing.
+    let other = CrdApi::ALL.into_iter().find(|a| *a != api).unwrap();
+    let report = json_output(&verify(&exported, other, &["-o", "json"]));
+    assert_eq!(report["equal"], false);
+    assert_eq!(report["crdApi"]["api"], other.version());
 }
 
 #[test]
 fn before_the_import_everything_is_missing() {
-    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
-    let output = exported.verify(&["-o", "json"]);
-    assert_eq!(output.status.code(), Some(3));
-    let report = json_output(&output);
-    assert_eq!(report["equal"], false);
-    let missing = report["missing"].as_array().unwrap().len();
-    assert!(missing >= 20, "{report:#}");
-    assert_contains(
-        &stderr(&output),
-        "error: the Kubernetes datastore differs from the etcd revision",
-    );
+    for api in CrdApi::ALL {
+        let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+        let output = verify(&exported, api, &["-o", "json"]);
+        assert_eq!(output.status.code(), Some(3));
+        let report = json_output(&output);
+        assert_eq!(report["equal"], false);
+        let missing = report["missing"].as_array().unwrap().len();
+        assert!(missing >= 20, "{report:#}");
+        assert_contains(
+            &stderr(&output),
+            "error: the Kubernetes datastore differs from the etcd revision",
+        );
+    }
 }
 
 #[test]
 fn differences_are_listed_by_kind_and_name() {
-    let exported = imported();
+    for api in CrdApi::ALL {
+        differences_are_listed_in(api);
+    }
+}
+
+fn differences_are_listed_in(api: CrdApi) {
+    let exported = imported(api);
     let kube = &exported.env.install.kube;
     // A changed spec field, a changed Calico label, a deleted handle, an extra object, a
     // changed Node annotation and a changed IPAM allocation.
-    let mut pool = kube
-        .get_calico("ippools", None, "default-ipv4-ippool")
-        .unwrap()
-        .unwrap();
+    let mut pool = get_calico(kube, api, "ippools", None, "default-ipv4-ippool").unwrap();
     pool["spec"]["natOutgoing"] = json!(false);
-    kube.replace_calico("ippools", &pool).unwrap();
-    let mut gnp = kube
-        .get_calico("globalnetworkpolicies", None, "default.allow-cluster-dns")
-        .unwrap()
-        .unwrap();
+    replace_calico(kube, api, "ippools", &pool);
+    // The v3.28 source's policy names: with the default. prefix in v1; native v3 (v3.32) uses
+    // the v3 name.
+    let gnp_name = match api {
+        CrdApi::V1 => "default.allow-cluster-dns",
+        CrdApi::V3 => "allow-cluster-dns",
+    };
+    let mut gnp = get_calico(kube, api, "globalnetworkpolicies", None, gnp_name).unwrap();
     gnp["metadata"]["labels"]["projectcalico.org/tier"] = json!("security");
-    kube.replace_calico("globalnetworkpolicies", &gnp).unwrap();
-    kube.delete_calico("ipamhandles", None, "ipip-tunnel-addr-cp-1")
-        .unwrap();
-    kube.create_calico(
+    replace_calico(kube, api, "globalnetworkpolicies", &gnp);
+    delete_calico(kube, api, "ipamhandles", "ipip-tunnel-addr-cp-1");
+    create_calico(
+        kube,
+        api,
         "globalnetworksets",
-        &json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkSet", "metadata": {"name": "stray"}, "spec": {"nets": ["10.1.0.0/24"]}}),
-    )
-    .unwrap();
+        json!({"metadata": {"name": "stray"}, "spec": {"nets": ["10.1.0.0/24"]}}),
+    );
     kube.annotate_node("worker-2", "projectcalico.org/IPv4Address", "10.9.9.9/24")
         .unwrap();
-    let mut block = kube
-        .get_calico("ipamblocks", None, "192-168-33-0-26")
-        .unwrap()
-        .unwrap();
+    let mut block = get_calico(kube, api, "ipamblocks", None, "192-168-33-0-26").unwrap();
     block["spec"]["allocations"][5] = json!(1);
-    kube.replace_calico("ipamblocks", &block).unwrap();
+    replace_calico(kube, api, "ipamblocks", &block);
 
-    let output = exported.verify(&[]);
+    let output = verify(&exported, api, &[]);
     assert_eq!(output.status.code(), Some(3));
     let text = stdout(&output);
     for expected in [
         "different: IPPool default-ipv4-ippool\n    spec.natOutgoing: expected true, found false",
-        "different: GlobalNetworkPolicy default.allow-cluster-dns",
+        &format!("different: GlobalNetworkPolicy {gnp_name}"),
         "metadata.labels",
         "missing in the Kubernetes datastore: IPAMHandle ipip-tunnel-addr-cp-1",
         "only in the Kubernetes datastore: GlobalNetworkSet stray",
@@ -115,7 +146,7 @@ fn differences_are_listed_by_kind_and_name() {
     ] {
         assert!(text.contains(expected), "{expected:?} in:\n{text}");
     }
-    let report = json_output(&exported.verify(&["-o", "json"]));
+    let report = json_output(&verify(&exported, api, &["-o", "json"]));
     let check = |kind: &str| {
         report["kinds"]
             .as_array()
@@ -132,9 +163,11 @@ fn differences_are_listed_by_kind_and_name() {
     assert_eq!(report["different"].as_array().unwrap().len(), 4);
 
     // import --overwrite repairs everything but the extra object, which is never deleted.
-    let output = exported.import(&["--overwrite"]);
+    let mut args = vec!["--overwrite"];
+    args.extend(api_flag(api));
+    let output = exported.import(&args);
     assert!(output.status.success(), "{}", stderr(&output));
-    let report = json_output(&exported.verify(&["-o", "json"]));
+    let report = json_output(&verify(&exported, api, &["-o", "json"]));
     assert_eq!(
         report["different"].as_array().unwrap().len(),
         0,
@@ -146,19 +179,18 @@ fn differences_are_listed_by_kind_and_name() {
 
 #[test]
 fn cluster_information_is_checked() {
-    let exported = imported();
-    let kube = &exported.env.install.kube;
-    let mut info = kube
-        .get_calico("clusterinformations", None, "default")
-        .unwrap()
-        .unwrap();
-    info["spec"]["clusterGUID"] = json!("somebody-else");
-    kube.replace_calico("clusterinformations", &info).unwrap();
-    let output = exported.verify(&[]);
-    assert_eq!(output.status.code(), Some(3));
-    assert!(
-        stdout(&output).contains("ClusterInformation clusterGUID: expected 6f0c5e8e3a0b4a53b1f7d2f0d6c1a9e4, found somebody-else"),
-        "{}",
-        stdout(&output)
-    );
+    for api in CrdApi::ALL {
+        let exported = imported(api);
+        let kube = &exported.env.install.kube;
+        let mut info = get_calico(kube, api, "clusterinformations", None, "default").unwrap();
+        info["spec"]["clusterGUID"] = json!("somebody-else");
+        replace_calico(kube, api, "clusterinformations", &info);
+        let output = verify(&exported, api, &[]);
+        assert_eq!(output.status.code(), Some(3));
+        assert!(
+            stdout(&output).contains("ClusterInformation clusterGUID: expected 6f0c5e8e3a0b4a53b1f7d2f0d6c1a9e4, found somebody-else"),
+            "{}",
+            stdout(&output)
+        );
+    }
 }

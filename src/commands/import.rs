@@ -25,6 +25,9 @@ pub async fn run(session: &Session, console: &Console, args: &ImportArgs) -> Res
 }
 
 fn print_report(console: &Console, report: &ImportReport) {
+    if let Some(choice) = &report.crd_api {
+        console.info(format!("Writing to {} ({}).", choice.api, choice.reason));
+    }
     let total: u64 = report.kinds.iter().map(|k| k.total).sum();
     let writes: u64 = report
         .kinds

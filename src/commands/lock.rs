@@ -1,5 +1,6 @@
 //! `lock` and `unlock`: prints calicoctl's result line (`Datastore locked.`) and what happened.
 
+use crate::cli::LockArgs;
 use crate::console::Console;
 use crate::error::Error;
 use crate::session::Session;
@@ -8,10 +9,10 @@ use crate::stages::lock::{Datastore, LockReport, set_lock};
 pub async fn run(
     session: &Session,
     console: &Console,
-    datastore: Datastore,
+    args: &LockArgs,
     lock: bool,
 ) -> Result<(), Error> {
-    let report = set_lock(session, datastore, lock).await?;
+    let report = set_lock(session, args.datastore.into(), lock, args.crd_api.request()).await?;
     explain(console, &report);
     console.result(if lock {
         "Datastore locked."
@@ -24,6 +25,12 @@ pub async fn run(
 
 /// The lines for people around the result line.
 pub fn explain(console: &Console, report: &LockReport) {
+    if let Some(choice) = &report.crd_api {
+        console.detail(
+            1,
+            format!("Kubernetes datastore: {} ({})", choice.api, choice.reason),
+        );
+    }
     if report.cluster_information_created {
         console.info("Created ClusterInformation/default in the Kubernetes datastore.");
     }

@@ -43,11 +43,14 @@ fn render(report: &PlanReport, args: &PlanArgs) -> String {
     let mut out = String::from("Datastores\n");
     side(&mut out, "Kubernetes", &report.kubernetes);
     side(&mut out, "etcd", &report.etcd);
-    let _ = writeln!(
-        out,
-        "  {:<14}{} ({} crd.projectcalico.org/v1 CRDs installed)",
-        "Calico API:", report.calico_api, report.v1_crds
-    );
+    let _ = writeln!(out, "  {:<14}{} served", "Calico APIs:", report.calico_api);
+    if let Some(choice) = &report.crd_api {
+        let _ = writeln!(
+            out,
+            "  {:<14}{} ({} of its CRDs installed), because {}",
+            "Migrating to:", choice.api, report.crds, choice.reason
+        );
+    }
     if let Some(version) = &report.calico_version {
         let _ = writeln!(out, "  {:<14}{version}", "Calico:");
     }

@@ -56,6 +56,12 @@ pub async fn run(session: &Session, console: &Console, args: &RunArgs) -> Result
 }
 
 fn render(console: &Console, report: &RunReport) {
+    if let Some(choice) = &report.crd_api {
+        console.info(format!(
+            "The migration writes to {} ({}).",
+            choice.api, choice.reason
+        ));
+    }
     if let Some(step) = report.resumed_after {
         console.info(format!(
             "Resumed a migration after its step {step:?} (the journal is ConfigMap {}/{}).",

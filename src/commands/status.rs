@@ -68,10 +68,24 @@ fn render(report: &StatusReport) -> String {
         if !crds.missing.is_empty() && crds.installed > 0 {
             let _ = write!(line, "; missing: {}", crds.missing.join(", "));
         }
-        if crds.v3_served {
-            line.push_str("; projectcalico.org/v3 is served too");
+        let other = match k.crd_api.as_ref().map(|c| c.api) {
+            Some(crate::kinds::CrdApi::V1) if crds.served_groups.v3 => Some("projectcalico.org"),
+            Some(crate::kinds::CrdApi::V3) if crds.served_groups.v1 => {
+                Some("crd.projectcalico.org")
+            }
+            _ => None,
+        };
+        if let Some(other) = other {
+            let _ = write!(line, "; {other} is served too");
         }
         let _ = writeln!(out, "  {:<16}{line}", "Calico CRDs:");
+    }
+    if let Some(choice) = &k.crd_api {
+        let _ = writeln!(
+            out,
+            "  {:<16}{} ({})",
+            "Calico API:", choice.api, choice.reason
+        );
     }
     if k.lock.is_some() {
         render_calico(&mut out, &k.calico_version, k.lock);

@@ -20,8 +20,13 @@ fn print_report(console: &Console, report: &VerifyReport) {
     for warning in &report.warnings {
         console.warn(warning);
     }
+    let api = report
+        .crd_api
+        .as_ref()
+        .map(|choice| format!(" ({})", choice.api))
+        .unwrap_or_default();
     let mut text = format!(
-        "Compared the Kubernetes datastore with the {}:\n{:<32}{:>8}{:>10}{:>11}{:>9}{:>16}\n",
+        "Compared the Kubernetes datastore{api} with the {}:\n{:<32}{:>8}{:>10}{:>11}{:>9}{:>16}\n",
         report.source, "Kind", "source", "matching", "different", "missing", "only in target"
     );
     for k in &report.kinds {

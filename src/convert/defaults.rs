@@ -39,7 +39,7 @@ pub fn on_create(object: &mut Value, kind: &str, release: Release) -> Result<(),
             .filter(|t| !t.is_empty())
             .unwrap_or("default")
             .to_string();
-        if tier != "default"
+        if (tier != "default" || release.has(kind, Rule::DefaultTierLabelOnCreate))
             && let Some(metadata) = super::metadata_mut(object)
         {
             let labels = metadata
@@ -282,12 +282,19 @@ mod tests {
             "v3.29.0",
         );
         assert_eq!(sec["metadata"]["labels"][TIER_LABEL], "sec");
-        let default = created(
-            "GlobalNetworkPolicy",
-            gnp(json!({"tier": "default"})),
-            "v3.32.1",
+        let default = |version| {
+            created(
+                "GlobalNetworkPolicy",
+                gnp(json!({"tier": "default"})),
+                version,
+            )
+        };
+        assert!(default("v3.31.5")["metadata"].get("labels").is_none());
+        // From v3.32 the v3 API's defaulting labels default-tier policies too.
+        assert_eq!(
+            default("v3.32.1")["metadata"]["labels"][TIER_LABEL],
+            "default"
         );
-        assert!(default["metadata"].get("labels").is_none());
         let old = created(
             "GlobalNetworkPolicy",
             gnp(json!({"tier": "sec"})),

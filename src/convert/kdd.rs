@@ -1,5 +1,7 @@
 //! Import: the v3 objects of an export file and its IPAM entries in, the Kubernetes-datastore
-//! objects to write out (spec 4.2–4.5, 9.2, 10.1), as calicoctl's import would write them.
+//! objects to write out, as calicoctl's import would write them: into `crd.projectcalico.org/v1`
+//! (the v3 object's metadata folded into an annotation) or into Calico's native
+//! `projectcalico.org/v3` CRDs (the v3 object as it is), whichever [`CrdApi`] the target uses.
 
 use std::collections::BTreeMap;
 
@@ -16,13 +18,9 @@ use super::sorted;
 use super::version::CalicoVersion;
 use super::versions::{Release, Rule};
 use crate::format::gojson;
-use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind, IpamKind, Role, SKIPPED_RESOURCES};
+use crate::kinds::{CalicoKind, CrdApi, IpamKind, Role, SKIPPED_RESOURCES};
 
-/// `crd.projectcalico.org/v1`.
-pub fn crd_api_version() -> String {
-    format!("{CRD_GROUP}/{CRD_VERSION}")
-}
-
+/// The apiVersion of the objects of an export file.
 const V3_API_VERSION: &str = "projectcalico.org/v3";
 
 /// BlockAffinity labels written since v3.31.
@@ -95,15 +93,24 @@ pub struct Target {
     pub release: Release,
     /// RFC 3339 time stamped into the metadata annotation, as calicoctl's create path does.
     pub now: String,
+    /// The API group the objects are written to.
+    pub api: CrdApi,
 }
 
 impl Target {
+    /// A `crd.projectcalico.org/v1` target.
     pub fn new(version: Option<CalicoVersion>, now: String) -> Target {
         Target {
             version,
             release: Release::of(version),
             now,
+            api: CrdApi::V1,
         }
+    }
+
+    /// The same target, written to `api`.
+    pub fn with_api(self, api: CrdApi) -> Target {
+        Target { api, ..self }
     }
 
     fn has(&self, kind: &str, rule: Rule) -> bool {
@@ -114,8 +121,8 @@ impl Target {
 /// One object import writes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Desired {
-    /// A crd.projectcalico.org/v1 custom resource: full object (apiVersion, kind,
-    /// metadata{name, namespace?, labels?, annotations}, spec).
+    /// A custom resource of the target's API: full object (apiVersion, kind,
+    /// metadata{name, namespace?, labels?, annotations?}, spec).
     Resource {
         kind: &'static CalicoKind,
         object: Value,
@@ -347,6 +354,47 @@ fn resource_to_kdd(
         }
     })?;
 
+    // Calico's native v3 CRDs hold the v3 object as it is (its metadata too); the v1 backend
+    // folds the metadata into the `projectcalico.org/metadata` annotation
+    // (libcalico-go/lib/backend/k8s/resources/customresource.go, convertKVPairToResource).
+    let (cr_labels, cr_annotations) = match target.api {
+        CrdApi::V1 => v1_metadata(kind, name, labels, annotations, target),
+        CrdApi::V3 => (labels, annotations),
+    };
+
+    let mut meta = Map::new();
+    meta.insert("name".into(), Value::String(cr_name));
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), Value::String(ns));
+    }
+    if !cr_labels.is_empty() {
+        meta.insert("labels".into(), map_value(&cr_labels));
+    }
+    if !cr_annotations.is_empty() {
+        meta.insert("annotations".into(), map_value(&cr_annotations));
+    }
+    let mut cr = json!({
+        "apiVersion": target.api.api_version(),
+        "kind": target.api.kind_name(kind),
+        "metadata": Value::Object(meta),
+        "spec": spec,
+    });
+    if let Some(status) = status {
+        cr["status"] = status;
+    }
+    Ok(Desired::Resource { kind, object: cr })
+}
+
+/// The labels and annotations of a `crd.projectcalico.org/v1` CR: the metadata annotation (with
+/// the v3 labels and annotations inside it where the release keeps them there) and the labels
+/// and annotations that stay on the CR.
+fn v1_metadata(
+    kind: &CalicoKind,
+    name: &str,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    target: &Target,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let in_annotation = target.has(kind.kind, Rule::CalicoMetadataInAnnotation);
     let keep_name = target.has(kind.kind, Rule::NameInMetadata);
     let empty = BTreeMap::new();
@@ -371,26 +419,7 @@ fn resource_to_kdd(
         (labels, annotations)
     };
     cr_annotations.insert(METADATA_ANNOTATION.to_string(), meta_annotation);
-
-    let mut meta = Map::new();
-    meta.insert("name".into(), Value::String(cr_name));
-    if let Some(ns) = namespace {
-        meta.insert("namespace".into(), Value::String(ns));
-    }
-    if !cr_labels.is_empty() {
-        meta.insert("labels".into(), map_value(&cr_labels));
-    }
-    meta.insert("annotations".into(), map_value(&cr_annotations));
-    let mut cr = json!({
-        "apiVersion": crd_api_version(),
-        "kind": kind.kind,
-        "metadata": Value::Object(meta),
-        "spec": spec,
-    });
-    if let Some(status) = status {
-        cr["status"] = status;
-    }
-    Ok(Desired::Resource { kind, object: cr })
+    (cr_labels, cr_annotations)
 }
 
 /// numorstring.ASNumber as a decimal string, None when unset.
@@ -533,26 +562,31 @@ pub fn cluster_information_fields(value: &Value) -> (Option<String>, Option<Stri
     (field("clusterGUID"), field("calicoVersion"))
 }
 
-/// A CR of an IPAM kind with the metadata libcalico gives objects that have no Calico metadata.
+/// A CR of an IPAM kind with the metadata libcalico gives objects that have no Calico metadata:
+/// in `crd.projectcalico.org/v1` a metadata annotation with no creation time, in
+/// `projectcalico.org/v3` none.
 fn ipam_cr(
     kind: IpamKind,
     name: String,
     labels: BTreeMap<String, String>,
     spec: Map<String, Value>,
+    api: CrdApi,
 ) -> Value {
-    let annotation = metadata_annotation(None, Value::Null, &labels, &BTreeMap::new());
     let mut meta = Map::new();
     meta.insert("name".into(), Value::String(name));
     if !labels.is_empty() {
         meta.insert("labels".into(), map_value(&labels));
     }
-    meta.insert(
-        "annotations".into(),
-        json!({ METADATA_ANNOTATION: annotation }),
-    );
+    if api == CrdApi::V1 {
+        let annotation = metadata_annotation(None, Value::Null, &labels, &BTreeMap::new());
+        meta.insert(
+            "annotations".into(),
+            json!({ METADATA_ANNOTATION: annotation }),
+        );
+    }
     json!({
-        "apiVersion": crd_api_version(),
-        "kind": kind.calico_kind().kind,
+        "apiVersion": api.api_version(),
+        "kind": api.kind_name(kind.calico_kind()),
         "metadata": Value::Object(meta),
         "spec": Value::Object(spec),
     })
@@ -581,7 +615,7 @@ pub fn ipam_to_kdd(entry: &IpamEntry, target: &Target) -> Result<Value, ConvertE
     }
     let key = parse_ipam_key(&entry.key);
     let cr = match (entry.kind, key) {
-        (IpamKind::Block, IpamKey::Block { cidr }) => block_cr(&cidr, value),
+        (IpamKind::Block, IpamKey::Block { cidr }) => block_cr(&cidr, value, target.api),
         (
             IpamKind::BlockAffinity,
             IpamKey::Affinity {
@@ -594,14 +628,14 @@ pub fn ipam_to_kdd(entry: &IpamEntry, target: &Target) -> Result<Value, ConvertE
         (IpamKind::BlockAffinity, IpamKey::Affinity { virtual_: true, .. }) => {
             Err("virtual (LoadBalancer) block affinities are not imported".to_string())
         }
-        (IpamKind::Handle, IpamKey::Handle { id }) => handle_cr(id, value),
-        (IpamKind::Config, IpamKey::Config) => config_cr(value),
+        (IpamKind::Handle, IpamKey::Handle { id }) => handle_cr(id, value, target.api),
+        (IpamKind::Config, IpamKey::Config) => config_cr(value, target.api),
         (kind, _) => Err(format!("not a key of an IPAM {}", kind.calico_kind().kind)),
     };
     cr.map_err(fail)
 }
 
-fn block_cr(key_cidr: &str, value: &Value) -> Result<Value, String> {
+fn block_cr(key_cidr: &str, value: &Value, api: CrdApi) -> Result<Value, String> {
     let cidr = canonical_cidr(key_cidr)?;
     let name = cidr_to_name(&cidr);
     validate_subdomain(&name).map_err(|m| format!("invalid name {name:?}: {m}"))?;
@@ -671,7 +705,7 @@ fn block_cr(key_cidr: &str, value: &Value) -> Result<Value, String> {
             spec.insert(k.clone(), v.clone());
         }
     }
-    Ok(ipam_cr(IpamKind::Block, name, BTreeMap::new(), spec))
+    Ok(ipam_cr(IpamKind::Block, name, BTreeMap::new(), spec, api))
 }
 
 /// One allocation attribute as the CR type writes it: null fields and empty owner maps left out
@@ -716,7 +750,13 @@ fn affinity_cr(
         spec.insert("type".into(), Value::String("host".into()));
     }
     spec.insert("cidr".into(), Value::String(cidr.clone()));
-    spec.insert("deleted".into(), Value::String(deleted.to_string()));
+    // `deleted` is a string in the v1 CRD and a boolean in the v3 one
+    // (libcalico-go/lib/backend/k8s/resources/ipam_affinity_v3.go, buildCRD).
+    let deleted = match target.api {
+        CrdApi::V1 => Value::String(deleted.to_string()),
+        CrdApi::V3 => Value::Bool(deleted),
+    };
+    spec.insert("deleted".into(), deleted);
     let mut labels = BTreeMap::new();
     if target.has("BlockAffinity", Rule::AffinityLabels) {
         // Upstream derives the version from the CIDR, not from the key's `ipv<N>`.
@@ -725,10 +765,16 @@ fn affinity_cr(
         labels.insert(AFFINITY_TYPE_LABEL.to_string(), "host".to_string());
         labels.insert(IP_VERSION_LABEL.to_string(), version.to_string());
     }
-    Ok(ipam_cr(IpamKind::BlockAffinity, name, labels, spec))
+    Ok(ipam_cr(
+        IpamKind::BlockAffinity,
+        name,
+        labels,
+        spec,
+        target.api,
+    ))
 }
 
-fn handle_cr(id: &str, value: &Value) -> Result<Value, String> {
+fn handle_cr(id: &str, value: &Value, api: CrdApi) -> Result<Value, String> {
     let name = handle_name(id);
     validate_subdomain(&name)
         .map_err(|m| format!("invalid name {name:?} for handle {id:?}: {m}"))?;
@@ -741,10 +787,10 @@ fn handle_cr(id: &str, value: &Value) -> Result<Value, String> {
     spec.insert("handleID".into(), Value::String(id.to_string()));
     spec.insert("block".into(), block);
     spec.insert("deleted".into(), Value::Bool(bool_field(value, "deleted")?));
-    Ok(ipam_cr(IpamKind::Handle, name, BTreeMap::new(), spec))
+    Ok(ipam_cr(IpamKind::Handle, name, BTreeMap::new(), spec, api))
 }
 
-fn config_cr(value: &Value) -> Result<Value, String> {
+fn config_cr(value: &Value, api: CrdApi) -> Result<Value, String> {
     let mut spec = Map::new();
     spec.insert(
         "strictAffinity".into(),
@@ -773,6 +819,7 @@ fn config_cr(value: &Value) -> Result<Value, String> {
         "default".into(),
         BTreeMap::new(),
         spec,
+        api,
     ))
 }
 
@@ -1342,5 +1389,105 @@ mod tests {
             (None, None)
         );
         assert_eq!(cluster_information_fields(&Value::Null), (None, None));
+    }
+
+    fn v3_target() -> Target {
+        target("v3.32.1").with_api(CrdApi::V3)
+    }
+
+    #[test]
+    fn native_v3_objects_keep_their_metadata_as_it_is() {
+        let gnp = json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": "allow-dns", "uid": "u", "creationTimestamp": null,
+                         "labels": {"team": "net"}, "annotations": {"owner": "me", METADATA_ANNOTATION: "{}"}},
+            "spec": {"selector": "all()", "egress": [{"action": "Allow"}]}});
+        let object = resource(to_kdd(&gnp, &v3_target()).unwrap());
+        assert_eq!(
+            object,
+            json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+                "metadata": {"name": "allow-dns",
+                             "labels": {"team": "net", "projectcalico.org/tier": "default"},
+                             "annotations": {"owner": "me"}},
+                "spec": {"selector": "all()", "egress": [{"action": "Allow", "source": {}, "destination": {}}],
+                         "types": ["Egress"]}})
+        );
+        let np = json!({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+            "metadata": {"name": "p", "namespace": "shop"}, "spec": {"tier": "sec", "selector": "all()"}});
+        let object = resource(to_kdd(&np, &v3_target()).unwrap());
+        assert_eq!(object["metadata"]["namespace"], "shop");
+        assert_eq!(
+            object["metadata"]["labels"]["projectcalico.org/tier"],
+            "sec"
+        );
+        assert!(object["metadata"].get("annotations").is_none());
+    }
+
+    #[test]
+    fn native_v3_ipam_objects() {
+        let t = v3_target();
+        let affinity = ipam_to_kdd(
+            &entry(
+                IpamKind::BlockAffinity,
+                "/calico/ipam/v2/host/worker-1/ipv4/block/10.65.79.0-26",
+                json!({"state": "confirmed", "deleted": false}),
+            ),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(affinity["apiVersion"], "projectcalico.org/v3");
+        assert_eq!(affinity["spec"]["deleted"], false, "a boolean in v3");
+        assert_eq!(affinity["spec"]["type"], "host");
+        assert_eq!(affinity["metadata"]["labels"][IP_VERSION_LABEL], "4");
+        assert!(affinity["metadata"].get("annotations").is_none());
+        let config = ipam_to_kdd(
+            &entry(
+                IpamKind::Config,
+                "/calico/ipam/v2/config",
+                json!({"strict_affinity": true, "auto_allocate_blocks": true, "maxBlocksPerHost": 4}),
+            ),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(
+            config,
+            json!({"apiVersion": "projectcalico.org/v3", "kind": "IPAMConfiguration",
+                   "metadata": {"name": "default"},
+                   "spec": {"strictAffinity": true, "autoAllocateBlocks": true, "maxBlocksPerHost": 4}})
+        );
+        let handle = ipam_to_kdd(
+            &entry(
+                IpamKind::Handle,
+                "/calico/ipam/v2/handle/IPIP-tunnel-addr-Worker-1",
+                json!({"block": {"10.65.79.0/26": 1}, "deleted": false}),
+            ),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(
+            handle["metadata"],
+            json!({"name": "ipip-tunnel-addr-worker-1"})
+        );
+        assert_eq!(handle["spec"]["handleID"], "IPIP-tunnel-addr-Worker-1");
+        let block = ipam_to_kdd(
+            &entry(
+                IpamKind::Block,
+                "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
+                json!({"cidr": "10.65.79.0/26", "allocations": [null], "unallocated": [0], "attributes": [], "deleted": false}),
+            ),
+            &t,
+        )
+        .unwrap();
+        assert_eq!(block["kind"], "IPAMBlock");
+        assert_eq!(block["spec"]["strictAffinity"], false);
+        // The native v3 CRDs accept what the conversion writes.
+        for (plural, object) in [
+            ("blockaffinities", &affinity),
+            ("ipamconfigs", &config),
+            ("ipamhandles", &handle),
+            ("ipamblocks", &block),
+        ] {
+            let schema = crate::convert::schema::tests::api_schema(CrdApi::V3, plural);
+            assert_eq!(schema.validate(object), vec![], "{plural}");
+        }
     }
 }

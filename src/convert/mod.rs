@@ -1,6 +1,7 @@
 //! The pure conversion core: data in, data out, no clients. Every rule of the spec is a unit
 //! test here.
 
+pub mod cel;
 pub mod cluster_info;
 pub mod compare;
 pub mod defaults;

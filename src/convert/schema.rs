@@ -8,6 +8,8 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use regex::Regex;
+
+use super::cel;
 use serde_json::{Map, Value};
 
 /// Top-level fields the schema does not touch.
@@ -144,6 +146,9 @@ pub struct Schema {
     status_subresource: bool,
     /// Every `pattern` of the schema, compiled (Go RE2 syntax translated), or why not.
     patterns: BTreeMap<String, Result<Regex, String>>,
+    /// Every CEL rule (`x-kubernetes-validations`) of the schema, parsed, or why it is not
+    /// evaluated here.
+    rules: BTreeMap<String, Result<cel::Expr, String>>,
 }
 
 /// Where a field's schema comes from.
@@ -255,6 +260,30 @@ fn translate_pattern(pattern: &str) -> String {
     out
 }
 
+fn collect_rules(node: &Value, out: &mut BTreeMap<String, Result<cel::Expr, String>>) {
+    match node {
+        Value::Object(map) => {
+            for rule in map
+                .get("x-kubernetes-validations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.get("rule").and_then(Value::as_str))
+            {
+                out.entry(rule.to_string())
+                    .or_insert_with(|| cel::parse(rule));
+            }
+            for (k, v) in map {
+                if k != "default" && k != "enum" && k != "example" {
+                    collect_rules(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_rules(v, out)),
+        _ => {}
+    }
+}
+
 fn collect_patterns(node: &Value, out: &mut BTreeMap<String, Result<Regex, String>>) {
     match node {
         Value::Object(map) => {
@@ -280,10 +309,13 @@ impl Schema {
     pub fn new(open_api_v3_schema: Value, status_subresource: bool) -> Schema {
         let mut patterns = BTreeMap::new();
         collect_patterns(&open_api_v3_schema, &mut patterns);
+        let mut rules = BTreeMap::new();
+        collect_rules(&open_api_v3_schema, &mut rules);
         Schema {
             root: open_api_v3_schema,
             status_subresource,
             patterns,
+            rules,
         }
     }
 
@@ -317,6 +349,20 @@ impl Schema {
 
     pub fn status_subresource(&self) -> bool {
         self.status_subresource
+    }
+
+    /// CEL rules of the schema that are not evaluated here, with the reason: the API server
+    /// checks them when the object is written.
+    pub fn unevaluated_rules(&self) -> Vec<(String, String)> {
+        self.rules
+            .iter()
+            .filter_map(|(r, parsed)| parsed.as_ref().err().map(|e| (r.clone(), e.clone())))
+            .collect()
+    }
+
+    /// How many CEL rules the schema has.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
     }
 
     /// Patterns of the schema that the regex engine cannot compile, with the reason; values
@@ -1109,8 +1155,14 @@ impl Schema {
     /// and `map` lists. Fields under `x-kubernetes-preserve-unknown-fields` that the schema
     /// does not describe are not checked, as on the server.
     ///
-    /// Not evaluated: CEL rules (`x-kubernetes-validations`), which the spec's 1.24 server
-    /// did not evaluate either; keywords structural schemas forbid (`uniqueItems: true`,
+    /// Then, when all that holds (kube-apiserver skips the rules of an object with such errors),
+    /// the CEL rules (`x-kubernetes-validations`) that [`cel`] evaluates, as a server from
+    /// Kubernetes 1.25 on does on a create: the message (or `failed rule: <rule>`) under the
+    /// rule's reason, or the runtime error (`no such key: node evaluating rule: ...`).
+    /// Transition rules (those reading `oldSelf`) apply to updates only and are skipped.
+    ///
+    /// Not evaluated: CEL rules outside that subset ([`Schema::unevaluated_rules`]; the server
+    /// checks them); keywords structural schemas forbid (`uniqueItems: true`,
     /// `patternProperties`, `dependencies`, `$ref`); and `metadata` beyond what the schema
     /// says of it (object names are checked by the conversion). Where an anyOf or oneOf has
     /// no valid branch, the server adds the errors of its "best" branch; here that is the
@@ -1121,7 +1173,82 @@ impl Schema {
         let mut out = Vec::new();
         self.check(&applied, &self.root, "", &mut out);
         check_list_types(&applied, &self.root, "", &mut out);
+        if out.is_empty() {
+            self.check_rules(&applied, &self.root, "", &mut out);
+        }
         out
+    }
+
+    /// The CEL rules of `node` and of the schemas under it, on `value`.
+    fn check_rules(&self, value: &Value, node: &Value, path: &str, out: &mut Vec<FieldError>) {
+        if value.is_null() {
+            return;
+        }
+        for rule in node
+            .get("x-kubernetes-validations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(text) = rule.get("rule").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(Ok(expr)) = self.rules.get(text) else {
+                continue;
+            };
+            if expr.mentions("oldSelf") {
+                continue;
+            }
+            let message = rule
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|m| !m.is_empty());
+            let type_name = go_quote(node.get("type").and_then(Value::as_str).unwrap_or("object"));
+            match cel::holds(expr, value) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let detail = message
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("failed rule: {}", text.trim()));
+                    out.push(match rule.get("reason").and_then(Value::as_str) {
+                        Some("FieldValueForbidden") => {
+                            FieldError::new(path, format!("Forbidden: {detail}"))
+                        }
+                        Some("FieldValueRequired") => {
+                            FieldError::new(path, format!("Required value: {detail}"))
+                        }
+                        Some("FieldValueDuplicate") => FieldError::duplicate(path, type_name),
+                        _ => FieldError::invalid(path, type_name, detail),
+                    });
+                }
+                Err(error) => out.push(FieldError::invalid(
+                    path,
+                    type_name,
+                    format!(
+                        "{error} evaluating rule: {}",
+                        message.unwrap_or(text.trim())
+                    ),
+                )),
+            }
+        }
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if let Child::Schema(schema) = child(node, k) {
+                        self.check_rules(v, schema, &child_path(path, k), out);
+                    }
+                }
+            }
+            Value::Array(values) => {
+                if let Some(item) = items(node) {
+                    for (i, v) in values.iter().enumerate() {
+                        self.check_rules(v, item, &index_path(path, i), out);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// kube-openapi's schema validator for one value: type, then anyOf/oneOf/allOf/not,
@@ -2026,11 +2153,16 @@ pub(crate) mod tests {
 
     use super::*;
 
-    /// The schema of a vendored v3.32.1 CRD.
-    /// The schema of the newest release's CRD (its storage version).
+    /// The schema of the newest release's `crd.projectcalico.org/v1` CRD of a plural.
     pub(crate) fn crd_schema(plural: &str) -> Schema {
+        api_schema(crate::kinds::CrdApi::V1, plural)
+    }
+
+    /// The schema of the newest release's CRD of `api` for a kind of the table's plural.
+    pub(crate) fn api_schema(api: crate::kinds::CrdApi, plural: &str) -> Schema {
         let newest = crate::convert::versions::Release::of(None);
-        let crd = crate::kdd::crds::manifest(&newest, plural).expect("embedded");
+        let kind = crate::kinds::CalicoKind::by_plural(plural).expect("a kind of the table");
+        let crd = crate::kdd::crds::manifest(api, &newest, kind).expect("embedded");
         Schema::from_crd(&crd, None).unwrap()
     }
 
@@ -3006,5 +3138,51 @@ pub(crate) mod tests {
         assert!(!parse_ip("1:2:3:4:5:6:7:1.2.3.4", false) && !parse_ip("1:2:3:4:5:6:7:8::", false));
         assert!(!parse_ip(":1", false) && !parse_ip("1:", false) && !parse_ip("", false));
         assert!(is_cidr("0.0.0.0/0") && is_cidr("10.0.0.1/024") && !is_cidr("/8"));
+    }
+
+    #[test]
+    fn cel_rules_refuse_what_the_server_would_in_its_words() {
+        use crate::kinds::CrdApi;
+        let messages = |plural: &str, object: Value| -> Vec<String> {
+            api_schema(CrdApi::V3, plural)
+                .validate(&object)
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        };
+        let hep = json!({"apiVersion": "projectcalico.org/v3", "kind": "HostEndpoint",
+            "metadata": {"name": "h"}, "spec": {"interfaceName": "eth0"}});
+        assert_eq!(
+            messages("hostendpoints", hep),
+            [r#"spec: Invalid value: "object": node must be specified"#]
+        );
+        let pool = json!({"apiVersion": "projectcalico.org/v3", "kind": "IPPool",
+            "metadata": {"name": "v6"}, "spec": {"cidr": "fd00::/64", "ipipMode": "Always"}});
+        assert_eq!(
+            messages("ippools", pool),
+            ["spec: Forbidden: IPIP is not supported on IPv6 pools"]
+        );
+        // Rules on list items name the item; a root rule has no field.
+        let gnp = json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+            "metadata": {"name": "p"}, "spec": {"ingress": [{"action": "Allow"}, {"action": "Deny", "http": {"methods": ["GET"]}}]}});
+        assert_eq!(
+            messages("globalnetworkpolicies", gnp),
+            ["spec.ingress[1]: Forbidden: HTTP match is only valid on Allow rules"]
+        );
+        let tier = json!({"apiVersion": "projectcalico.org/v3", "kind": "Tier",
+            "metadata": {"name": "kube-admin"}, "spec": {"defaultAction": "Deny", "order": 1000}});
+        assert_eq!(
+            messages("tiers", tier),
+            [
+                r#"<nil>: Invalid value: "object": The 'kube-admin' tier must have default action 'Pass'"#
+            ]
+        );
+        // Transition rules (immutable CIDR) do not apply to a create; objects with schema
+        // errors are not given to the rules, as on the server.
+        let bad = json!({"apiVersion": "projectcalico.org/v3", "kind": "HostEndpoint",
+            "metadata": {"name": "h"}, "spec": {"interfaceName": 7}});
+        let messages = api_schema(CrdApi::V3, "hostendpoints").validate(&bad);
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].message.contains("must be of type string"));
     }
 }

@@ -63,6 +63,9 @@ pub enum Rule {
     PolicyTypes,
     /// Creating a policy of a tier other than `default` adds the label `projectcalico.org/tier`.
     TierLabelOnCreate,
+    /// Creating a policy of the `default` tier adds the label `projectcalico.org/tier: default`
+    /// too (the v3 API's defaulting labels every policy with its tier).
+    DefaultTierLabelOnCreate,
     /// Creating a FelixConfiguration sets `floatingIPs: Disabled` when unset.
     FelixFloatingIps,
     /// Creating a FelixConfiguration sets `bpfConnectTimeLoadBalancing: TCP` and
@@ -85,6 +88,9 @@ pub enum Rule {
     AffinityType,
     /// BlockAffinity CRs carry the hostname-hash, affinity-type and ip-version labels.
     AffinityLabels,
+    /// Calico can keep the Kubernetes datastore in its native `projectcalico.org/v3` CRDs
+    /// instead of `crd.projectcalico.org/v1`.
+    NativeV3Crds,
     /// A Calico Node's interfaces are written to the Kubernetes Node's
     /// `projectcalico.org/Interfaces` annotation.
     NodeInterfaces,
@@ -418,6 +424,20 @@ pub static RULES: &[Row] = &[
         None,
         "libcalico-go/lib/backend/k8s/resources/ipam_affinity.go (EnsureBlockAffinityLabels)",
     ),
+    row(
+        ALL_POLICIES,
+        DefaultTierLabelOnCreate,
+        v(3, 32, 0),
+        None,
+        "api/pkg/defaults/networkpolicy.go (setTierLabel), called by libcalico-go/lib/clientv3/globalnetworkpolicy.go (Create)",
+    ),
+    row(
+        &["*"],
+        NativeV3Crds,
+        v(3, 32, 0),
+        None,
+        "libcalico-go/lib/backend/k8s/discovery.go (UsingV3CRDs) and api/config/crd/",
+    ),
 ];
 
 /// How well the table knows a release.
@@ -502,6 +522,11 @@ impl Release {
     /// Whether `kind` has `rule` in this release.
     pub fn has(&self, kind: &str, rule: Rule) -> bool {
         self.row(kind, |r| *r == rule).is_some()
+    }
+
+    /// Whether the release can run on native `projectcalico.org/v3` CRDs.
+    pub fn has_native_v3(&self) -> bool {
+        self.has("*", NativeV3Crds)
     }
 
     /// Whether calicoctl's export of this release lists the kind.
@@ -672,5 +697,10 @@ mod tests {
         assert!(release("v3.29.0").has("NetworkPolicy", DefaultTierLabel));
         assert!(release("v3.28.0").has("IPPool", CalicoMetadataInAnnotation));
         assert!(!release("v3.27.5").has("IPPool", CalicoMetadataInAnnotation));
+        assert!(!release("v3.31.7").has_native_v3());
+        assert!(release("v3.32.0").has_native_v3());
+        assert!(release("v3.40.0").has_native_v3());
+        assert!(!release("v3.31.7").has("NetworkPolicy", DefaultTierLabelOnCreate));
+        assert!(release("v3.32.1").has("StagedNetworkPolicy", DefaultTierLabelOnCreate));
     }
 }

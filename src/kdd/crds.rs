@@ -1,7 +1,8 @@
-//! Calico's `crd.projectcalico.org/v1` CRDs of every release from v3.26.0 on, embedded
-//! (upstream's manifests, see `crds/README.md` and `crds/index.txt`), and their installation:
-//! the target release's set, created when missing, kept when present, and waited for until the
-//! API server reports them `Established`.
+//! Calico's CRDs of every release from v3.26.0 on, embedded (upstream's manifests, see
+//! `crds/README.md`): the `crd.projectcalico.org/v1` set of `crds/index.txt` and the native
+//! `projectcalico.org/v3` set of `crds/v3/index.txt`; and their installation: the target
+//! release's set of the chosen API, created when missing, kept when present, and waited for
+//! until the API server reports them `Established`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -16,93 +17,106 @@ use crate::convert::schema::Schema;
 use crate::convert::version::CalicoVersion;
 use crate::convert::versions::Release;
 use crate::format::goyaml;
-use crate::kinds::{CRD_VERSION, CalicoKind};
+use crate::kinds::{CalicoKind, CrdApi};
 
 const INDEX: &str = include_str!("../../crds/index.txt");
+const INDEX_V3: &str = include_str!("../../crds/v3/index.txt");
 
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
-/// One manifest of `crds/index.txt`: its plural, its text, and the releases (tag index ranges)
-/// that install it.
+/// One manifest of an index: its kind, its text, and the releases (tag index ranges) that
+/// install it.
 struct Manifest {
-    plural: String,
+    kind: &'static CalicoKind,
     text: &'static str,
     releases: Vec<(usize, usize)>,
 }
 
-/// `crds/index.txt`.
+/// `crds/index.txt` or `crds/v3/index.txt`.
 struct Index {
     tags: Vec<CalicoVersion>,
     files: Vec<Manifest>,
 }
 
-fn index() -> &'static Index {
-    static INDEX_CELL: OnceLock<Index> = OnceLock::new();
-    INDEX_CELL.get_or_init(|| {
-        let mut index = Index {
-            tags: Vec::new(),
-            files: Vec::new(),
-        };
-        for line in INDEX.lines().filter(|l| !l.starts_with('#')) {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words[..] {
-                ["tags", ref tags @ ..] => {
-                    index.tags = tags
-                        .iter()
-                        .filter_map(|t| CalicoVersion::parse(t))
-                        .collect();
-                }
-                [plural, file, releases] => {
-                    let text = FILES
-                        .iter()
-                        .find(|(path, _)| *path == file)
-                        .map(|(_, text)| *text)
-                        .expect("every indexed CRD file is embedded");
-                    let ranges = parse_tag_ranges(&index.tags, releases)
-                        .expect("crds/index.txt names known tags");
-                    index.files.push(Manifest {
-                        plural: plural.to_string(),
-                        text,
-                        releases: ranges,
-                    });
-                }
-                _ => {}
-            }
-        }
-        index
-    })
+fn index(api: CrdApi) -> &'static Index {
+    static V1: OnceLock<Index> = OnceLock::new();
+    static V3: OnceLock<Index> = OnceLock::new();
+    match api {
+        CrdApi::V1 => V1.get_or_init(|| parse_index(api, INDEX, "")),
+        CrdApi::V3 => V3.get_or_init(|| parse_index(api, INDEX_V3, "v3/")),
+    }
 }
 
-/// (plural, manifest YAML) of every CRD the release installs, in plural order.
-pub fn manifests(release: &Release) -> Vec<(&'static str, &'static str)> {
-    let index = index();
+/// An index whose file names are relative to `folder` under `crds/`.
+fn parse_index(api: CrdApi, text: &str, folder: &str) -> Index {
+    let mut index = Index {
+        tags: Vec::new(),
+        files: Vec::new(),
+    };
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words[..] {
+            ["tags", ref tags @ ..] => {
+                index.tags = tags
+                    .iter()
+                    .filter_map(|t| CalicoVersion::parse(t))
+                    .collect();
+            }
+            [plural, file, releases] => {
+                let path = format!("{folder}{file}");
+                let text = FILES
+                    .iter()
+                    .find(|(embedded, _)| *embedded == path)
+                    .map(|(_, text)| *text)
+                    .expect("every indexed CRD file is embedded");
+                let ranges = parse_tag_ranges(&index.tags, releases)
+                    .expect("the CRD indexes name known tags");
+                let kind = api
+                    .kind_by_plural(plural)
+                    .expect("every indexed CRD is a kind of the table");
+                index.files.push(Manifest {
+                    kind,
+                    text,
+                    releases: ranges,
+                });
+            }
+            _ => {}
+        }
+    }
+    index
+}
+
+/// (kind, manifest YAML) of every CRD of `api` the release installs, in plural order; none for
+/// a release before the API existed (native v3 CRDs came with v3.32).
+pub fn manifests(api: CrdApi, release: &Release) -> Vec<(&'static CalicoKind, &'static str)> {
+    let index = index(api);
     let tag = index
         .tags
         .iter()
         .position(|t| *t == release.tag)
         .unwrap_or(index.tags.len() - 1);
-    let mut out: Vec<(&'static str, &'static str)> = index
+    let mut out: Vec<(&'static CalicoKind, &'static str)> = index
         .files
         .iter()
         .filter(|manifest| in_ranges(&manifest.releases, tag))
-        .filter_map(|manifest| {
-            CalicoKind::by_plural(&manifest.plural).map(|kind| (kind.plural, manifest.text))
-        })
+        .map(|manifest| (manifest.kind, manifest.text))
         .collect();
-    out.sort();
+    out.sort_by_key(|(kind, _)| api.plural(kind));
     out
 }
 
-/// A release's manifest of a CRD as JSON.
-pub fn manifest(release: &Release, plural: &str) -> Option<Value> {
-    let (_, text) = manifests(release).into_iter().find(|(p, _)| *p == plural)?;
+/// A release's manifest of a kind's CRD as JSON.
+pub fn manifest(api: CrdApi, release: &Release, kind: &CalicoKind) -> Option<Value> {
+    let (_, text) = manifests(api, release)
+        .into_iter()
+        .find(|(k, _)| *k == kind)?;
     goyaml::from_yaml(text).ok()
 }
 
-/// The schema of a release's CRD `v1` version (what this tool installs), or None for a plural
+/// The schema of a release's CRD of `api` (the version this tool writes), or None for a kind
 /// the release has no CRD for. Building one parses the manifest: build each once.
-pub fn embedded_schema(release: &Release, plural: &str) -> Option<Schema> {
-    Schema::from_crd(&manifest(release, plural)?, Some(CRD_VERSION)).ok()
+pub fn embedded_schema(api: CrdApi, release: &Release, kind: &CalicoKind) -> Option<Schema> {
+    Schema::from_crd(&manifest(api, release, kind)?, Some(api.version())).ok()
 }
 
 /// What the cluster has in place of Calico's CRDs.
@@ -116,20 +130,17 @@ pub struct Installed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CrdError {
-    #[error(
-        "the cluster serves Calico's native projectcalico.org/v3 CRDs ({0}); importing into them is not supported yet"
-    )]
-    NativeV3(String),
     #[error("{doing}: {error}")]
     Request { doing: String, error: RestError },
     #[error("CRD {0} did not become Established within {1:?}")]
     NotEstablished(String, Duration),
 }
 
-/// Creates the release's CRDs that are missing and waits until every one is Established.
-/// `progress` is told about each CRD as it becomes ready.
+/// Creates the release's CRDs of `api` that are missing and waits until every one is
+/// Established. `progress` is told about each CRD as it becomes ready.
 pub async fn ensure(
     rest: &Rest,
+    api: CrdApi,
     release: &Release,
     wait: Duration,
     mut progress: impl FnMut(&str),
@@ -139,27 +150,19 @@ pub async fn ensure(
         move |error| CrdError::Request { doing, error }
     };
     let mut existing_names = Vec::new();
-    let mut native_v3 = Vec::new();
     rest.list_all(CRDS, |crd| {
-        let name = crd
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        match crd.pointer("/spec/group").and_then(Value::as_str) {
-            Some("projectcalico.org") => native_v3.push(name),
-            _ => existing_names.push(name),
+        if let Some(name) = crd.pointer("/metadata/name").and_then(Value::as_str) {
+            existing_names.push(name.to_string());
         }
     })
     .await
     .map_err(request("listing CustomResourceDefinitions"))?;
-    if !native_v3.is_empty() {
-        return Err(CrdError::NativeV3(native_v3.join(", ")));
-    }
 
     let mut installed = Installed::default();
-    for (plural, text) in manifests(release) {
-        let name = format!("{plural}.crd.projectcalico.org");
+    for (kind, text) in manifests(api, release) {
+        let name = api
+            .crd_name(kind)
+            .expect("kinds with a manifest have a CRD");
         if existing_names.contains(&name) {
             installed.existing.push(name);
             continue;
@@ -194,16 +197,20 @@ pub async fn ensure(
 }
 
 /// The schema the API server will check each kind's objects against once the import has
-/// installed what is missing: the installed CRD's `v1` schema where the CRD exists (another
-/// Calico's CRDs stay as they are), the target release's where it does not (that is what will
-/// be installed). An installed CRD without a usable `v1` schema has no entry. Only reads.
+/// installed what is missing, by the table's plural: the installed CRD's schema of the API's
+/// version where the CRD exists (another Calico's CRDs stay as they are), the target release's
+/// where it does not (that is what will be installed). An installed CRD without a usable
+/// schema has no entry. Only reads.
 pub async fn target_schemas(
     rest: &Rest,
+    api: CrdApi,
     release: &Release,
 ) -> Result<HashMap<String, Schema>, CrdError> {
     let mut schemas = HashMap::new();
     for kind in CalicoKind::with_crd() {
-        let name = kind.crd_name().expect("kinds with a CRD have a CRD name");
+        let name = api
+            .crd_name(kind)
+            .expect("kinds with a CRD have a CRD name");
         let crd = rest
             .get(&format!("{CRDS}/{name}"))
             .await
@@ -212,8 +219,8 @@ pub async fn target_schemas(
                 error,
             })?;
         let schema = match crd {
-            Some(crd) => Schema::from_crd(&crd, Some(CRD_VERSION)).ok(),
-            None => embedded_schema(release, kind.plural),
+            Some(crd) => Schema::from_crd(&crd, Some(api.version())).ok(),
+            None => embedded_schema(api, release, kind),
         };
         if let Some(schema) = schema {
             schemas.insert(kind.plural.to_string(), schema);
@@ -279,30 +286,51 @@ mod tests {
     #[test]
     fn every_release_has_its_own_crd_set() {
         let newest = release("v3.32.1");
-        for kind in CalicoKind::with_crd() {
-            let crd = manifest(&newest, kind.plural)
-                .unwrap_or_else(|| panic!("{} is embedded", kind.plural));
-            assert_eq!(crd["spec"]["names"]["kind"], kind.kind);
-            assert!(schema_of(&crd, "v1").is_some(), "{}", kind.plural);
+        for api in CrdApi::ALL {
+            for kind in CalicoKind::with_crd() {
+                let crd = manifest(api, &newest, kind)
+                    .unwrap_or_else(|| panic!("{} is embedded", kind.plural));
+                assert_eq!(crd["spec"]["names"]["kind"], api.kind_name(kind));
+                assert!(schema_of(&crd, api.version()).is_some(), "{}", kind.plural);
+            }
+            assert_eq!(
+                manifests(api, &newest).len(),
+                CalicoKind::with_crd().count()
+            );
         }
-        assert_eq!(manifests(&newest).len(), CalicoKind::with_crd().count());
         // v3.28 has no tiers and no staged policies; v3.29 adds tiers, v3.30 staged policies.
-        let plurals =
-            |v: &str| -> Vec<&str> { manifests(&release(v)).iter().map(|(p, _)| *p).collect() };
+        let plurals = |v: &str| -> Vec<&str> {
+            manifests(CrdApi::V1, &release(v))
+                .iter()
+                .map(|(k, _)| k.plural)
+                .collect()
+        };
         assert_eq!(plurals("v3.28.0").len(), 18);
         assert!(!plurals("v3.28.0").contains(&"tiers"));
         assert!(plurals("v3.29.0").contains(&"tiers"));
         assert!(plurals("v3.30.0").contains(&"stagednetworkpolicies"));
         // A release newer than the table gets the newest set.
-        assert_eq!(manifests(&release("v3.40.0")), manifests(&newest));
+        assert_eq!(
+            manifests(CrdApi::V1, &release("v3.40.0")),
+            manifests(CrdApi::V1, &newest)
+        );
+        // Native v3 CRDs exist from v3.32.0 on, with a v3.32.1 change to BGPConfiguration.
+        assert!(manifests(CrdApi::V3, &release("v3.31.5")).is_empty());
+        assert_eq!(manifests(CrdApi::V3, &release("v3.32.0")).len(), 22);
+        let bgp = CalicoKind::by_kind("BGPConfiguration").unwrap();
+        assert_ne!(
+            manifest(CrdApi::V3, &release("v3.32.0"), bgp),
+            manifest(CrdApi::V3, &newest, bgp)
+        );
     }
 
     #[test]
     fn crd_defaults_differ_by_release() {
         let pool = serde_json::json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
             "metadata": {"name": "p"}, "spec": {"cidr": "10.0.0.0/16"}});
+        let ippools = CalicoKind::by_kind("IPPool").unwrap();
         let defaulted = |v: &str| {
-            embedded_schema(&release(v), "ippools")
+            embedded_schema(CrdApi::V1, &release(v), ippools)
                 .unwrap()
                 .apply(&pool)
                 .object
@@ -312,14 +340,33 @@ mod tests {
     }
 
     #[test]
-    fn every_embedded_crd_has_a_v1_schema() {
-        for (plural, text) in FILES {
-            let crd = goyaml::from_yaml(text).unwrap_or_else(|e| panic!("{plural}: {e}"));
-            let schema = Schema::from_crd(&crd, Some(CRD_VERSION))
-                .unwrap_or_else(|e| panic!("{plural}: {e}"));
-            assert!(schema.pattern_errors().is_empty(), "{plural}");
+    fn every_embedded_crd_has_a_schema_of_its_version() {
+        for (path, text) in FILES {
+            let crd = goyaml::from_yaml(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let version = if path.starts_with("v3/") { "v3" } else { "v1" };
+            let schema =
+                Schema::from_crd(&crd, Some(version)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(schema.pattern_errors().is_empty(), "{path}");
         }
-        assert!(embedded_schema(&release("v3.32.1"), "nodes").is_none());
+        let nodes = CalicoKind::by_kind("Node").unwrap();
+        assert!(embedded_schema(CrdApi::V1, &release("v3.32.1"), nodes).is_none());
+    }
+
+    #[test]
+    fn every_cel_rule_of_the_embedded_crds_is_evaluated_here() {
+        let mut rules = 0;
+        for (path, text) in FILES {
+            let crd = goyaml::from_yaml(text).unwrap();
+            let version = if path.starts_with("v3/") { "v3" } else { "v1" };
+            let schema = Schema::from_crd(&crd, Some(version)).unwrap();
+            assert!(
+                schema.unevaluated_rules().is_empty(),
+                "{path}: {:?}",
+                schema.unevaluated_rules()
+            );
+            rules += schema.rule_count();
+        }
+        assert!(rules > 30, "{rules} rules");
     }
 
     #[test]

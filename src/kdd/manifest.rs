@@ -129,35 +129,45 @@ impl Manifest {
 
     /// The datastore the manifest's calico-node is configured for, when it says.
     pub fn datastore(&self) -> Option<ManifestDatastore> {
+        match self.calico_node_env("DATASTORE_TYPE") {
+            Some(variable) => match variable.get("value").and_then(Value::as_str) {
+                Some("kubernetes") => Some(ManifestDatastore::Kubernetes),
+                Some("etcdv3") => Some(ManifestDatastore::Etcd),
+                _ => None,
+            },
+            // calico-node without DATASTORE_TYPE but with ETCD_ENDPOINTS runs on etcd.
+            None => self
+                .calico_node_env("ETCD_ENDPOINTS")
+                .map(|_| ManifestDatastore::Etcd),
+        }
+    }
+
+    /// The entry (`name`, `value` or `valueFrom`) of an environment variable that the
+    /// manifest's calico-node containers set, the first that does.
+    pub fn calico_node_env(&self, name: &str) -> Option<&Value> {
         let node = self
             .daemonsets()
             .find(|d| d.name == super::workloads::CALICO_NODE)?;
-        let containers = node
-            .object
+        node.object
             .pointer("/spec/template/spec/containers")?
-            .as_array()?;
-        for container in containers {
-            let Some(env) = container.get("env").and_then(Value::as_array) else {
-                continue;
-            };
-            for var in env {
-                if var.get("name").and_then(Value::as_str) == Some("DATASTORE_TYPE") {
-                    return match var.get("value").and_then(Value::as_str) {
-                        Some("kubernetes") => Some(ManifestDatastore::Kubernetes),
-                        Some("etcdv3") => Some(ManifestDatastore::Etcd),
-                        _ => None,
-                    };
-                }
-            }
-            // calico-node without DATASTORE_TYPE but with ETCD_ENDPOINTS runs on etcd.
-            if env
-                .iter()
-                .any(|v| v.get("name").and_then(Value::as_str) == Some("ETCD_ENDPOINTS"))
-            {
-                return Some(ManifestDatastore::Etcd);
-            }
-        }
-        None
+            .as_array()?
+            .iter()
+            .filter_map(|container| container.get("env").and_then(Value::as_array))
+            .flatten()
+            .find(|var| var.get("name").and_then(Value::as_str) == Some(name))
+    }
+
+    /// The API groups of the CustomResourceDefinitions the manifest installs.
+    pub fn crd_groups(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = self
+            .documents
+            .iter()
+            .filter(|d| d.kind == "CustomResourceDefinition")
+            .filter_map(|d| d.object.pointer("/spec/group").and_then(Value::as_str))
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
     }
 }
 

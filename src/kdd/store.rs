@@ -1,54 +1,58 @@
-//! The Kubernetes datastore: Calico's `crd.projectcalico.org/v1` custom resources.
+//! The Kubernetes datastore: Calico's custom resources in the API group of a [`CrdApi`].
 
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use serde_json::json;
 
 use super::client::{KubeError, KubeTarget};
 use crate::convert::cluster_info::{
     ReadyChange, datastore_ready, new_kdd_spec, with_datastore_ready,
 };
-use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind};
+use crate::kinds::{CalicoKind, CrdApi, ServedGroups};
 
 const LOCK_ATTEMPTS: u32 = 5;
 const CLUSTER_INFORMATION: &str = "ClusterInformation";
 
-/// Which Calico API groups the cluster serves.
+/// What the cluster serves of Calico's APIs.
 #[derive(Clone, Debug, Default)]
 pub struct CrdState {
-    /// Plurals served under `crd.projectcalico.org/v1`.
+    /// The API the plurals are of.
+    pub api: CrdApi,
+    /// Plurals served under the API's group/version.
     pub served: BTreeSet<String>,
-    /// Whether `projectcalico.org/v3` is served (Calico API server or native v3 CRDs).
-    pub v3_served: bool,
+    /// Which of Calico's API groups the server lists.
+    pub groups: ServedGroups,
 }
 
 impl CrdState {
     pub fn serves(&self, kind: &CalicoKind) -> bool {
-        self.served.contains(kind.plural)
+        self.served.contains(self.api.plural(kind))
     }
 
+    /// The plurals (in the API) of kinds whose CRD is not served.
     pub fn missing(&self) -> Vec<&'static str> {
         CalicoKind::with_crd()
             .filter(|k| !self.serves(k))
-            .map(|k| k.plural)
+            .map(|k| self.api.plural(k))
             .collect()
     }
 }
 
 pub struct KddStore {
     target: KubeTarget,
+    api: CrdApi,
 }
 
 /// The API resource of a Calico kind in the Kubernetes datastore.
-pub fn api_resource(kind: &CalicoKind) -> ApiResource {
+pub fn api_resource(api: CrdApi, kind: &CalicoKind) -> ApiResource {
     ApiResource {
-        group: CRD_GROUP.into(),
-        version: CRD_VERSION.into(),
-        api_version: format!("{CRD_GROUP}/{CRD_VERSION}"),
-        kind: kind.kind.into(),
-        plural: kind.plural.into(),
+        group: api.group().into(),
+        version: api.version().into(),
+        api_version: api.api_version().into(),
+        kind: api.kind_name(kind).into(),
+        plural: api.plural(kind).into(),
     }
 }
 
@@ -57,8 +61,21 @@ fn cluster_information_kind() -> &'static CalicoKind {
 }
 
 impl KddStore {
+    /// The store of `crd.projectcalico.org/v1` (what discovery needs before an API is chosen).
     pub fn new(target: KubeTarget) -> KddStore {
-        KddStore { target }
+        KddStore {
+            target,
+            api: CrdApi::V1,
+        }
+    }
+
+    /// The same cluster, working on `api`'s objects.
+    pub fn with_api(self, api: CrdApi) -> KddStore {
+        KddStore { api, ..self }
+    }
+
+    pub fn api(&self) -> CrdApi {
+        self.api
     }
 
     pub fn target(&self) -> &KubeTarget {
@@ -80,10 +97,42 @@ impl KddStore {
         Ok(info.git_version)
     }
 
+    /// Which of Calico's API groups the server lists (`/apis`, as Calico's discovery reads it).
+    pub async fn served_groups(&self) -> Result<ServedGroups, KubeError> {
+        let groups = self
+            .target
+            .client
+            .list_api_groups()
+            .await
+            .map_err(|e| self.error("listing the API groups (/apis)", e))?;
+        let listed = |api: CrdApi| groups.groups.iter().any(|g| g.name == api.group());
+        Ok(ServedGroups {
+            v1: listed(CrdApi::V1),
+            v3: listed(CrdApi::V3),
+        })
+    }
+
+    /// The served groups, and which of Calico's CRDs the store's API serves.
     pub async fn crd_state(&self) -> Result<CrdState, KubeError> {
-        let mut state = CrdState::default();
-        let v1 = format!("{CRD_GROUP}/{CRD_VERSION}");
-        match self.target.client.list_api_group_resources(&v1).await {
+        let mut state = CrdState {
+            api: self.api,
+            groups: self.served_groups().await?,
+            ..Default::default()
+        };
+        let served = match self.api {
+            CrdApi::V1 => state.groups.v1,
+            CrdApi::V3 => state.groups.v3,
+        };
+        if !served {
+            return Ok(state);
+        }
+        let group_version = self.api.api_version();
+        match self
+            .target
+            .client
+            .list_api_group_resources(group_version)
+            .await
+        {
             Ok(list) => {
                 state.served = list
                     .resources
@@ -92,29 +141,38 @@ impl KddStore {
                     .map(|r| r.name)
                     .collect();
             }
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(e) => return Err(self.error(format!("discovering {v1}"), e)),
-        }
-        match self
-            .target
-            .client
-            .list_api_group_resources("projectcalico.org/v3")
-            .await
-        {
-            Ok(_) => state.v3_served = true,
+            // Not this version of the group, or an aggregated API server that does not answer.
             Err(kube::Error::Api(status)) if status.code == 404 || status.code == 503 => {}
-            Err(e) => return Err(self.error("discovering projectcalico.org/v3", e)),
+            Err(e) => return Err(self.error(format!("discovering {group_version}"), e)),
         }
         Ok(state)
     }
 
-    fn api(&self, kind: &CalicoKind) -> Api<DynamicObject> {
-        Api::all_with(self.target.client.clone(), &api_resource(kind))
+    fn resource(&self, kind: &CalicoKind) -> Api<DynamicObject> {
+        Api::all_with(self.target.client.clone(), &api_resource(self.api, kind))
+    }
+
+    /// A new ClusterInformation/default: in `crd.projectcalico.org/v1` with the metadata
+    /// annotation Calico's v1 backend writes, in `projectcalico.org/v3` as the object itself.
+    fn new_cluster_information(&self, spec: serde_json::Value) -> DynamicObject {
+        let ar = api_resource(self.api, cluster_information_kind());
+        let mut object = DynamicObject::new("default", &ar);
+        if self.api == CrdApi::V1 {
+            object.metadata.annotations = Some(
+                [(
+                    crate::convert::resources::METADATA_ANNOTATION.to_string(),
+                    json!({"creationTimestamp": now_rfc3339()}).to_string(),
+                )]
+                .into(),
+            );
+        }
+        object.data = json!({ "spec": spec });
+        object
     }
 
     /// ClusterInformation/default as JSON, or None.
     pub async fn cluster_information(&self) -> Result<Option<DynamicObject>, KubeError> {
-        self.api(cluster_information_kind())
+        self.resource(cluster_information_kind())
             .get_opt("default")
             .await
             .map_err(|e| self.error("reading ClusterInformation/default", e))
@@ -123,7 +181,7 @@ impl KddStore {
     /// How many objects of a kind the datastore holds. Uses the server's `remainingItemCount`
     /// when it gives one, and pages through the list otherwise.
     pub async fn count(&self, kind: &CalicoKind) -> Result<u64, KubeError> {
-        let api = self.api(kind);
+        let api = self.resource(kind);
         let mut params = ListParams::default().limit(1);
         let mut total = 0;
         loop {
@@ -177,22 +235,9 @@ impl KddStore {
         if let Some(existing) = self.cluster_information().await? {
             return Ok((existing, false));
         }
-        let ar = api_resource(cluster_information_kind());
-        let mut object = DynamicObject::new("default", &ar);
-        object.metadata = ObjectMeta {
-            name: Some("default".into()),
-            annotations: Some(
-                [(
-                    "projectcalico.org/metadata".to_string(),
-                    json!({"creationTimestamp": now_rfc3339()}).to_string(),
-                )]
-                .into(),
-            ),
-            ..Default::default()
-        };
-        object.data = json!({"spec": new_kdd_spec(&new_cluster_guid(), true)});
+        let object = self.new_cluster_information(new_kdd_spec(&new_cluster_guid(), true));
         match self
-            .api(cluster_information_kind())
+            .resource(cluster_information_kind())
             .create(&PostParams::default(), &object)
             .await
         {
@@ -236,7 +281,7 @@ impl KddStore {
             let mut updated = current.clone();
             updated.data = with_datastore_ready(&current.data, ready);
             match self
-                .api(cluster_information_kind())
+                .resource(cluster_information_kind())
                 .replace("default", &PostParams::default(), &updated)
                 .await
             {
@@ -288,22 +333,17 @@ impl KddStore {
     ) -> Result<ImportLock, KubeError> {
         let kind = cluster_information_kind();
         if self.cluster_information().await?.is_none() {
-            let ar = api_resource(kind);
-            let mut object = DynamicObject::new("default", &ar);
-            object.metadata.annotations = Some(
-                [(
-                    "projectcalico.org/metadata".to_string(),
-                    json!({"creationTimestamp": now_rfc3339()}).to_string(),
-                )]
-                .into(),
-            );
             let mut spec = new_kdd_spec(
                 &guid.map(str::to_string).unwrap_or_else(new_cluster_guid),
                 false,
             );
             spec["calicoVersion"] = json!(version.unwrap_or_default());
-            object.data = json!({ "spec": spec });
-            match self.api(kind).create(&PostParams::default(), &object).await {
+            let object = self.new_cluster_information(spec);
+            match self
+                .resource(kind)
+                .create(&PostParams::default(), &object)
+                .await
+            {
                 Ok(_) => {
                     return Ok(ImportLock {
                         created: true,
@@ -340,7 +380,7 @@ impl KddStore {
                 });
             }
             match self
-                .api(kind)
+                .resource(kind)
                 .replace("default", &PostParams::default(), &updated)
                 .await
             {

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use super::rest::{FIELD_MANAGER, Rest, RestError};
-use super::writer::{collection_path, node_path};
+use super::writer::node_path;
 use crate::convert::{qualified_name, string_map};
-use crate::kinds::{CalicoKind, Role};
+use crate::kinds::{CalicoKind, CrdApi, Role};
 
 /// One object of the target.
 #[derive(Clone, Debug)]
@@ -39,11 +39,16 @@ pub struct TargetIndex {
 }
 
 impl TargetIndex {
-    /// Lists the target's objects of `kind`; a kind whose CRD is not installed holds nothing.
-    pub async fn list(rest: &Rest, kind: &CalicoKind) -> Result<TargetIndex, RestError> {
+    /// Lists the target's objects of `kind` in `api`; a kind whose CRD is not installed holds
+    /// nothing.
+    pub async fn list(
+        rest: &Rest,
+        api: CrdApi,
+        kind: &CalicoKind,
+    ) -> Result<TargetIndex, RestError> {
         let (path, sole_manager) = match kind.role {
             Role::Node => ("/api/v1/nodes".to_string(), false),
-            _ => (collection_path(kind.plural, None), true),
+            _ => (api.collection_path(kind, None), true),
         };
         let mut index = TargetIndex::default();
         let listed = rest
@@ -82,15 +87,15 @@ impl TargetIndex {
     }
 }
 
-/// The path of a target object of `kind`.
-pub fn object_path(kind: &CalicoKind, name: &str) -> String {
+/// The path of a target object of `kind` in `api`.
+pub fn object_path(api: CrdApi, kind: &CalicoKind, name: &str) -> String {
     match kind.role {
         Role::Node => node_path(name),
         _ => match name.split_once('/') {
             Some((namespace, name)) => {
-                format!("{}/{name}", collection_path(kind.plural, Some(namespace)))
+                format!("{}/{name}", api.collection_path(kind, Some(namespace)))
             }
-            None => format!("{}/{name}", collection_path(kind.plural, None)),
+            None => format!("{}/{name}", api.collection_path(kind, None)),
         },
     }
 }
@@ -142,10 +147,19 @@ mod tests {
     fn object_paths() {
         let policy = CalicoKind::by_kind("NetworkPolicy").unwrap();
         assert_eq!(
-            object_path(policy, "ns/p"),
+            object_path(CrdApi::V1, policy, "ns/p"),
             "/apis/crd.projectcalico.org/v1/namespaces/ns/networkpolicies/p"
         );
+        assert_eq!(
+            object_path(CrdApi::V3, policy, "ns/p"),
+            "/apis/projectcalico.org/v3/namespaces/ns/networkpolicies/p"
+        );
+        let config = CalicoKind::by_kind("IPAMConfig").unwrap();
+        assert_eq!(
+            object_path(CrdApi::V3, config, "default"),
+            "/apis/projectcalico.org/v3/ipamconfigurations/default"
+        );
         let node = CalicoKind::by_kind("Node").unwrap();
-        assert_eq!(object_path(node, "n1"), "/api/v1/nodes/n1");
+        assert_eq!(object_path(CrdApi::V3, node, "n1"), "/api/v1/nodes/n1");
     }
 }

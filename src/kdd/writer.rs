@@ -12,7 +12,7 @@ use super::target::{object_path, written_by_migration};
 use crate::convert::compare::{Difference, compare, compare_node};
 use crate::convert::kdd::{Desired, NODE_MANAGED_ANNOTATIONS};
 use crate::convert::schema::{Rewrite, Schema};
-use crate::kinds::{CRD_GROUP, CRD_VERSION, CalicoKind};
+use crate::kinds::{CalicoKind, CrdApi};
 
 /// How many times a write is judged again when the object changes under it.
 const ATTEMPTS: u32 = 5;
@@ -69,20 +69,14 @@ pub enum Action {
     Delete { resource_version: Option<String> },
 }
 
-/// The collection path of a Calico kind (namespaced when `namespace` is given).
-pub fn collection_path(plural: &str, namespace: Option<&str>) -> String {
-    match namespace {
-        Some(ns) => format!("/apis/{CRD_GROUP}/{CRD_VERSION}/namespaces/{ns}/{plural}"),
-        None => format!("/apis/{CRD_GROUP}/{CRD_VERSION}/{plural}"),
-    }
-}
-
 pub fn node_path(name: &str) -> String {
     format!("/api/v1/nodes/{name}")
 }
 
 pub struct Writer {
     rest: Rest,
+    /// The API group the objects are written to.
+    api: CrdApi,
     /// The installed CRDs' schemas by plural, to predict defaults and pruning.
     schemas: HashMap<String, Schema>,
     /// Replace any differing object, not only the migration's own.
@@ -90,12 +84,22 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(rest: Rest, schemas: HashMap<String, Schema>, overwrite: bool) -> Writer {
+    pub fn new(
+        rest: Rest,
+        api: CrdApi,
+        schemas: HashMap<String, Schema>,
+        overwrite: bool,
+    ) -> Writer {
         Writer {
             rest,
+            api,
             schemas,
             overwrite,
         }
+    }
+
+    pub fn api(&self) -> CrdApi {
+        self.api
     }
 
     pub fn rest(&self) -> &Rest {
@@ -129,7 +133,7 @@ impl Writer {
         action: &Action,
         desired: &Desired,
     ) -> Written {
-        let path = object_path(kind, name);
+        let path = object_path(self.api, kind, name);
         match desired {
             Desired::Resource { object, .. } => match action {
                 Action::Create => {

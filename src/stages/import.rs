@@ -40,7 +40,7 @@ use crate::kdd::crds;
 use crate::kdd::rest::Rest;
 use crate::kdd::target::{Listed, TargetIndex};
 use crate::kdd::writer::{Action, Outcome, Writer, Written};
-use crate::kinds::{CalicoKind, Role};
+use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest, Role};
 use crate::pipeline::{self, Compact, Group, Groups};
 use crate::session::Session;
 
@@ -72,6 +72,8 @@ pub struct ImportOptions {
     /// The file is a copy taken while etcd was unlocked on purpose (a pre-copy or a plan): do
     /// not warn that it may be stale.
     pub source_may_be_unlocked: bool,
+    /// The API group to write to (`--crd-api`).
+    pub crd_api: CrdApiRequest,
 }
 
 impl ImportOptions {
@@ -86,6 +88,7 @@ impl ImportOptions {
             sync: false,
             skip_invalid: false,
             source_may_be_unlocked: false,
+            crd_api: CrdApiRequest::Auto,
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct Problem {
 pub struct ImportReport {
     pub file: String,
     pub target_calico_version: Option<String>,
+    /// The API group written to, and why.
+    pub crd_api: Option<ApiChoice>,
     pub dry_run: bool,
     pub sync: bool,
     pub crds_created: Vec<String>,
@@ -277,22 +282,26 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     let started = Instant::now();
     let path = &options.file;
     let source_info = pipeline::peek_cluster_information(path);
-    let target = Target::new(
-        super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
-        crate::kdd::store::now_rfc3339(),
-    );
-    let store = session.kdd().await?;
+    let to = super::destination(session, options, source_info.as_ref()).await?;
+    let (store, choice, target, note) = (to.store, to.choice, to.target, to.note);
     let mut rest = session.rest(options.qps).await?;
     rest.set_max_concurrency(options.concurrency);
-    let schemas = super::target_schemas(&rest, &target.release).await?;
-    let writer = Arc::new(Writer::new(rest.clone(), schemas, options.overwrite));
+    let schemas = super::target_schemas(&rest, &target).await?;
+    let writer = Arc::new(Writer::new(
+        rest.clone(),
+        target.api,
+        schemas,
+        options.overwrite,
+    ));
     let mut report = ImportReport {
         file: path.display().to_string(),
         target_calico_version: target.version.map(|v| v.to_string()),
+        crd_api: Some(choice),
         dry_run: options.dry_run,
         sync: options.sync,
         ..Default::default()
     };
+    report.warnings.extend(note);
     if let Some(caveat) = target.release.caveat() {
         report.warnings.push(caveat);
     }
@@ -310,10 +319,18 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     blockers.extend(missing_namespaces(&rest, &plan.namespaces).await?);
     blockers.extend(unlocked_target(&store).await?);
     let served = store.crd_state().await?;
-    report.crds_missing = crds::manifests(&target.release)
+    if target.api == CrdApi::V3 && served.groups.v1 {
+        report.warnings.push(format!(
+            "the cluster also serves {}: while it does, Calico's components use it and not the native v3 CRDs this import writes, unless they run with CALICO_API_GROUP={}",
+            CrdApi::V1.group(),
+            CrdApi::V3.api_version()
+        ));
+    }
+    let missing = served.missing();
+    report.crds_missing = crds::manifests(target.api, &target.release)
         .into_iter()
-        .map(|(plural, _)| plural)
-        .filter(|plural| served.missing().contains(plural))
+        .map(|(kind, _)| target.api.plural(kind))
+        .filter(|plural| missing.contains(plural))
         .map(str::to_string)
         .collect();
     Ok(Prepared {
@@ -362,7 +379,7 @@ impl Prepared {
             return Ok(report);
         }
         let written_at = Instant::now();
-        let installed = install_crds(&rest, &target.release, progress).await?;
+        let installed = install_crds(&rest, &target, progress).await?;
         report.crds_created = installed.created.clone();
         report.crds_missing.clear();
         let (guid, version) = cluster_information_fields(&plan.cluster_information);
@@ -420,12 +437,17 @@ async fn plan(
         let Some(kind) = group.kind else {
             continue;
         };
-        let index = TargetIndex::list(rest, kind).await.map_err(|e| {
-            Error::failed(
-                format!("listing {} in the Kubernetes datastore: {e}", kind.plural),
-                "check RBAC access to Calico's custom resources and Nodes",
-            )
-        })?;
+        let index = TargetIndex::list(rest, writer.api(), kind)
+            .await
+            .map_err(|e| {
+                Error::failed(
+                    format!(
+                        "listing {} in the Kubernetes datastore: {e}",
+                        writer.api().plural(kind)
+                    ),
+                    "check RBAC access to Calico's custom resources and Nodes",
+                )
+            })?;
         let kind_plan = plan_kind(
             kind,
             &group,
@@ -916,17 +938,19 @@ async fn missing_namespaces(
 
 async fn install_crds(
     rest: &Rest,
-    release: &crate::convert::versions::Release,
+    target: &Target,
     progress: &Progress,
 ) -> Result<crds::Installed, Error> {
-    let bar = progress.bar("Calico CRDs", crds::manifests(release).len() as u64);
-    let installed = crds::ensure(rest, release, CRD_WAIT, |_| bar.inc(1)).await.map_err(|e| match e {
-        crds::CrdError::NativeV3(_) => Error::failed(
-            e.to_string(),
-            "this tool writes crd.projectcalico.org/v1; import into a cluster that runs Calico with those CRDs",
-        ),
-        other => Error::failed(other.to_string(), "check that you may create CustomResourceDefinitions (cluster-admin)"),
-    })?;
+    let (api, release) = (target.api, &target.release);
+    let bar = progress.bar("Calico CRDs", crds::manifests(api, release).len() as u64);
+    let installed = crds::ensure(rest, api, release, CRD_WAIT, |_| bar.inc(1))
+        .await
+        .map_err(|e| {
+            Error::failed(
+                e.to_string(),
+                "check that you may create CustomResourceDefinitions (cluster-admin)",
+            )
+        })?;
     bar.finish();
     Ok(installed)
 }

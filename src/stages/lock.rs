@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::convert::cluster_info::ReadyChange;
 use crate::error::Error;
+use crate::kinds::{ApiChoice, CrdApiRequest};
 use crate::session::Session;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -35,15 +35,21 @@ pub struct LockReport {
     /// Writes lost to concurrent changes of the object before ours went through.
     #[serde(skip)]
     pub conflicts: u32,
+    /// The Kubernetes datastore's API group whose ClusterInformation was changed, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crd_api: Option<ApiChoice>,
 }
 
-/// Locks (`lock == true`) or unlocks a datastore. Idempotent.
+/// Locks (`lock == true`) or unlocks a datastore. Idempotent. `crd_api` says which API group's
+/// ClusterInformation the Kubernetes datastore's lock is (ignored for etcd).
 pub async fn set_lock(
     session: &Session,
     datastore: Datastore,
     lock: bool,
+    crd_api: CrdApiRequest,
 ) -> Result<LockReport, Error> {
     let ready = !lock;
+    let mut choice = None;
     let (change, created) = match datastore {
         Datastore::Etcd => {
             let mut connected = session.etcd().await?;
@@ -51,6 +57,9 @@ pub async fn set_lock(
         }
         Datastore::Kubernetes => {
             let store = session.kdd().await?;
+            let chosen = super::choose_api(session, &store, crd_api).await?;
+            let store = store.with_api(chosen.api);
+            choice = Some(chosen);
             if !lock && store.cluster_information().await?.is_none() {
                 return Err(Error::failed(
                     "the Kubernetes datastore has no ClusterInformation/default: there is nothing to unlock",
@@ -60,16 +69,13 @@ pub async fn set_lock(
             store.set_datastore_ready(ready).await?
         }
     };
-    Ok(report(datastore, lock, change, created))
-}
-
-fn report(datastore: Datastore, lock: bool, change: ReadyChange, created: bool) -> LockReport {
-    LockReport {
+    Ok(LockReport {
         datastore,
         locked: lock,
         changed: change.changed,
         datastore_ready_before: change.before,
         cluster_information_created: created,
         conflicts: change.conflicts,
-    }
+        crd_api: choice,
+    })
 }

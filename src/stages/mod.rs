@@ -15,12 +15,63 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::convert::kdd::cluster_information_fields;
+use crate::convert::kdd::{Target, cluster_information_fields};
 use crate::convert::schema::Schema;
 use crate::convert::version::CalicoVersion;
+use crate::convert::versions::Release;
 use crate::error::Error;
+use crate::kdd::KddStore;
 use crate::kdd::crds;
 use crate::kdd::rest::Rest;
+use crate::kinds::{API_GROUP_VARIABLE, ApiChoice, CrdApi, CrdApiRequest};
+use crate::session::Session;
+
+/// The API group a command works on, chosen once per command and handed to the stages under
+/// it: the one a migration under way writes (its journal's), else `--crd-api` when given, else
+/// as Calico chooses (`CALICO_API_GROUP`, then what the cluster serves). `--crd-api` naming
+/// another API than the journal's is refused: the migration's objects are in the other one.
+pub async fn choose_api(
+    session: &Session,
+    store: &KddStore,
+    request: CrdApiRequest,
+) -> Result<ApiChoice, Error> {
+    let journal = match session.rest(None).await {
+        Ok(rest) => crate::journal::Stored::load(&rest, &session.namespace)
+            .await
+            .ok()
+            .flatten()
+            .map(|stored| stored.journal)
+            .filter(|journal| !journal.rolled_back()),
+        Err(_) => None,
+    };
+    if let Some(recorded) = journal.and_then(|j| j.crd_api) {
+        if let CrdApiRequest::Given(given) = request
+            && given != recorded
+        {
+            return Err(Error::failed(
+                format!(
+                    "--crd-api {} differs from {recorded}, which the migration under way writes",
+                    given.version()
+                ),
+                "run without --crd-api (the migration's journal keeps its API), or roll the migration back and start over",
+            ));
+        }
+        return Ok(ApiChoice {
+            api: recorded,
+            reason: format!(
+                "the migration under way writes it (its journal, ConfigMap {})",
+                crate::journal::JOURNAL_NAME
+            ),
+        });
+    }
+    let variable = std::env::var(API_GROUP_VARIABLE).ok();
+    let served = store.served_groups().await?;
+    Ok(crate::kinds::choose_api(
+        request,
+        variable.as_deref(),
+        served,
+    ))
+}
 
 /// The Calico version the Kubernetes datastore's objects are written for: the one the user
 /// names, else the one in the source's ClusterInformation. None when neither says (the newest
@@ -41,16 +92,96 @@ pub fn target_version(
         .and_then(|v| CalicoVersion::parse(&v)))
 }
 
+/// The target import and verify write and compare for: the release (see [`target_version`])
+/// and the API. Native v3 CRDs need a release that has them: a named older release is refused,
+/// and a source's older release gives way to the newest release this tool knows, with a note
+/// saying so.
+pub fn target(
+    explicit: Option<&str>,
+    source_cluster_information: Option<&Value>,
+    api: CrdApi,
+) -> Result<(Target, Option<String>), Error> {
+    let version = target_version(explicit, source_cluster_information)?;
+    let now = crate::kdd::store::now_rfc3339();
+    if api == CrdApi::V3 && !Release::of(version).has_native_v3() {
+        let newest = Release::of(None).tag;
+        let older = version.map(|v| v.to_string()).unwrap_or_default();
+        if explicit.is_some() {
+            return Err(Error::Usage(format!(
+                "Calico {older} cannot run on native projectcalico.org/v3 CRDs (they came with Calico v3.32.0): name a later release with --calico-version, or use --crd-api v1"
+            )));
+        }
+        let note = format!(
+            "the source runs Calico {older}, which has no native projectcalico.org/v3 CRDs: objects are written as Calico {newest} writes them (name the release the cluster will run with --calico-version)"
+        );
+        return Ok((Target::new(Some(newest), now).with_api(api), Some(note)));
+    }
+    Ok((Target::new(version, now).with_api(api), None))
+}
+
+/// What import and verify work on: the Kubernetes datastore in the chosen API, the choice,
+/// and the target the objects are converted for (with a note when its release was adjusted).
+pub struct Destination {
+    pub store: KddStore,
+    pub choice: ApiChoice,
+    pub target: Target,
+    pub note: Option<String>,
+}
+
+/// What a stage was asked to write to or compare with: `--crd-api` and `--calico-version`.
+pub trait DestinationOptions {
+    fn crd_api(&self) -> CrdApiRequest;
+    fn calico_version(&self) -> Option<&str>;
+}
+
+impl DestinationOptions for import::ImportOptions {
+    fn crd_api(&self) -> CrdApiRequest {
+        self.crd_api
+    }
+    fn calico_version(&self) -> Option<&str> {
+        self.calico_version.as_deref()
+    }
+}
+
+impl DestinationOptions for verify::VerifyOptions {
+    fn crd_api(&self) -> CrdApiRequest {
+        self.crd_api
+    }
+    fn calico_version(&self) -> Option<&str> {
+        self.calico_version.as_deref()
+    }
+}
+
+/// The [`Destination`] of a file whose ClusterInformation is `source_cluster_information`.
+pub async fn destination(
+    session: &Session,
+    options: &impl DestinationOptions,
+    source_cluster_information: Option<&Value>,
+) -> Result<Destination, Error> {
+    let store = session.kdd().await?;
+    let choice = choose_api(session, &store, options.crd_api()).await?;
+    let (target, note) = target(
+        options.calico_version(),
+        source_cluster_information,
+        choice.api,
+    )?;
+    Ok(Destination {
+        store: store.with_api(choice.api),
+        choice,
+        target,
+        note,
+    })
+}
+
 /// The schemas the target's API server checks and stores each kind by (see
 /// [`crds::target_schemas`]), for import and verify.
-async fn target_schemas(
-    rest: &Rest,
-    release: &crate::convert::versions::Release,
-) -> Result<HashMap<String, Schema>, Error> {
-    crds::target_schemas(rest, release).await.map_err(|e| {
-        Error::failed(
-            e.to_string(),
-            "check RBAC access to CustomResourceDefinitions",
-        )
-    })
+async fn target_schemas(rest: &Rest, target: &Target) -> Result<HashMap<String, Schema>, Error> {
+    crds::target_schemas(rest, target.api, &target.release)
+        .await
+        .map_err(|e| {
+            Error::failed(
+                e.to_string(),
+                "check RBAC access to CustomResourceDefinitions",
+            )
+        })
 }

@@ -14,7 +14,7 @@ use crate::error::{Blocker, Error};
 use crate::journal::{Step, Stored};
 use crate::kdd::manifest::{Manifest, ManifestDatastore};
 use crate::kdd::workloads::{self, CALICO_NODE, KUBE_CONTROLLERS};
-use crate::kinds::CalicoKind;
+use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest};
 use crate::permissions;
 use crate::session::Session;
 
@@ -31,6 +31,8 @@ pub struct PlanOptions {
     pub node_map: BTreeMap<String, String>,
     pub calico_version: Option<String>,
     pub page_size: i64,
+    /// The API group to migrate into (`--crd-api`).
+    pub crd_api: CrdApiRequest,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -40,11 +42,13 @@ pub struct PlanReport {
     pub ready: bool,
     pub kubernetes: Side,
     pub etcd: Side,
-    /// Which Calico API the cluster serves: `crd.projectcalico.org/v1`,
+    /// Which Calico API groups the cluster serves: `crd.projectcalico.org/v1`,
     /// `projectcalico.org/v3`, both, or none.
     pub calico_api: String,
-    /// The `crd.projectcalico.org/v1` CRDs installed, of those the migration uses.
-    pub v1_crds: String,
+    /// The API group the migration writes to, and why.
+    pub crd_api: Option<ApiChoice>,
+    /// The CRDs of that API installed, of those the migration uses.
+    pub crds: String,
     pub calico_version: Option<String>,
     pub objects: Vec<KindPlan>,
     pub calico_node: Option<Workload>,
@@ -125,10 +129,21 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
         }
     }
     let rest = session.rest(None).await?;
+    let choice = super::choose_api(session, &store, options.crd_api).await;
+    let choice = match choice {
+        Ok(choice) => choice,
+        Err(error) => {
+            report.blockers.push(Blocker::from(error));
+            return Ok(finish(report));
+        }
+    };
+    let api = choice.api;
+    report.crd_api = Some(choice);
+    let store = store.with_api(api);
     let crds = store.crd_state().await?;
-    let v1_installed = CalicoKind::with_crd().filter(|k| crds.serves(k)).count();
-    report.v1_crds = format!("{v1_installed}/{}", CalicoKind::with_crd().count());
-    report.calico_api = match (v1_installed > 0, crds.v3_served) {
+    let installed = CalicoKind::with_crd().filter(|k| crds.serves(k)).count();
+    report.crds = format!("{installed}/{}", CalicoKind::with_crd().count());
+    report.calico_api = match (crds.groups.v1, crds.groups.v3) {
         (true, true) => "crd.projectcalico.org/v1 and projectcalico.org/v3",
         (true, false) => "crd.projectcalico.org/v1",
         (false, true) => "projectcalico.org/v3",
@@ -160,7 +175,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     }
 
     // Permissions, each verb asked of the API server.
-    let wanted = permissions::migration();
+    let wanted = permissions::migration(api);
     report.permissions_checked = wanted.iter().map(|p| p.verbs.len()).sum();
     match permissions::denied(&rest, &wanted, &session.namespace).await {
         Ok(denied) => {
@@ -223,6 +238,14 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
                         "give the Kubernetes-datastore manifest of your Calico version (calico.yaml)",
                     ));
                 }
+                if let Some(problem) = manifest_api_mismatch(&manifest, api, crds.groups) {
+                    report.blockers.push(problem);
+                } else if api == CrdApi::V1 && manifest.crd_groups().contains(&CrdApi::V3.group()) {
+                    report.warnings.push(format!(
+                        "manifest {} installs native projectcalico.org/v3 CRDs, but with crd.projectcalico.org served too Calico runs on crd.projectcalico.org/v1, which this migration writes; to migrate into the native v3 CRDs instead, pass --crd-api v3",
+                        manifest.path
+                    ));
+                }
                 report.manifest = Some(ManifestSummary {
                     path: manifest.path.clone(),
                     sha256: manifest.sha256.clone(),
@@ -281,6 +304,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     import.sync = true;
     import.source_may_be_unlocked = true;
     import.calico_version = options.calico_version.clone();
+    import.crd_api = CrdApiRequest::Given(api);
     let prepared = prepare(session, &import).await?;
     let imported = &prepared.report;
     let mut total_objects = 0;
@@ -343,6 +367,39 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     };
     drop(dir);
     Ok(finish(report))
+}
+
+/// Whether Calico, once the manifest is applied, would run on another API group than the one
+/// the migration writes: the manifest's calico-node names a group (`CALICO_API_GROUP`), or the
+/// groups served then (today's, the migration's, the manifest's CRDs') make Calico's discovery
+/// choose the other one.
+fn manifest_api_mismatch(
+    manifest: &Manifest,
+    api: CrdApi,
+    served: crate::kinds::ServedGroups,
+) -> Option<Blocker> {
+    let mut after = served;
+    for group in manifest.crd_groups().into_iter().chain([api.group()]) {
+        after.v1 |= group == CrdApi::V1.group();
+        after.v3 |= group == CrdApi::V3.group();
+    }
+    let setting = manifest
+        .calico_node_env(crate::kinds::API_GROUP_VARIABLE)
+        .and_then(|variable| variable.get("value"))
+        .and_then(Value::as_str);
+    let calico = crate::kinds::choose_api(CrdApiRequest::Auto, setting, after);
+    (calico.api != api).then(|| {
+        Blocker::new(
+            format!(
+                "after manifest {} is applied, Calico would run on {} ({}), but the migration writes {api}",
+                manifest.path, calico.api, calico.reason
+            ),
+            match api {
+                CrdApi::V3 => "give the manifest for native v3 CRDs (calico-v3-crds.yaml), or migrate into crd.projectcalico.org/v1 with --crd-api v1",
+                CrdApi::V1 => "give the manifest with crd.projectcalico.org/v1 CRDs (calico.yaml), or migrate into native v3 CRDs with --crd-api v3",
+            },
+        )
+    })
 }
 
 fn finish(mut report: PlanReport) -> PlanReport {

@@ -21,11 +21,11 @@ use crate::convert::cluster_info::datastore_ready;
 use crate::convert::kdd::NODE_MANAGED_ANNOTATIONS;
 use crate::error::Error;
 use crate::journal::{FileRecord, RollbackJournal, RollbackStep, Step, Stored};
+use crate::kdd::crds;
 use crate::kdd::manifest::{self, Applied, Manifest, ManifestDatastore};
 use crate::kdd::rest::{Rest, RestError};
 use crate::kdd::workloads::{self, KUBE_CONTROLLERS, Rollout};
-use crate::kdd::writer::collection_path;
-use crate::kinds::{CRD_GROUP, CalicoKind, Role};
+use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest, Role};
 use crate::session::Session;
 
 /// How long deleted CRDs may take to go (their objects are deleted first).
@@ -39,6 +39,8 @@ pub struct RollbackOptions {
     /// Also delete Calico's CRDs, as Calico's documented rollback does.
     pub delete_crds: bool,
     pub rollout_timeout: Duration,
+    /// The API group the migration wrote to, when no journal says (`--crd-api`).
+    pub crd_api: CrdApiRequest,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -46,6 +48,8 @@ pub struct RollbackOptions {
 pub struct RollbackReport {
     pub context: String,
     pub namespace: String,
+    /// The API group whose Calico data is deleted, and why.
+    pub crd_api: Option<ApiChoice>,
     pub resumed_after: Option<RollbackStep>,
     pub stages: Vec<StepReport>,
     /// Calico objects deleted from the Kubernetes datastore, per kind.
@@ -129,6 +133,10 @@ pub async fn rollback(
             "there is no rollback after unlocking; fix forward on the Kubernetes datastore",
         ));
     }
+    let choice = super::choose_api(session, &store, options.crd_api).await?;
+    let api = choice.api;
+    report.crd_api = Some(choice);
+    let store = store.with_api(api);
     let crd_state = store.crd_state().await?;
     let has_cluster_information =
         crd_state.serves(CalicoKind::by_kind("ClusterInformation").expect("in the table"));
@@ -205,14 +213,20 @@ pub async fn rollback(
             RollbackStep::Started => String::new(),
             RollbackStep::KubernetesLocked => {
                 if has_cluster_information {
-                    set_lock(&session, Datastore::Kubernetes, true).await?;
+                    set_lock(
+                        &session,
+                        Datastore::Kubernetes,
+                        true,
+                        CrdApiRequest::Given(api),
+                    )
+                    .await?;
                     "the Kubernetes datastore is locked: nothing acts on its Calico data".into()
                 } else {
                     "no Calico CRDs in the Kubernetes datastore: nothing to lock".into()
                 }
             }
             RollbackStep::DataDeleted => {
-                delete_copy(&rest, options.delete_crds, &mut report, &bar).await?
+                delete_copy(&rest, api, options.delete_crds, &mut report, &bar).await?
             }
             RollbackStep::ManifestApplied => match &manifest {
                 Some(manifest) => {
@@ -263,7 +277,7 @@ pub async fn rollback(
                 None => "the migration did not stop calico-kube-controllers".into(),
             },
             RollbackStep::EtcdUnlocked => {
-                set_lock(&session, Datastore::Etcd, false).await?;
+                set_lock(&session, Datastore::Etcd, false, CrdApiRequest::Auto).await?;
                 "etcd is unlocked: Calico runs on it again".into()
             }
         };
@@ -309,10 +323,13 @@ fn read_etcd_manifest(path: &std::path::Path) -> Result<Manifest, Error> {
     Ok(manifest)
 }
 
-/// Deletes every Calico object of the Kubernetes datastore except the (locked)
-/// ClusterInformation, the Calico annotations of every Node, and with `delete_crds` the CRDs.
+/// Deletes every Calico object of the Kubernetes datastore's `api` except the (locked)
+/// ClusterInformation and the tiers Calico creates itself (Calico's admission policy forbids
+/// deleting the native v3 ones), the Calico annotations of every Node, and with `delete_crds`
+/// the CRDs.
 async fn delete_copy(
     rest: &Rest,
+    api: CrdApi,
     delete_crds: bool,
     report: &mut RollbackReport,
     bar: &indicatif::ProgressBar,
@@ -321,27 +338,56 @@ async fn delete_copy(
         if kind.role == Role::ClusterInformation {
             continue;
         }
-        bar.set_message(format!("deleting {}", kind.plural));
-        let mut namespaces: BTreeMap<Option<String>, u64> = BTreeMap::new();
+        let plural = api.plural(kind);
+        bar.set_message(format!("deleting {plural}"));
+        // (namespace, name) of every object but the tiers Calico creates itself.
+        let mut objects: Vec<(Option<String>, String)> = Vec::new();
+        let mut builtin = false;
         let listed = rest
-            .list_all(&collection_path(kind.plural, None), |object| {
-                let namespace = object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                *namespaces.entry(namespace).or_default() += 1;
+            .list_all(&api.collection_path(kind, None), |object| {
+                let field = |pointer: &str| {
+                    object
+                        .pointer(pointer)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                };
+                let name = field("/metadata/name").unwrap_or_default();
+                if crds::is_builtin(kind, &name) {
+                    builtin = true;
+                } else {
+                    objects.push((field("/metadata/namespace"), name));
+                }
             })
             .await;
         match listed {
             Ok(()) => {}
             Err(e) if e.is(404) => continue,
-            Err(e) => return Err(failure(&format!("listing {}", kind.plural), e)),
+            Err(e) => return Err(failure(&format!("listing {plural}"), e)),
         }
-        for (namespace, count) in namespaces {
-            rest.delete_collection(&collection_path(kind.plural, namespace.as_deref()))
+        if objects.is_empty() {
+            continue;
+        }
+        *report.deleted.entry(kind.kind.to_string()).or_default() += objects.len() as u64;
+        if builtin {
+            // One by one, so that the built-in tiers stay.
+            for (namespace, name) in &objects {
+                let path = format!("{}/{name}", api.collection_path(kind, namespace.as_deref()));
+                match rest.delete(&path, None).await {
+                    Ok(()) => {}
+                    Err(e) if e.is(404) => {}
+                    Err(e) => return Err(failure(&format!("deleting {plural} {name}"), e)),
+                }
+            }
+            continue;
+        }
+        let namespaces: std::collections::BTreeSet<Option<String>> = objects
+            .into_iter()
+            .map(|(namespace, _)| namespace)
+            .collect();
+        for namespace in namespaces {
+            rest.delete_collection(&api.collection_path(kind, namespace.as_deref()))
                 .await
-                .map_err(|e| failure(&format!("deleting {}", kind.plural), e))?;
-            *report.deleted.entry(kind.kind.to_string()).or_default() += count;
+                .map_err(|e| failure(&format!("deleting {plural}"), e))?;
         }
     }
     bar.set_message("removing Calico's Node annotations");
@@ -378,7 +424,7 @@ async fn delete_copy(
     report.nodes_cleared = nodes.len() as u64;
     if delete_crds {
         bar.set_message("deleting Calico's CRDs");
-        report.crds_deleted = delete_calico_crds(rest).await?;
+        report.crds_deleted = delete_calico_crds(rest, api).await?;
     }
     let objects: u64 = report.deleted.values().sum();
     Ok(format!(
@@ -392,13 +438,13 @@ async fn delete_copy(
     ))
 }
 
-/// Deletes the `crd.projectcalico.org` CRDs and waits until they are gone (a real API server
-/// deletes their objects first).
-async fn delete_calico_crds(rest: &Rest) -> Result<u64, Error> {
+/// Deletes the CRDs of `api`'s group and waits until they are gone (a real API server deletes
+/// their objects first).
+async fn delete_calico_crds(rest: &Rest, api: CrdApi) -> Result<u64, Error> {
     const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
     let mut names = Vec::new();
     rest.list_all(CRDS, |crd| {
-        if crd.pointer("/spec/group").and_then(Value::as_str) == Some(CRD_GROUP)
+        if crd.pointer("/spec/group").and_then(Value::as_str) == Some(api.group())
             && let Some(name) = crd.pointer("/metadata/name").and_then(Value::as_str)
         {
             names.push(name.to_string());

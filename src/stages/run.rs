@@ -32,6 +32,7 @@ use crate::journal::{FileRecord, Journal, SavedEtcd, Step, Stored};
 use crate::kdd::manifest::{self, Applied, Manifest, ManifestDatastore};
 use crate::kdd::rest::Rest;
 use crate::kdd::workloads::{self, KUBE_CONTROLLERS, Rollout};
+use crate::kinds::{ApiChoice, CrdApi, CrdApiRequest};
 use crate::session::Session;
 
 /// How often the rollout is looked at.
@@ -56,6 +57,8 @@ pub struct RunOptions {
     pub qps: Option<f64>,
     pub calico_version: Option<String>,
     pub page_size: i64,
+    /// The API group to migrate into (`--crd-api`); a resumed run keeps its journal's.
+    pub crd_api: CrdApiRequest,
 }
 
 /// The person running the migration: asked before the irreversible steps, told of each step.
@@ -91,6 +94,8 @@ pub struct LockWindow {
 pub struct RunReport {
     pub context: String,
     pub namespace: String,
+    /// The API group the migration writes to, and why.
+    pub crd_api: Option<ApiChoice>,
     /// The journal's step when this run began, if it resumed an earlier one.
     pub resumed_after: Option<Step>,
     pub stages: Vec<StepReport>,
@@ -207,6 +212,7 @@ pub async fn run(
                     node_map: options.node_map.clone(),
                     calico_version: options.calico_version.clone(),
                     page_size: options.page_size,
+                    crd_api: options.crd_api,
                 },
             )
             .await?;
@@ -241,6 +247,8 @@ pub async fn run(
             }
             let mut journal = Journal::new(now());
             journal.node_map = options.node_map.clone();
+            journal.crd_api = planned.crd_api.as_ref().map(|choice| choice.api);
+            report.crd_api = planned.crd_api.clone();
             journal.etcd = Some(saved_etcd(session, &rest).await?);
             let mut stored = match previous {
                 Some(mut previous) => {
@@ -257,10 +265,23 @@ pub async fn run(
         path: absolute(&options.manifest),
         sha256: manifest.sha256.clone(),
     });
+    let api = match &report.crd_api {
+        Some(choice) => choice.api,
+        None => {
+            // Resumed: the journal's API (v1 for journals from before the choice existed).
+            let store = session.kdd().await?;
+            let choice = super::choose_api(session, &store, options.crd_api).await?;
+            let api = stored.journal.crd_api.unwrap_or(choice.api);
+            stored.journal.crd_api = Some(api);
+            report.crd_api = Some(choice);
+            api
+        }
+    };
     let session = session.with_saved_etcd(stored.journal.etcd.as_ref());
     let mut context = Context {
         session: &session,
         options,
+        api,
         rest: &rest,
         manifest: &manifest,
         stored: &mut stored,
@@ -337,6 +358,8 @@ pub async fn run(
 struct Context<'a> {
     session: &'a Session,
     options: &'a RunOptions,
+    /// The API group the migration writes to.
+    api: CrdApi,
     rest: &'a Rest,
     manifest: &'a Manifest,
     stored: &'a mut Stored,
@@ -391,7 +414,8 @@ impl Context<'_> {
                 Ok(summary)
             }
             Step::EtcdLocked => {
-                let lock = set_lock(self.session, Datastore::Etcd, true).await?;
+                let lock =
+                    set_lock(self.session, Datastore::Etcd, true, CrdApiRequest::Auto).await?;
                 journal.etcd_locked_at.get_or_insert_with(now);
                 Ok(if lock.changed {
                     "etcd locked: Calico on etcd processes no changes now".into()
@@ -452,6 +476,7 @@ impl Context<'_> {
                         calico_version: self.options.calico_version.clone(),
                         page_size: self.options.page_size,
                         tolerate_foreign: true,
+                        crd_api: CrdApiRequest::Given(self.api),
                     },
                 )
                 .await?;
@@ -505,7 +530,13 @@ impl Context<'_> {
                 Ok(summary)
             }
             Step::Unlocked => {
-                set_lock(self.session, Datastore::Kubernetes, false).await?;
+                set_lock(
+                    self.session,
+                    Datastore::Kubernetes,
+                    false,
+                    CrdApiRequest::Given(self.api),
+                )
+                .await?;
                 journal.unlocked_at = Some(now());
                 let mut summary =
                     "the Kubernetes datastore is unlocked: Calico runs on it".to_string();
@@ -536,6 +567,7 @@ impl Context<'_> {
         options.concurrency = self.options.concurrency;
         options.qps = self.options.qps;
         options.calico_version = self.options.calico_version.clone();
+        options.crd_api = CrdApiRequest::Given(self.api);
         let copied = import(self.session, &options).await?;
         match copied.failure() {
             Some(failure) => Err(failure),

@@ -7,7 +7,7 @@ use crate::convert::cluster_info::{LockState, calico_version};
 use crate::error::Error;
 use crate::etcd::settings::SettingReport;
 use crate::kdd::KddStore;
-use crate::kinds::{CalicoKind, KINDS, Role};
+use crate::kinds::{ApiChoice, CalicoKind, CrdApiRequest, KINDS, Role, ServedGroups};
 use crate::session::Session;
 
 #[derive(Debug, Default, Serialize)]
@@ -26,6 +26,8 @@ pub struct KubernetesStatus {
     pub error: Option<String>,
     pub hint: Option<String>,
     pub version: Option<String>,
+    /// The API group Calico would use now (and the migration by default), and why.
+    pub crd_api: Option<ApiChoice>,
     pub calico_crds: Option<CrdReport>,
     pub calico_version: Option<String>,
     pub lock: Option<LockState>,
@@ -39,8 +41,8 @@ pub struct CrdReport {
     pub installed: usize,
     pub expected: usize,
     pub missing: Vec<&'static str>,
-    /// `projectcalico.org/v3` is served too (Calico API server or native v3 CRDs).
-    pub v3_served: bool,
+    /// Which of Calico's API groups the server lists.
+    pub served_groups: ServedGroups,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -84,24 +86,32 @@ async fn kubernetes_status(session: &Session) -> KubernetesStatus {
             return status;
         }
     };
-    if let Err(error) = fill_kubernetes(&store, &mut status).await {
+    if let Err(error) = fill_kubernetes(session, &store, &mut status).await {
         status.hint = error.hint();
         status.error = Some(error.to_string());
     }
     status
 }
 
-async fn fill_kubernetes(store: &KddStore, status: &mut KubernetesStatus) -> Result<(), Error> {
+async fn fill_kubernetes(
+    session: &Session,
+    store: &KddStore,
+    status: &mut KubernetesStatus,
+) -> Result<(), Error> {
     status.version = Some(store.server_version().await?);
     status.reachable = true;
+    let choice = crate::stages::choose_api(session, store, CrdApiRequest::Auto).await?;
+    let api = choice.api;
+    status.crd_api = Some(choice);
+    let store = &KddStore::new(store.target().clone()).with_api(api);
     let crds = store.crd_state().await?;
     let expected = CalicoKind::with_crd().count();
     status.calico_crds = Some(CrdReport {
-        group_version: "crd.projectcalico.org/v1".into(),
+        group_version: api.api_version().into(),
         installed: expected - crds.missing().len(),
         expected,
         missing: crds.missing(),
-        v3_served: crds.v3_served,
+        served_groups: crds.groups,
     });
     let cluster_kind = CalicoKind::by_kind("ClusterInformation").expect("in the table");
     if crds.serves(cluster_kind) {

@@ -19,6 +19,7 @@ use crate::kdd::crds;
 use crate::kdd::rest::Rest;
 use crate::kdd::target::TargetIndex;
 use crate::kinds::Role;
+use crate::kinds::{ApiChoice, CrdApiRequest};
 use crate::pipeline::{self, Groups};
 use crate::session::Session;
 use crate::snapshot;
@@ -39,6 +40,8 @@ pub struct VerifyOptions {
     /// Objects only in the target that the migration did not write are listed, not counted as
     /// differences (run's check: they are someone else's and the migration leaves them alone).
     pub tolerate_foreign: bool,
+    /// The API group to compare with (`--crd-api`).
+    pub crd_api: CrdApiRequest,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -64,6 +67,8 @@ pub struct Finding {
 #[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub source: String,
+    /// The API group compared with, and why.
+    pub crd_api: Option<ApiChoice>,
     pub equal: bool,
     pub kinds: Vec<KindCheck>,
     pub different: Vec<Finding>,
@@ -148,13 +153,12 @@ pub async fn verify(session: &Session, options: &VerifyOptions) -> Result<Verify
         }
     };
     let source_info = pipeline::peek_cluster_information(&path);
-    let target = Target::new(
-        super::target_version(options.calico_version.as_deref(), source_info.as_ref())?,
-        crate::kdd::store::now_rfc3339(),
-    );
-    let store = session.kdd().await?;
+    let to = super::destination(session, options, source_info.as_ref()).await?;
+    let (store, choice, target, note) = (to.store, to.choice, to.target, to.note);
+    report.crd_api = Some(choice);
+    report.warnings.extend(note);
     let rest = session.rest(None).await?;
-    let schemas = super::target_schemas(&rest, &target.release).await?;
+    let schemas = super::target_schemas(&rest, &target).await?;
     check_objects(
         &path,
         target,
@@ -234,6 +238,7 @@ async fn check_objects(
     progress: &Progress,
     report: &mut VerifyReport,
 ) -> Result<(), Error> {
+    let api = target.api;
     let mut groups = Groups::open(path.to_path_buf(), target);
     while let Some(group) = groups.next().await {
         let kind_name = group.kind.map(|k| k.kind).unwrap_or("unknown kind");
@@ -251,9 +256,9 @@ async fn check_objects(
             continue;
         };
         let spinner = progress.spinner(kind.kind);
-        let mut index = TargetIndex::list(rest, kind).await.map_err(|e| {
+        let mut index = TargetIndex::list(rest, api, kind).await.map_err(|e| {
             Error::failed(
-                format!("listing {}: {e}", kind.plural),
+                format!("listing {}: {e}", api.plural(kind)),
                 "check RBAC access to Calico's custom resources and Nodes",
             )
         })?;

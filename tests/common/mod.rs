@@ -6,6 +6,8 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use calico_migrate::kinds::{CalicoKind, CrdApi};
+use testbed::kube_side::KubeSide;
 use testbed::{CalicoInstall, Dataset, EtcdMode};
 
 /// Variables that would leak the developer's own settings into a test.
@@ -18,6 +20,7 @@ const SCRUBBED: &[&str] = &[
     "ETCD_USERNAME",
     "ETCD_PASSWORD",
     "ETCD_DISCOVERY_SRV",
+    "CALICO_API_GROUP",
 ];
 
 /// The plugin binary with a clean environment and the given kubeconfig.
@@ -227,4 +230,112 @@ pub fn import_row(report: &serde_json::Value, kind: &str) -> serde_json::Value {
 #[track_caller]
 pub fn assert_contains(text: &str, part: &str) {
     assert!(text.contains(part), "missing {part:?} in:\n{text}");
+}
+
+/// `--crd-api v1` or `--crd-api v3`.
+pub fn api_flag(api: CrdApi) -> [&'static str; 2] {
+    ["--crd-api", api.version()]
+}
+
+/// The path of a Calico object (or of the collection, without `name`) of the kinds table's
+/// `plural` in `api`'s group.
+pub fn calico_path(
+    api: CrdApi,
+    plural: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> String {
+    let kind = CalicoKind::by_plural(plural).expect("a kind of the table");
+    let collection = api.collection_path(kind, namespace);
+    match name {
+        Some(name) => format!("{collection}/{name}"),
+        None => collection,
+    }
+}
+
+/// A Calico object of `api`'s group as JSON, or None.
+pub fn get_calico(
+    kube: &KubeSide,
+    api: CrdApi,
+    plural: &str,
+    namespace: Option<&str>,
+    name: &str,
+) -> Option<serde_json::Value> {
+    kube.get_json(&calico_path(api, plural, namespace, Some(name)))
+        .expect("GET")
+}
+
+/// Every object of a Calico kind in `api`'s group (all namespaces).
+pub fn list_calico(kube: &KubeSide, api: CrdApi, plural: &str) -> Vec<serde_json::Value> {
+    let list = kube
+        .get_json(&calico_path(api, plural, None, None))
+        .expect("LIST")
+        .unwrap_or_default();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Creates a Calico object in `api`'s group; `object` is given without apiVersion and kind.
+pub fn create_calico(kube: &KubeSide, api: CrdApi, plural: &str, object: serde_json::Value) {
+    let kind = CalicoKind::by_plural(plural).expect("a kind of the table");
+    let mut object = object;
+    object["apiVersion"] = api.api_version().into();
+    object["kind"] = api.kind_name(kind).into();
+    let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+    kube.create_raw(
+        &calico_path(api, plural, namespace.as_deref(), None),
+        &object,
+    )
+    .expect("create");
+}
+
+/// Replaces a Calico object read with [`get_calico`].
+pub fn replace_calico(kube: &KubeSide, api: CrdApi, plural: &str, object: &serde_json::Value) {
+    let namespace = object["metadata"]["namespace"].as_str();
+    let name = object["metadata"]["name"].as_str();
+    kube.replace_raw(&calico_path(api, plural, namespace, name), object)
+        .expect("replace");
+}
+
+pub fn delete_calico(kube: &KubeSide, api: CrdApi, plural: &str, name: &str) {
+    kube.delete_raw(&calico_path(api, plural, None, Some(name)))
+        .expect("delete");
+}
+
+/// The newest release's CRD of a kind in `api`, as the plugin embeds it.
+pub fn calico_crd(api: CrdApi, plural: &str) -> serde_json::Value {
+    let kind = CalicoKind::by_plural(plural).expect("a kind of the table");
+    let newest = calico_migrate::convert::versions::Release::of(None);
+    calico_migrate::kdd::crds::manifest(api, &newest, kind).expect("embedded")
+}
+
+/// Installs the newest release's Calico CRDs of `api` and waits until each is Established.
+pub fn install_calico_crds(kube: &KubeSide, api: CrdApi) {
+    if api == CrdApi::V1 {
+        kube.install_crds().expect("the v1 CRDs install");
+        return;
+    }
+    const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let names: Vec<String> = CalicoKind::with_crd()
+        .map(|kind| {
+            let crd = calico_crd(api, kind.plural);
+            if let Err(error) = kube.create_raw(CRDS, &crd) {
+                assert!(format!("{error:#}").contains("already exists"), "{error:#}");
+            }
+            api.crd_name(kind).expect("a CRD")
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for name in names {
+        while !kube
+            .get_json(&format!("{CRDS}/{name}"))
+            .expect("GET CRD")
+            .is_some_and(|crd| calico_migrate::kdd::crds::is_established(&crd))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} not Established"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }

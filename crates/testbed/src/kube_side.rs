@@ -438,6 +438,28 @@ impl KubeSide {
         })
     }
 
+    /// PUTs any object to its path (the object carries its resourceVersion).
+    pub fn replace_raw(&self, path: &str, object: &serde_json::Value) -> Result<serde_json::Value> {
+        block_on(async {
+            let client = self.client().await?;
+            let request = http::Request::put(path)
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(object)?)?;
+            Ok(client.request(request).await?)
+        })
+    }
+
+    /// DELETEs any object by its path.
+    pub fn delete_raw(&self, path: &str) -> Result<()> {
+        block_on(async {
+            let client = self.client().await?;
+            client
+                .request_text(http::Request::delete(path).body(Vec::new())?)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn calico_path(plural: &str, object: &serde_json::Value) -> String {
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         match object["metadata"]["namespace"].as_str() {
