@@ -388,7 +388,10 @@ fn every_bad_file_fails_clearly_and_changes_nothing() {
 
 /// Runs the plugin as a child and reaps it with `wait4`: its exit code, stderr, peak resident
 /// memory in MiB, and wall time.
-#[allow(clippy::zombie_processes, reason = "reaped by wait4, which std's wait cannot replace")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "reaped by wait4, which std's wait cannot replace"
+)]
 fn measured(kube: &KubeSide, args: &[&str], file: &Path) -> (Option<i32>, String, u64, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let err = dir.path().join("stderr");

@@ -3,20 +3,10 @@
 
 mod common;
 
-use common::{Env, Exported, assert_contains, import_row, json_output, stderr, stdout};
+use common::{Env, Exported, assert_contains, import_row, json_output, stderr, stdout, succeeded};
 use serde_json::{Value, json};
 use testbed::datasets::{self, Release};
 use testbed::{EtcdMode, calico};
-
-fn succeeded(output: &std::process::Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
-}
 
 fn assert_verified(exported: &Exported) {
     let output = exported.verify(&["-o", "json"]);

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use common::{Env, assert_contains, json_output, kubectl, stderr, stdout};
+use common::{Env, assert_contains, json_output, kubectl, stderr, stdout, succeeded};
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
 
@@ -197,16 +197,6 @@ impl Cluster {
             stderr(&output)
         );
     }
-}
-
-fn succeeded(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
 }
 
 fn env_names(container: &Value) -> Vec<String> {

@@ -62,9 +62,9 @@ impl KubeError {
             KubeError::Api { code: 401, .. } => {
                 "the kubeconfig's credentials were refused: log in again".into()
             }
-            KubeError::Api { code: 403, .. } => {
-                "the user needs RBAC access to that resource (see the README's RBAC section)".into()
-            }
+            KubeError::Api {
+                code: 403, message, ..
+            } => crate::permissions::forbidden_hint(message),
             KubeError::CrdsMissing => {
                 "install Calico's CRDs first (`kubectl calico-migrate import` installs them)".into()
             }

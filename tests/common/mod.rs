@@ -228,3 +228,15 @@ pub fn import_row(report: &serde_json::Value, kind: &str) -> serde_json::Value {
 pub fn assert_contains(text: &str, part: &str) {
     assert!(text.contains(part), "missing {part:?} in:\n{text}");
 }
+
+/// The JSON report of a command that must succeed; a failure shows both streams.
+#[track_caller]
+pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    json_output(output)
+}
