@@ -14,13 +14,11 @@ use common::{Env, assert_contains, json_output, stderr, stdout, succeeded};
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
 
-fn repository_file(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
 /// The documents of `deploy/rbac.yaml`.
 fn rbac_documents() -> Vec<Value> {
-    let text = std::fs::read_to_string(repository_file("deploy/rbac.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml"))
+            .unwrap();
     goyaml::from_yaml_documents(&text)
         .unwrap()
         .into_iter()
@@ -123,24 +121,6 @@ struct Restricted {
     kdd_manifest: PathBuf,
 }
 
-/// Calico's manifest `file` with every `kube-system` made `namespace`, keeping only the
-/// documents `keep` accepts.
-fn namespaced_manifest(
-    file: &str,
-    namespace: &str,
-    keep: impl Fn(&str) -> bool,
-    out: &Path,
-) -> PathBuf {
-    let text =
-        std::fs::read_to_string(repository_file(&format!("tests/fixtures/manifests/{file}")))
-            .unwrap()
-            .replace("kube-system", namespace);
-    let kept: Vec<&str> = text.split("\n---\n").filter(|d| keep(d)).collect();
-    let path = out.join(file);
-    std::fs::write(&path, kept.join("\n---\n")).unwrap();
-    path
-}
-
 impl Restricted {
     /// None against a real cluster: tokens are the local API server's.
     fn new(drop: Option<(&str, &str, &str)>) -> Option<Restricted> {
@@ -148,28 +128,9 @@ impl Restricted {
         let controls = env.install.kube.controls()?;
         let namespace = env.namespace().to_string();
         let dir = tempfile::tempdir().unwrap();
-        // The install as a user made it, but for its ConfigMap and Secret, which the test bed
-        // already wrote pointing at the test's etcd.
-        let etcd_manifest = namespaced_manifest(
-            "calico-etcd.yaml",
-            &namespace,
-            |d| !d.contains("\nkind: ConfigMap") && !d.contains("\nkind: Secret"),
-            dir.path(),
-        );
-        let kdd_manifest = namespaced_manifest("calico.yaml", &namespace, |_| true, dir.path());
-        let kubectl = common::kubectl().expect("kubectl is installed (scripts/install-deps)");
-        let applied = std::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(env.install.kube.kubeconfig())
-            .args(["apply", "-f"])
-            .arg(&etcd_manifest)
-            .output()
-            .unwrap();
-        assert!(
-            applied.status.success(),
-            "kubectl apply: {}",
-            stderr(&applied)
-        );
+        common::apply_etcd_workloads(&env, dir.path());
+        let kdd_manifest =
+            common::namespaced_manifest("calico.yaml", &namespace, |_| true, dir.path());
 
         // deploy/rbac.yaml for the install's namespace, less what the test drops.
         for mut document in rbac_documents() {

@@ -246,10 +246,23 @@ pub fn read_file<E>(
 ) -> Result<Summary, ReadError<E>> {
     let name = path.display().to_string();
     let open = || {
-        File::open(path).map_err(|error| ReadError::Io {
+        let file = File::open(path).map_err(|error| ReadError::Io {
             file: name.clone(),
             error,
-        })
+        })?;
+        // The file is read twice (its parts are counted first), and a device such as
+        // /dev/zero never ends.
+        match file.metadata() {
+            Ok(metadata) if !metadata.is_file() => Err(ReadError::Format(FormatError {
+                file: name.clone(),
+                line: None,
+                column: None,
+                message: "is not a regular file (a directory, a pipe or a device): write the \
+                          export to a file and give that file"
+                    .to_string(),
+            })),
+            _ => Ok(file),
+        }
     };
     let scan = scan(BufReader::with_capacity(1 << 16, open()?)).map_err(|error| ReadError::Io {
         file: name.clone(),
@@ -792,6 +805,9 @@ fn json_message(error: &serde_json::Error) -> String {
 /// when the file has no valid one (reading the file then says why).
 pub fn peek_cluster_information(path: &Path) -> Option<Value> {
     let file = File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut lines = LineReader::new(BufReader::with_capacity(1 << 16, file));
     let mut part = 1;
     let mut text = String::new();
@@ -2702,6 +2718,15 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         };
+        let not_a_file = match check_file(dir.path()) {
+            Err(ReadError::Format(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            not_a_file.message.starts_with("is not a regular file"),
+            "{not_a_file}"
+        );
+        assert!(peek_cluster_information(Path::new("/dev/zero")).is_none());
         let empty = check("empty", b"");
         assert_eq!(empty.line, None);
         assert!(empty.message.starts_with("the file is empty"), "{empty}");

@@ -240,3 +240,47 @@ pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
     );
     json_output(output)
 }
+
+/// Calico's manifest `file` (of tests/fixtures/manifests) with every `kube-system` made
+/// `namespace`, keeping only the documents `keep` accepts, written into `dir`.
+pub fn namespaced_manifest(
+    file: &str,
+    namespace: &str,
+    keep: impl Fn(&str) -> bool,
+    dir: &Path,
+) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests");
+    let text = std::fs::read_to_string(source.join(file))
+        .unwrap()
+        .replace("kube-system", namespace);
+    let kept: Vec<&str> = text.split("\n---\n").filter(|d| keep(d)).collect();
+    let path = dir.join(file);
+    std::fs::write(&path, kept.join("\n---\n")).unwrap();
+    path
+}
+
+/// Applies Calico's etcd manifest to the install with kubectl, as its user did, but for its
+/// ConfigMap and Secret, which the test bed already wrote pointing at the test's etcd. Returns
+/// the manifest applied (what `rollback --manifest` puts back).
+pub fn apply_etcd_workloads(env: &Env, dir: &Path) -> std::path::PathBuf {
+    let manifest = namespaced_manifest(
+        "calico-etcd.yaml",
+        env.namespace(),
+        |d| !d.contains("\nkind: ConfigMap") && !d.contains("\nkind: Secret"),
+        dir,
+    );
+    let applied =
+        std::process::Command::new(kubectl().expect("kubectl is installed (scripts/install-deps)"))
+            .arg("--kubeconfig")
+            .arg(env.install.kube.kubeconfig())
+            .args(["apply", "-f"])
+            .arg(&manifest)
+            .output()
+            .unwrap();
+    assert!(
+        applied.status.success(),
+        "kubectl apply: {}",
+        stderr(&applied)
+    );
+    manifest
+}
