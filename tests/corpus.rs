@@ -120,7 +120,7 @@ const CORPUS: &[(&str, At, &str)] = &[
     ),
     (
         "unterminated-quote.txt",
-        At::Line(18),
+        At::Line(17),
         "while scanning a quoted scalar",
     ),
     (

@@ -1022,10 +1022,9 @@ impl Document {
         let chunk_line = *chunk_line;
         let text = std::mem::take(chunk);
         let parsed = goyaml::from_yaml(&text).map_err(|error| {
-            let (line, column) = if error.line == 0 {
-                (chunk_line, None)
-            } else {
-                (chunk_line + error.line - 1, Some(error.column))
+            let (line, column) = match yaml_position(&error, &text) {
+                None => (chunk_line, None),
+                Some((line, column)) => (chunk_line + line - 1, column),
             };
             sink.error(
                 Some(line),
@@ -1081,10 +1080,9 @@ impl Document {
         }
         let streamed = self.gap.is_some();
         let value = goyaml::from_yaml(&self.text).map_err(|error| {
-            let (line, column) = if error.line == 0 {
-                (self.content_line, None)
-            } else {
-                (self.file_line(error.line), Some(error.column))
+            let (line, column) = match yaml_position(&error, &self.text) {
+                None => (self.content_line, None),
+                Some((line, column)) => (self.file_line(line), column),
             };
             sink.error(
                 Some(line),
@@ -1191,6 +1189,21 @@ impl Document {
             items,
         })
     }
+}
+
+/// Where a YAML error is in `text` (1-based line, and column), if the parser said. It reports
+/// the end of the input on the line after the last, which is in no file: that is the end of
+/// the last line.
+fn yaml_position(error: &goyaml::YamlError, text: &str) -> Option<(usize, Option<usize>)> {
+    if error.line == 0 {
+        return None;
+    }
+    let lines = text.lines().count().max(1);
+    Some(if error.line > lines {
+        (lines, None)
+    } else {
+        (error.line, Some(error.column))
+    })
 }
 
 /// Hands on the items of a document read whole; returns how many there were.
@@ -2430,9 +2443,9 @@ mod tests {
         let item = "- apiVersion: projectcalico.org/v3\n  kind: IPPool\n  metadata:\n    name: a\n";
         // In a streamed item (line 7: the bad line of the second item).
         let text = format!("{head}{item}{item}  spec: [unclosed\nkind: IPPoolList\n---\n{TAIL}");
-        // (The parser notices at the end of the item, the line that ends it.)
-        let error = assert_error(&text, Some(12), "invalid YAML in list document 1");
-        assert!(error.column.is_some());
+        // (The parser notices at the end of the item: its last line, with no column.)
+        let error = assert_error(&text, Some(11), "invalid YAML in list document 1");
+        assert_eq!(error.column, None);
         let text = format!("{head}{item}{item}  spec: {{a: b}}}}\nkind: IPPoolList\n---\n{TAIL}");
         let error = assert_error(&text, Some(11), "invalid YAML in list document 1");
         assert!(error.column.is_some());
@@ -2440,7 +2453,7 @@ mod tests {
         let text = format!(
             "{head}{item}{item}kind: IPPoolList\nmetadata: {{resourceVersion: \"1\"\n---\n{TAIL}"
         );
-        assert_error(&text, Some(13), "invalid YAML in list document 1");
+        assert_error(&text, Some(12), "invalid YAML in list document 1");
         let text = format!(
             "{head}{item}{item}kind: IPPoolList\nmetadata: {{resourceVersion: \"1\"}}}}\n---\n{TAIL}"
         );
