@@ -1,8 +1,9 @@
 //! Every flag that takes a value, given extreme values (zero, negative, huge, NaN, empty, very
-//! long, not UTF-8 paths, devices...): the plugin may refuse them (exit 2) or fail (exit 1), but
-//! never panics (exit 101, "panicked") and never hangs. Commands run against a real etcd and the
-//! local API server, stopped before they change anything (`run` and `rollback` without `--yes`,
-//! `import --dry-run`, `export --allow-unlocked` into a temporary directory).
+//! long, control and bidirectional characters, devices, paths that cannot be written...): the
+//! plugin may refuse them (exit 2) or fail (exit 1), but never panics (exit 101, "panicked") and
+//! never hangs. Commands run against a real etcd and the local API server, stopped before they
+//! change anything (`run` and `rollback` without `--yes`, `import --dry-run`, `export
+//! --allow-unlocked` into a temporary directory).
 
 mod common;
 
@@ -264,9 +265,6 @@ fn no_flag_value_makes_the_plugin_panic_or_hang() {
         failures.len(),
         failures.join("\n---\n")
     );
-    // The export never wrote outside the temporary directory: it is still there, and nothing
-    // else was created beside it.
-    assert!(dir.path().is_dir());
 }
 
 /// Values no Duration or rate can hold were once panics: they are usage errors now.

@@ -539,7 +539,7 @@ fn invalid_files_are_rejected_with_the_cluster_untouched() {
                 "bad-yaml",
                 "apiVersion: projectcalico.org/v3\nitems:\n- kind: [unclosed\n---\n===\n{}\n===\n{}\n",
             ),
-            "bad-yaml:4:1: invalid YAML in list document 1",
+            "bad-yaml:3: invalid YAML in list document 1",
         ),
         (
             write(

@@ -816,7 +816,7 @@ fn finished_reading(groups: Groups, path: &Path) -> Result<(), Error> {
         }
         Err(ReadError::Format(error)) => Err(Error::failed(
             error.to_string(),
-            "nothing was changed in the cluster; recreate the file with kubectl calico-migrate export",
+            "nothing was changed in the cluster; correct the file where the message points, or recreate it with kubectl calico-migrate export",
         )),
         Err(ReadError::Callback(_)) => Err(Error::failed(
             "reading the file stopped unexpectedly",
