@@ -316,7 +316,7 @@ impl NodeMapArgs {
     pub fn explicit(&self) -> Result<BTreeMap<String, String>, Error> {
         let mut map = BTreeMap::new();
         if let Some(path) = &self.node_map_file {
-            let text = std::fs::read_to_string(path).map_err(Error::io(format!(
+            let text = crate::input::read_to_string(path).map_err(Error::io(format!(
                 "reading node map file {}",
                 path.display()
             )))?;

@@ -19,6 +19,7 @@ pub mod digest;
 pub mod error;
 pub mod etcd;
 pub mod format;
+pub mod input;
 pub mod journal;
 pub mod kdd;
 pub mod kinds;

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::error::Blocker;
 use crate::kdd::rest::{Rest, RestError};
 use crate::kinds::{CalicoKind, CrdApi};
 
@@ -54,9 +55,9 @@ pub fn migration(api: CrdApi) -> Vec<Permission> {
         Permission {
             group: "",
             resource: "secrets".into(),
-            verbs: &["get"],
+            verbs: &["get", "patch"],
             scope: Scope::CalicoNamespace,
-            why: "read the etcd TLS material in calico-etcd-secrets",
+            why: "read the etcd TLS material in calico-etcd-secrets, apply the etcd manifest's Secret on rollback",
         },
         Permission {
             group: "",
@@ -110,9 +111,11 @@ pub fn migration(api: CrdApi) -> Vec<Permission> {
         Permission {
             group: "rbac.authorization.k8s.io",
             resource: "clusterroles".into(),
-            verbs: &["get", "patch"],
+            // Kubernetes lets nobody grant permissions they do not hold: `escalate` lets the
+            // manifest's roles be written, `bind` lets its bindings name them.
+            verbs: &["get", "patch", "escalate", "bind"],
             scope: Scope::Cluster,
-            why: "apply the manifest's cluster roles",
+            why: "apply the manifest's cluster roles (which grant more than the migration holds)",
         },
         Permission {
             group: "rbac.authorization.k8s.io",
@@ -197,6 +200,59 @@ pub fn any_api() -> Vec<Permission> {
     all
 }
 
+/// What `import` uses of [`migration`]: it reads Namespaces, writes Nodes' annotations, installs
+/// Calico's CRDs and writes Calico's objects (deleting some only with `sync`).
+pub fn import(api: CrdApi, sync: bool) -> Vec<Permission> {
+    migration(api)
+        .into_iter()
+        .filter_map(|mut permission| {
+            let verbs: &'static [&'static str] =
+                match (permission.group, permission.resource.as_str()) {
+                    ("", "namespaces") => &["get"],
+                    ("", "nodes") => &["get", "list", "patch"],
+                    ("apiextensions.k8s.io", _) => &["get", "list", "create"],
+                    (group, _) if group == api.group() && sync => {
+                        &["get", "list", "create", "update", "delete"]
+                    }
+                    (group, _) if group == api.group() => &["get", "list", "create", "update"],
+                    _ => return None,
+                };
+            permission.verbs = verbs;
+            Some(permission)
+        })
+        .collect()
+}
+
+/// Where the user finds every permission the migration needs.
+const GRANT_ALL: &str = "deploy/rbac.yaml has every permission the migration uses: edit its subjects and namespace, then `kubectl apply -f deploy/rbac.yaml` as a cluster admin";
+
+/// What to do about a 403 whose message is kube-apiserver's (`... User "u" cannot patch resource
+/// "nodes" in API group "" at the cluster scope`): grant that verb on that resource.
+pub fn forbidden_hint(message: &str) -> String {
+    let quoted = |after: &str| -> Option<String> {
+        let rest = &message[message.find(after)? + after.len()..];
+        let rest = rest.strip_prefix('"')?;
+        Some(rest[..rest.find('"')?].to_string())
+    };
+    let verb = message
+        .find(" cannot ")
+        .and_then(|at| message[at + 8..].split(' ').next())
+        .map(str::to_string);
+    match (verb, quoted(" resource "), quoted(" in API group ")) {
+        (Some(verb), Some(resource), Some(group)) => {
+            let denied = Denied {
+                verb,
+                group,
+                resource,
+                namespace: quoted(" in the namespace "),
+                why: String::new(),
+            };
+            format!("grant the user {denied}; {GRANT_ALL}")
+        }
+        _ => format!("the user lacks a permission the migration needs; {GRANT_ALL}"),
+    }
+}
+
 /// A permission the API server says the user lacks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Denied {
@@ -223,6 +279,22 @@ impl std::fmt::Display for Denied {
                 Some(ns) => format!(" in namespace {ns}"),
                 None => String::new(),
             }
+        )
+    }
+}
+
+impl Denied {
+    /// The denial as something that stops the migration, with what to grant.
+    pub fn blocker(&self) -> Blocker {
+        Blocker::new(
+            format!(
+                "the user may not {self}, which the migration needs to {}",
+                self.why
+            ),
+            format!(
+                "grant it: verb {:?} on resource {:?} in API group {:?}; {GRANT_ALL}",
+                self.verb, self.resource, self.group
+            ),
         )
     }
 }
@@ -320,5 +392,57 @@ mod tests {
             why: String::new(),
         };
         assert_eq!(denied.to_string(), "patch nodes (API group core)");
+    }
+
+    #[test]
+    fn import_uses_a_part_of_the_migrations_permissions() {
+        for api in CrdApi::ALL {
+            let all = migration(api);
+            for sync in [false, true] {
+                for permission in import(api, sync) {
+                    let granted = all
+                        .iter()
+                        .find(|p| p.group == permission.group && p.resource == permission.resource)
+                        .expect("in the migration's table");
+                    for verb in permission.verbs {
+                        assert!(
+                            granted.verbs.contains(verb),
+                            "{verb} {}",
+                            permission.resource
+                        );
+                    }
+                }
+            }
+        }
+        let deletes = |sync| {
+            import(CrdApi::V1, sync)
+                .iter()
+                .any(|p| p.verbs.contains(&"delete"))
+        };
+        assert!(!deletes(false));
+        assert!(deletes(true));
+    }
+
+    #[test]
+    fn forbidden_messages_name_what_to_grant() {
+        let hint = forbidden_hint(
+            r#"nodes "n1" is forbidden: User "alice" cannot patch resource "nodes" in API group "" at the cluster scope"#,
+        );
+        assert!(
+            hint.starts_with("grant the user patch nodes (API group core); "),
+            "{hint}"
+        );
+        assert!(hint.contains("kubectl apply -f deploy/rbac.yaml"), "{hint}");
+        let hint = forbidden_hint(
+            r#"deployments.apps "calico-kube-controllers" is forbidden: User "alice" cannot update resource "deployments/scale" in API group "apps" in the namespace "kube-system""#,
+        );
+        assert!(
+            hint.starts_with(
+                "grant the user update deployments/scale (API group apps) in namespace kube-system; "
+            ),
+            "{hint}"
+        );
+        let hint = forbidden_hint("forbidden");
+        assert!(hint.contains("deploy/rbac.yaml"), "{hint}");
     }
 }

@@ -4,7 +4,7 @@
 //! objects a group (kind) at a time; of several entries for one object the last is kept
 //! (calicoctl's rule, see `convert::merge`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -75,29 +75,8 @@ pub fn spawn(
     (rx, handle)
 }
 
-/// The ClusterInformation of part 2, found by scanning lines for the separators, without
-/// parsing the YAML of part 1 (import needs the source's Calico version before it converts).
-pub fn peek_cluster_information(path: &Path) -> Option<Value> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).ok()?;
-    let mut part = 0;
-    let mut text = String::new();
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.ok()?;
-        if line.trim_end_matches('\r') == "===" {
-            part += 1;
-            if part == 2 {
-                return serde_json::from_str(&text).ok();
-            }
-            continue;
-        }
-        if part == 1 {
-            text.push_str(&line);
-            text.push('\n');
-        }
-    }
-    None
-}
+/// The ClusterInformation of part 2, read without parsing part 1 (bounded like the reader).
+pub use crate::format::export_reader::peek_cluster_information;
 
 /// One object of a group, kept compact until it is needed: JSON text takes several times less
 /// memory than a parsed value, and a group can hold tens of thousands of objects.

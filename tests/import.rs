@@ -8,21 +8,11 @@ mod common;
 use calico_migrate::kinds::CrdApi;
 use common::{
     Env, Exported, api_flag, assert_contains, create_calico, get_calico, import_row,
-    install_calico_crds, json_output, list_calico, stderr, stdout,
+    install_calico_crds, json_output, list_calico, stderr, stdout, succeeded,
 };
 use serde_json::{Value, json};
 use testbed::datasets::{self, Release};
 use testbed::{EtcdMode, calico};
-
-fn succeeded(output: &std::process::Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
-}
 
 fn assert_verified(exported: &Exported, api: CrdApi) {
     let mut args = vec!["-o", "json"];
@@ -676,7 +666,7 @@ fn invalid_files_are_rejected_in(api: CrdApi) {
                 "bad-yaml",
                 "apiVersion: projectcalico.org/v3\nitems:\n- kind: [unclosed\n---\n===\n{}\n===\n{}\n",
             ),
-            "bad-yaml:4:1: invalid YAML in list document 1",
+            "bad-yaml:3: invalid YAML in list document 1",
         ),
         (
             write(

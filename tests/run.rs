@@ -6,12 +6,12 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
 use calico_migrate::kinds::CrdApi;
 use common::{
-    Env, assert_contains, install_calico_crds, json_output, kubectl, list_calico, stderr, stdout,
+    Env, assert_contains, install_calico_crds, json_output, list_calico, stderr, stdout, succeeded,
 };
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
@@ -24,48 +24,6 @@ struct Cluster {
     etcd_manifest: PathBuf,
 }
 
-/// Calico's manifest with every `kube-system` made the test's namespace.
-fn manifest_for(file: &str, namespace: &str, dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/manifests/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let path = dir.join(file);
-    std::fs::write(&path, text.replace("kube-system", namespace)).unwrap();
-    path
-}
-
-/// Fills the etcd manifest's ConfigMap and Secret in with the test's etcd, as a user does with
-/// their own endpoints and certificates.
-fn fill_in_etcd(manifest: &Path, env: &Env) {
-    let (data, secret) = testbed::install::etcd_config(&env.install.etcd).unwrap();
-    let mut text = std::fs::read_to_string(manifest).unwrap();
-    for key in ["etcd_endpoints", "etcd_ca", "etcd_cert", "etcd_key"] {
-        let line = text
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{key}:")))
-            .unwrap()
-            .to_string();
-        text = text.replace(
-            &line,
-            &format!("  {key}: {:?}", data.get(key).cloned().unwrap_or_default()),
-        );
-    }
-    let mut filled = String::new();
-    for (key, value) in &secret {
-        filled.push_str(&format!(
-            "  {key}: {}\n",
-            data_encoding::BASE64.encode(value)
-        ));
-    }
-    text = text.replace(
-        "  # etcd-key: null\n  # etcd-cert: null\n  # etcd-ca: null\n",
-        &filled,
-    );
-    std::fs::write(manifest, text).unwrap();
-}
-
 impl Cluster {
     fn new() -> Cluster {
         Cluster::with_manifest("calico.yaml")
@@ -75,31 +33,14 @@ impl Cluster {
     fn with_manifest(kdd_manifest: &str) -> Cluster {
         let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
         let dir = tempfile::tempdir().unwrap();
-        let namespace = env.namespace().to_string();
-        let kdd_manifest = manifest_for(kdd_manifest, &namespace, dir.path());
-        let etcd_manifest = manifest_for("calico-etcd.yaml", &namespace, dir.path());
-        fill_in_etcd(&etcd_manifest, &env);
-        let cluster = Cluster {
+        let (etcd_manifest, kdd_manifest) =
+            common::apply_etcd_manifest(&env, kdd_manifest, dir.path());
+        Cluster {
             env,
             dir,
             kdd_manifest,
             etcd_manifest,
-        };
-        // The install as the user made it: `kubectl apply -f calico-etcd.yaml`.
-        let kubectl = kubectl().expect("kubectl is installed (scripts/install-deps)");
-        let output = std::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(cluster.env.install.kube.kubeconfig())
-            .args(["apply", "-f"])
-            .arg(&cluster.etcd_manifest)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "kubectl apply: {}",
-            stderr(&output)
-        );
-        cluster
+        }
     }
 
     fn namespace(&self) -> &str {
@@ -205,16 +146,6 @@ impl Cluster {
             stderr(&output)
         );
     }
-}
-
-fn succeeded(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
 }
 
 fn env_names(container: &Value) -> Vec<String> {
@@ -717,11 +648,15 @@ fn plan_says_which_api_group_and_why_and_refuses_a_manifest_that_would_run_calic
     );
     // The v3 manifest with v1 data is consistent (both groups served: Calico uses v1), and
     // plan says how to migrate into native v3 instead.
-    let v3_manifest = manifest_for(
-        "calico-v3-crds.yaml",
-        cluster.namespace(),
-        cluster.dir.path(),
-    );
+    let v3_manifest = cluster.dir.path().join("calico-v3-crds.yaml");
+    std::fs::write(
+        &v3_manifest,
+        cluster
+            .env
+            .install
+            .manifest(include_str!("fixtures/manifests/calico-v3-crds.yaml")),
+    )
+    .unwrap();
     let output = cluster
         .env
         .plugin()

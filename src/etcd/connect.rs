@@ -192,7 +192,7 @@ fn connect_options(
 fn read_pem(what: &'static str, pem: &Sourced<Pem>) -> Result<Vec<u8>, EtcdError> {
     let data = match &pem.value {
         Pem::Data(data) => data.clone(),
-        Pem::File(path) => std::fs::read(path).map_err(|error| EtcdError::ReadPem {
+        Pem::File(path) => crate::input::read(path).map_err(|error| EtcdError::ReadPem {
             what,
             path: path.display().to_string(),
             from: pem.source.clone(),

@@ -55,6 +55,15 @@
 //!
 //! Input may use CR LF line ends and start with a UTF-8 byte order mark; anything that is not
 //! UTF-8 is an error naming its line.
+//!
+//! # Limits
+//!
+//! Memory stays bounded whatever the file holds. No line of the YAML or the ClusterInformation
+//! may be longer than [`MAX_LINE`] (no Calico object has such a line), and no text parsed at
+//! once (a streamed item, a document read whole, the ClusterInformation) longer than
+//! [`MAX_PARSED`]; the IPAM JSON, which may be written on one line, is read in pieces of
+//! [`MAX_LINE`], and none of its entries may be longer than [`MAX_LINE`]. The YAML parser bounds
+//! nesting and alias expansion (see [`goyaml`]).
 
 use std::convert::Infallible;
 use std::fmt;
@@ -71,6 +80,13 @@ use crate::kinds::IpamKind;
 
 /// What to do about a broken file, added to most format errors.
 const RECREATE: &str = "recreate it with kubectl calico-migrate export";
+
+/// The longest line of the YAML and ClusterInformation parts, and the pieces the IPAM JSON is
+/// read in.
+pub const MAX_LINE: usize = 8 << 20;
+/// The most text parsed at once: one streamed item, one document read whole, or the
+/// ClusterInformation.
+pub const MAX_PARSED: usize = 8 << 20;
 
 /// One thing read from the file, in file order.
 #[derive(Clone, Debug, PartialEq)]
@@ -230,18 +246,50 @@ pub fn read_file<E>(
 ) -> Result<Summary, ReadError<E>> {
     let name = path.display().to_string();
     let open = || {
-        File::open(path).map_err(|error| ReadError::Io {
-            file: name.clone(),
-            error,
-        })
-    };
-    let parts =
-        count_parts(BufReader::with_capacity(1 << 16, open()?)).map_err(|error| ReadError::Io {
+        let file = File::open(path).map_err(|error| ReadError::Io {
             file: name.clone(),
             error,
         })?;
-    if parts != 3 {
-        return Err(ReadError::Format(parts_error(&name, parts)));
+        // The file is read twice (its parts are counted first), and a device such as
+        // /dev/zero never ends.
+        match file.metadata() {
+            Ok(metadata) if !metadata.is_file() => Err(ReadError::Format(FormatError {
+                file: name.clone(),
+                line: None,
+                column: None,
+                message: "is not a regular file (a directory, a pipe or a device): write the \
+                          export to a file and give that file"
+                    .to_string(),
+            })),
+            _ => Ok(file),
+        }
+    };
+    let scan = scan(BufReader::with_capacity(1 << 16, open()?)).map_err(|error| ReadError::Io {
+        file: name.clone(),
+        error,
+    })?;
+    if let Some((line, message)) = scan.not_text {
+        return Err(ReadError::Format(FormatError {
+            file: name,
+            line: Some(line),
+            column: None,
+            message,
+        }));
+    }
+    if scan.lines == 0 {
+        return Err(ReadError::Format(FormatError {
+            file: name,
+            line: None,
+            column: None,
+            message: format!("the file is empty: {RECREATE}"),
+        }));
+    }
+    if scan.parts != 3 {
+        return Err(ReadError::Format(parts_error(
+            &name,
+            scan.parts,
+            scan.near_separator,
+        )));
     }
     read(BufReader::with_capacity(1 << 16, open()?), &name, on_event)
 }
@@ -313,30 +361,67 @@ impl Collector {
     }
 }
 
-fn parts_error(file: &str, parts: usize) -> FormatError {
+/// The file has `parts` parts; `near_separator` is the first line that would be a separator but
+/// for blanks around it.
+fn parts_error(file: &str, parts: usize, near_separator: Option<usize>) -> FormatError {
     let plural = if parts == 1 { "" } else { "s" };
+    let near = match near_separator {
+        Some(line) => format!(
+            " (line {line} has blanks around its \"===\": a separator is a line that is exactly \"===\")"
+        ),
+        None => String::new(),
+    };
     FormatError {
         file: file.to_string(),
-        line: None,
+        line: near_separator,
         column: None,
         message: format!(
             "found {parts} part{plural} where an export file has 3 (the YAML resources, the \
-             ClusterInformation JSON and the IPAM JSON, separated by lines \"===\"); the file is \
-             incomplete or was changed: {RECREATE}"
+             ClusterInformation JSON and the IPAM JSON, separated by lines \"===\"){near}; the \
+             file is not an export file, or is incomplete or was changed: {RECREATE}"
         ),
     }
 }
 
-/// Counts the parts of a file: one more than its `===` lines.
-fn count_parts<R: BufRead>(input: R) -> io::Result<usize> {
+/// A line that would be a part separator but for blanks around it.
+fn is_near_separator(line: &[u8]) -> bool {
+    line != b"===" && line.trim_ascii() == b"==="
+}
+
+/// What a first pass over a file finds, before anything in it is acted on.
+struct Scan {
+    /// One more than its `===` lines.
+    parts: usize,
+    lines: usize,
+    /// The first line that is not UTF-8 text, and why.
+    not_text: Option<(usize, String)>,
+    near_separator: Option<usize>,
+}
+
+fn scan<R: BufRead>(input: R) -> io::Result<Scan> {
     let mut lines = LineReader::new(input);
-    let mut parts = 1;
+    let mut scan = Scan {
+        parts: 1,
+        lines: 0,
+        not_text: None,
+        near_separator: None,
+    };
     while lines.next_raw()? {
-        if lines.content() == b"===" {
-            parts += 1;
+        if lines.is_separator() {
+            scan.parts += 1;
+        } else if scan.not_text.is_none()
+            && let Err(message) = lines.piece_text()
+        {
+            scan.not_text = Some((lines.line, message));
+        } else if scan.near_separator.is_none()
+            && lines.is_whole()
+            && is_near_separator(lines.content())
+        {
+            scan.near_separator = Some(lines.line);
         }
     }
-    Ok(parts)
+    scan.lines = lines.line;
+    Ok(scan)
 }
 
 // ---------------------------------------------------------------------------
@@ -345,13 +430,19 @@ fn count_parts<R: BufRead>(input: R) -> io::Result<usize> {
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// The input, one line at a time, into a reused buffer.
+/// The input, one line at a time, into a reused buffer. A line longer than [`MAX_LINE`] comes
+/// in pieces of at most that size (each ending at a character boundary), so that memory stays
+/// bounded; most callers refuse such lines.
 struct LineReader<R> {
     input: R,
-    /// The line last read, with its line break.
+    /// The piece last read: the whole line with its line break, unless the line is longer.
     raw: Vec<u8>,
-    /// Its 1-based number (0 before the first line).
+    /// The 1-based number of its line (0 before the first line).
     line: usize,
+    /// Whether the line goes on after this piece.
+    partial: bool,
+    /// Bytes of the line before this piece.
+    offset: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -360,47 +451,123 @@ impl<R: BufRead> LineReader<R> {
             input,
             raw: Vec::new(),
             line: 0,
+            partial: false,
+            offset: 0,
         }
     }
 
-    /// Reads the next line; false at the end of the input.
+    /// Reads the next line, or the next piece of a long line; false at the end of the input.
     fn next_raw(&mut self) -> io::Result<bool> {
+        self.offset = if self.partial {
+            self.offset + self.raw.len()
+        } else {
+            0
+        };
         self.raw.clear();
-        if self.input.read_until(b'\n', &mut self.raw)? == 0 {
+        let limit = MAX_LINE as u64;
+        let read = (&mut self.input)
+            .take(limit)
+            .read_until(b'\n', &mut self.raw)?;
+        if read == 0 {
+            self.partial = false;
             return Ok(false);
         }
-        self.line += 1;
-        if self.line == 1 && self.raw.starts_with(BOM) {
-            self.raw.drain(..BOM.len());
+        self.partial = !self.raw.ends_with(b"\n") && read as u64 == limit;
+        // A piece ends at a character boundary, so that each piece is text on its own.
+        while self.partial && ends_inside_character(&self.raw) {
+            let mut byte = [0];
+            if self.input.read(&mut byte)? == 0 {
+                break;
+            }
+            self.raw.push(byte[0]);
+            self.partial = byte[0] != b'\n';
+        }
+        if self.offset == 0 {
+            self.line += 1;
+            if self.line == 1 && self.raw.starts_with(BOM) {
+                self.raw.drain(..BOM.len());
+            }
         }
         Ok(true)
     }
 
-    /// The line last read without its line break (LF or CR LF).
+    /// Whether the piece last read is a whole line.
+    fn is_whole(&self) -> bool {
+        !self.partial && self.offset == 0
+    }
+
+    /// Whether the line last read is a part separator.
+    fn is_separator(&self) -> bool {
+        self.is_whole() && self.content() == b"==="
+    }
+
+    /// The piece last read without its line break (LF or CR LF).
     fn content(&self) -> &[u8] {
+        if self.partial {
+            return &self.raw;
+        }
         let line = self.raw.strip_suffix(b"\n").unwrap_or(&self.raw);
         line.strip_suffix(b"\r").unwrap_or(line)
     }
 
-    /// The line last read as text, or why it is not UTF-8.
+    /// The line last read as text, or why it cannot be: it is not UTF-8, or it is longer than
+    /// [`MAX_LINE`].
     fn text(&self) -> Result<&str, String> {
+        if !self.is_whole() {
+            return Err(format!(
+                "the line is longer than {} MiB; no line of an export file's YAML or \
+                 ClusterInformation is that long, so the file is damaged or is not an export file: \
+                 {RECREATE}",
+                MAX_LINE >> 20
+            ));
+        }
+        self.piece_text()
+    }
+
+    /// The piece last read as text, or why it is not UTF-8.
+    fn piece_text(&self) -> Result<&str, String> {
         std::str::from_utf8(self.content())
-            .map_err(|error| not_utf8(self.line, self.content(), error))
+            .map_err(|error| not_utf8(self.line, self.offset, self.content(), error))
     }
 }
 
-fn not_utf8(line: usize, content: &[u8], error: std::str::Utf8Error) -> String {
+/// Whether `bytes` end in the middle of a UTF-8 encoded character.
+fn ends_inside_character(bytes: &[u8]) -> bool {
+    for back in 1..=bytes.len().min(3) {
+        let byte = bytes[bytes.len() - back];
+        if byte & 0xC0 == 0x80 {
+            continue;
+        }
+        let length = match byte {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return length > back;
+    }
+    false
+}
+
+/// Why a line is not UTF-8; `offset` is where the piece `content` starts in its line.
+fn not_utf8(line: usize, offset: usize, content: &[u8], error: std::str::Utf8Error) -> String {
     let at = error.valid_up_to();
-    if line == 1 && (content.starts_with(b"\xFF\xFE") || content.starts_with(b"\xFE\xFF")) {
-        return "the file is UTF-16 text (as PowerShell's `>` writes it), not UTF-8: convert it to UTF-8 \
-                (for example with `iconv -f UTF-16 -t UTF-8`) or write the export to a file directly"
-            .to_string();
+    if line == 1 && offset == 0 {
+        if content.starts_with(b"\xFF\xFE") || content.starts_with(b"\xFE\xFF") {
+            return "the file is UTF-16 text (as PowerShell's `>` writes it), not UTF-8: convert it to UTF-8 \
+                    (for example with `iconv -f UTF-16 -t UTF-8`) or write the export to a file directly"
+                .to_string();
+        }
+        if content.starts_with(b"\x1F\x8B") {
+            return "the file is gzip-compressed: decompress it first (for example with `gunzip`)"
+                .to_string();
+        }
     }
     let byte = content.get(at).copied().unwrap_or(0);
     format!(
         "the line is not UTF-8 text (byte 0x{byte:02X} at byte {} of the line); an export file is UTF-8: \
          {RECREATE}",
-        at + 1
+        offset + at + 1
     )
 }
 
@@ -503,16 +670,20 @@ fn read_with<R: BufRead, E>(
     };
 
     // Part 1: the YAML list documents.
+    let mut near_separator = None;
     let mut document = Document::new(1, stream_items);
     loop {
         if !lines.next_raw().map_err(io_error)? {
             document.finish(&mut sink)?;
-            return Err(ReadError::Format(parts_error(name, 1)));
+            return Err(ReadError::Format(parts_error(name, 1, near_separator)));
         }
         let n = lines.line;
         let line = lines
             .text()
             .map_err(|message| sink.error(Some(n), None, message))?;
+        if near_separator.is_none() && is_near_separator(line.as_bytes()) {
+            near_separator = Some(n);
+        }
         if line == "===" {
             document.finish(&mut sink)?;
             break;
@@ -536,17 +707,30 @@ fn read_with<R: BufRead, E>(
     let mut text = String::new();
     loop {
         if !lines.next_raw().map_err(io_error)? {
-            return Err(ReadError::Format(parts_error(name, 2)));
+            return Err(ReadError::Format(parts_error(name, 2, near_separator)));
         }
         let n = lines.line;
         let line = lines
             .text()
             .map_err(|message| sink.error(Some(n), None, message))?;
+        if near_separator.is_none() && is_near_separator(line.as_bytes()) {
+            near_separator = Some(n);
+        }
         if line == "===" {
             break;
         }
         text.push_str(line);
         text.push('\n');
+        if text.len() > MAX_PARSED {
+            return Err(sink.error(
+                Some(first),
+                None,
+                format!(
+                    "the ClusterInformation part is longer than {} MiB; it is one small object: {RECREATE}",
+                    MAX_PARSED >> 20
+                ),
+            ));
+        }
     }
     let cluster_information = parse_cluster_information(&text, first, &sink)?;
     drop(text);
@@ -616,6 +800,34 @@ fn json_message(error: &serde_json::Error) -> String {
         .unwrap_or(text)
 }
 
+/// The ClusterInformation of part 2, found by scanning for the separators without parsing the
+/// YAML of part 1 (import needs the source's Calico version before it converts anything); None
+/// when the file has no valid one (reading the file then says why).
+pub fn peek_cluster_information(path: &Path) -> Option<Value> {
+    let file = File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut lines = LineReader::new(BufReader::with_capacity(1 << 16, file));
+    let mut part = 1;
+    let mut text = String::new();
+    while lines.next_raw().ok()? {
+        if lines.is_separator() {
+            part += 1;
+            if part == 3 {
+                return serde_json::from_str(&text).ok();
+            }
+        } else if part == 2 {
+            text.push_str(lines.text().ok()?);
+            text.push('\n');
+            if text.len() > MAX_PARSED {
+                return None;
+            }
+        }
+    }
+    None
+}
+
 // ---------------------------------------------------------------------------
 // Part 1: one YAML document
 // ---------------------------------------------------------------------------
@@ -634,7 +846,11 @@ enum DocState {
     /// Lines go to the document's text.
     Text,
     /// After an `items:` line with no value: waiting for the first item.
-    ItemsKey { line: String, pending: Vec<String> },
+    ItemsKey {
+        line: String,
+        pending: Vec<String>,
+        pending_bytes: usize,
+    },
     /// Inside the items: the current item's lines.
     Items { chunk: String, chunk_line: usize },
 }
@@ -708,6 +924,7 @@ impl Document {
                     self.state = DocState::ItemsKey {
                         line: line.to_string(),
                         pending: Vec::new(),
+                        pending_bytes: 0,
                     };
                 } else {
                     self.push_text(line);
@@ -716,8 +933,10 @@ impl Document {
             DocState::ItemsKey {
                 line: key_line,
                 pending,
+                pending_bytes,
             } => {
                 if blank {
+                    *pending_bytes += line.len() + 1;
                     pending.push(line.to_string());
                 } else if is_item_start(line) {
                     self.gap = Some(Gap {
@@ -764,7 +983,35 @@ impl Document {
                 }
             }
         }
-        Ok(())
+        self.check_size(n, sink)
+    }
+
+    /// Refuses to hold more than [`MAX_PARSED`] bytes for one parse.
+    fn check_size<E>(&self, n: usize, sink: &Sink<'_, E>) -> Result<(), ReadError<E>> {
+        let held = self.text.len()
+            + match &self.state {
+                DocState::Text => 0,
+                DocState::ItemsKey { pending_bytes, .. } => *pending_bytes,
+                DocState::Items { chunk, .. } => chunk.len(),
+            };
+        if held <= MAX_PARSED {
+            return Ok(());
+        }
+        let limit = MAX_PARSED >> 20;
+        let message = match &self.state {
+            DocState::Items { chunk_line, .. } => format!(
+                "the item of list document {} that starts at line {chunk_line} is longer than \
+                 {limit} MiB; no Calico object is that large, so the file is damaged: {RECREATE}",
+                self.number
+            ),
+            _ => format!(
+                "list document {} is longer than {limit} MiB without being in the layout export \
+                 writes (each item starting with a \"- \" line at column 0 under \"items:\"), which \
+                 is read one item at a time; such a document would be read whole: {RECREATE}",
+                self.number
+            ),
+        };
+        Err(sink.error(Some(n), None, message))
     }
 
     /// Parses the item being collected and hands it on.
@@ -775,10 +1022,9 @@ impl Document {
         let chunk_line = *chunk_line;
         let text = std::mem::take(chunk);
         let parsed = goyaml::from_yaml(&text).map_err(|error| {
-            let (line, column) = if error.line == 0 {
-                (chunk_line, None)
-            } else {
-                (chunk_line + error.line - 1, Some(error.column))
+            let (line, column) = match yaml_position(&error, &text) {
+                None => (chunk_line, None),
+                Some((line, column)) => (chunk_line + line - 1, column),
             };
             sink.error(
                 Some(line),
@@ -817,7 +1063,7 @@ impl Document {
     fn finish<E>(mut self, sink: &mut Sink<'_, E>) -> Result<(), ReadError<E>> {
         match std::mem::replace(&mut self.state, DocState::Text) {
             DocState::Text => {}
-            DocState::ItemsKey { line, pending } => {
+            DocState::ItemsKey { line, pending, .. } => {
                 // `items:` and nothing after it: null.
                 self.push_text(&line);
                 for p in &pending {
@@ -834,10 +1080,9 @@ impl Document {
         }
         let streamed = self.gap.is_some();
         let value = goyaml::from_yaml(&self.text).map_err(|error| {
-            let (line, column) = if error.line == 0 {
-                (self.content_line, None)
-            } else {
-                (self.file_line(error.line), Some(error.column))
+            let (line, column) = match yaml_position(&error, &self.text) {
+                None => (self.content_line, None),
+                Some((line, column)) => (self.file_line(line), column),
             };
             sink.error(
                 Some(line),
@@ -946,6 +1191,21 @@ impl Document {
     }
 }
 
+/// Where a YAML error is in `text` (1-based line, and column), if the parser said. It reports
+/// the end of the input on the line after the last, which is in no file: that is the end of
+/// the last line.
+fn yaml_position(error: &goyaml::YamlError, text: &str) -> Option<(usize, Option<usize>)> {
+    if error.line == 0 {
+        return None;
+    }
+    let lines = text.lines().count().max(1);
+    Some(if error.line > lines {
+        (lines, None)
+    } else {
+        (error.line, Some(error.column))
+    })
+}
+
 /// Hands on the items of a document read whole; returns how many there were.
 fn whole_document_items<E>(
     map: &mut Map<String, Value>,
@@ -1020,11 +1280,14 @@ struct PartReader<'a, R> {
     hit_separator: bool,
     saw_content: bool,
     failure: Option<PartFailure>,
+    /// Bytes read since the last IPAM entry was handed on (shared with [`IpamCtx`]).
+    entry_bytes: &'a std::cell::Cell<usize>,
 }
 
 enum PartFailure {
     Io(io::Error),
     NotUtf8 { line: usize, message: String },
+    TooLarge { line: usize },
 }
 
 impl<R: BufRead> Read for PartReader<'_, R> {
@@ -1034,6 +1297,15 @@ impl<R: BufRead> Read for PartReader<'_, R> {
                 let n = out.len().min(self.lines.raw.len() - self.pos);
                 out[..n].copy_from_slice(&self.lines.raw[self.pos..self.pos + n]);
                 self.pos += n;
+                self.entry_bytes.set(self.entry_bytes.get() + n);
+                if self.entry_bytes.get() > MAX_LINE {
+                    self.done = true;
+                    self.failure = Some(PartFailure::TooLarge {
+                        line: self.lines.line,
+                    });
+                    self.lines.raw.clear();
+                    return Err(io::Error::other("entry too large"));
+                }
                 return Ok(n);
             }
             if self.done {
@@ -1053,13 +1325,13 @@ impl<R: BufRead> Read for PartReader<'_, R> {
                     return Err(io::Error::other("read failed"));
                 }
             }
-            if self.lines.content() == b"===" {
+            if self.lines.is_separator() {
                 self.done = true;
                 self.hit_separator = true;
                 self.lines.raw.clear();
                 return Ok(0);
             }
-            if let Err(message) = self.lines.text() {
+            if let Err(message) = self.lines.piece_text() {
                 self.done = true;
                 self.failure = Some(PartFailure::NotUtf8 {
                     line: self.lines.line,
@@ -1083,10 +1355,12 @@ trait EntrySink {
 struct IpamCtx<'s, 'f, E> {
     sink: &'s mut Sink<'f, E>,
     callback_error: Option<E>,
+    entry_bytes: &'s std::cell::Cell<usize>,
 }
 
 impl<E> EntrySink for IpamCtx<'_, '_, E> {
     fn accept(&mut self, entry: IpamEntry) -> bool {
+        self.entry_bytes.set(0);
         self.sink.summary.ipam[ipam_index(entry.kind)] += 1;
         match (self.sink.on_event)(Event::Ipam(entry)) {
             Ok(()) => true,
@@ -1108,6 +1382,7 @@ fn read_ipam<R: BufRead, E>(
     let first = lines.line + 1;
     // The separator line is read: the part starts with the next line.
     lines.raw.clear();
+    let entry_bytes = std::cell::Cell::new(0);
     let mut part = PartReader {
         lines,
         pos: 0,
@@ -1115,10 +1390,12 @@ fn read_ipam<R: BufRead, E>(
         hit_separator: false,
         saw_content: false,
         failure: None,
+        entry_bytes: &entry_bytes,
     };
     let mut ctx = IpamCtx {
         sink,
         callback_error: None,
+        entry_bytes: &entry_bytes,
     };
     let result = {
         let mut de =
@@ -1130,6 +1407,7 @@ fn read_ipam<R: BufRead, E>(
     let IpamCtx {
         sink,
         callback_error,
+        ..
     } = ctx;
     if let Some(error) = callback_error {
         return Err(ReadError::Callback(error));
@@ -1144,6 +1422,17 @@ fn read_ipam<R: BufRead, E>(
         Some(PartFailure::NotUtf8 { line, message }) => {
             return Err(sink.error(Some(line), None, message));
         }
+        Some(PartFailure::TooLarge { line }) => {
+            return Err(sink.error(
+                Some(line),
+                None,
+                format!(
+                    "an entry of the IPAM JSON is longer than {} MiB; no IPAM entry is that large, so \
+                     the file is damaged: {RECREATE}",
+                    MAX_LINE >> 20
+                ),
+            ));
+        }
         None => {}
     }
     if part.hit_separator {
@@ -1152,11 +1441,11 @@ fn read_ipam<R: BufRead, E>(
             file: sink.name.clone(),
             error,
         })? {
-            if part.lines.content() == b"===" {
+            if part.lines.is_separator() {
                 parts += 1;
             }
         }
-        return Err(ReadError::Format(parts_error(&sink.name, parts)));
+        return Err(ReadError::Format(parts_error(&sink.name, parts, None)));
     }
     let Err(error) = result else { return Ok(()) };
     if !part.saw_content {
@@ -2154,9 +2443,9 @@ mod tests {
         let item = "- apiVersion: projectcalico.org/v3\n  kind: IPPool\n  metadata:\n    name: a\n";
         // In a streamed item (line 7: the bad line of the second item).
         let text = format!("{head}{item}{item}  spec: [unclosed\nkind: IPPoolList\n---\n{TAIL}");
-        // (The parser notices at the end of the item, the line that ends it.)
-        let error = assert_error(&text, Some(12), "invalid YAML in list document 1");
-        assert!(error.column.is_some());
+        // (The parser notices at the end of the item: its last line, with no column.)
+        let error = assert_error(&text, Some(11), "invalid YAML in list document 1");
+        assert_eq!(error.column, None);
         let text = format!("{head}{item}{item}  spec: {{a: b}}}}\nkind: IPPoolList\n---\n{TAIL}");
         let error = assert_error(&text, Some(11), "invalid YAML in list document 1");
         assert!(error.column.is_some());
@@ -2164,7 +2453,7 @@ mod tests {
         let text = format!(
             "{head}{item}{item}kind: IPPoolList\nmetadata: {{resourceVersion: \"1\"\n---\n{TAIL}"
         );
-        assert_error(&text, Some(13), "invalid YAML in list document 1");
+        assert_error(&text, Some(12), "invalid YAML in list document 1");
         let text = format!(
             "{head}{item}{item}kind: IPPoolList\nmetadata: {{resourceVersion: \"1\"}}}}\n---\n{TAIL}"
         );
@@ -2429,6 +2718,144 @@ mod tests {
             .collect();
         let error = read_to_end_from(&utf16[..], NAME).unwrap_err();
         assert!(error.to_string().contains("UTF-16"), "{error}");
+    }
+
+    #[test]
+    fn what_is_not_an_export_file_says_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let check = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            match check_file(&path) {
+                Err(ReadError::Format(error)) => error,
+                other => panic!("{name}: {other:?}"),
+            }
+        };
+        let not_a_file = match check_file(dir.path()) {
+            Err(ReadError::Format(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            not_a_file.message.starts_with("is not a regular file"),
+            "{not_a_file}"
+        );
+        assert!(peek_cluster_information(Path::new("/dev/zero")).is_none());
+        let empty = check("empty", b"");
+        assert_eq!(empty.line, None);
+        assert!(empty.message.starts_with("the file is empty"), "{empty}");
+        let gzip = check("gzip", b"\x1F\x8B\x08\x00\x00\x00\x00\x00\x00\x03\xED\xBD");
+        assert_eq!(gzip.line, Some(1));
+        assert!(gzip.message.contains("gzip-compressed"), "{gzip}");
+        // Bytes that are not text are named by line before the parts are counted.
+        let binary = check("binary", b"kind: IPPoolList\n\xC3(\n");
+        assert_eq!(binary.line, Some(2));
+        assert!(binary.message.contains("not UTF-8"), "{binary}");
+        // A separator with blanks around it is named.
+        for near in ["=== ", " ===", "===\t"] {
+            let text = format!("kind: IPPoolList\n{near}\n{{}}\n===\n{{}}\n");
+            let error = check("near", text.as_bytes());
+            assert_eq!(error.line, Some(2), "{error}");
+            assert!(error.message.starts_with("found 2 parts"), "{error}");
+            assert!(
+                error.message.contains("line 2 has blanks around"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn long_lines_are_refused_in_the_yaml_and_the_cluster_information() {
+        let long = "a".repeat(MAX_LINE + 10);
+        let yaml = one_pool_file(&format!("kind: IPPoolList\nx: {long}\n"));
+        assert_error(&yaml, Some(2), "the line is longer than 8 MiB");
+        let info = format!("kind: IPPoolList\n---\n===\n{{\"x\": \"{long}\"}}\n===\n{{}}\n");
+        assert_error(&info, Some(4), "the line is longer than 8 MiB");
+    }
+
+    #[test]
+    fn the_ipam_json_may_be_one_long_line() {
+        // Compact JSON longer than a line may be, with a character of four bytes across the
+        // first two pieces it is read in.
+        let ipam_of = |pad: usize| -> (Vec<IpamEntry>, String) {
+            let entries: Vec<IpamEntry> = (0..MAX_LINE / 90)
+                .map(|i| IpamEntry {
+                    kind: IpamKind::Handle,
+                    key: format!("/calico/ipam/v2/handle/h{i}"),
+                    value: json!({"block": {"10.0.0.0/26": 1}, "note": format!("{}😀😀😀", "a".repeat(if i == 0 { pad } else { 0 }))}),
+                    renamed: false,
+                })
+                .collect();
+            let handles: Vec<Value> = entries
+                .iter()
+                .map(|e| json!({"Key": e.key, "Value": e.value, "TTL": 0}))
+                .collect();
+            let text = serde_json::to_string(&json!({"handles": handles})).unwrap();
+            (entries, text)
+        };
+        let (_, unpadded) = ipam_of(0);
+        let emoji = unpadded.as_bytes()[..MAX_LINE]
+            .windows(4)
+            .rposition(|w| w == "😀".as_bytes())
+            .expect("characters before the boundary");
+        let (entries, ipam) = ipam_of(MAX_LINE - 1 - emoji);
+        assert!(!ipam.is_char_boundary(MAX_LINE));
+        assert!(ipam.len() > MAX_LINE);
+        let text = format!("kind: IPPoolList\n---\n===\n{{}}\n===\n{ipam}\n");
+        let (file, summary) = read_both(&text);
+        assert_eq!(file.ipam, entries);
+        assert_eq!(summary.lines, 6);
+        // One entry longer than the limit is refused.
+        let huge = format!(
+            "{{\"handles\": [{{\"Key\": \"/calico/ipam/v2/handle/h\", \"Value\": {{\"x\": \"{}\"}}, \"TTL\": 0}}]}}",
+            "a".repeat(MAX_LINE + 10)
+        );
+        let text = format!("kind: IPPoolList\n---\n===\n{{}}\n===\n{huge}\n");
+        assert_error(
+            &text,
+            Some(6),
+            "an entry of the IPAM JSON is longer than 8 MiB",
+        );
+    }
+
+    #[test]
+    fn no_more_than_max_parsed_is_parsed_at_once() {
+        let many = "  - 1\n".repeat(MAX_PARSED / 6 + 10);
+        // A streamed item.
+        let item = one_pool_file(&format!(
+            "items:\n- kind: IPPool\n  metadata: {{name: a}}\n  spec:\n{many}kind: IPPoolList\n"
+        ));
+        let error = format_error(&item);
+        assert!(
+            error
+                .message
+                .contains("the item of list document 1 that starts at line 2 is longer than 8 MiB"),
+            "{error}"
+        );
+        assert!(error.line.is_some_and(|l| l > MAX_PARSED / 7), "{error}");
+        // A document read whole (items indented under their key).
+        let whole = one_pool_file(&format!(
+            "items:\n  - kind: IPPool\n    metadata: {{name: a}}\n    spec:\n  {many}kind: IPPoolList\n"
+        ));
+        let error = format_error(&whole);
+        assert!(
+            error
+                .message
+                .contains("list document 1 is longer than 8 MiB"),
+            "{error}"
+        );
+        // Blank lines between `items:` and the first item count too.
+        let blank = one_pool_file(&format!(
+            "kind: IPPoolList\nitems:\n{}- kind: IPPool\n",
+            "\n".repeat(MAX_PARSED + 10)
+        ));
+        let error = format_error(&blank);
+        assert!(
+            error
+                .message
+                .contains("list document 1 is longer than 8 MiB"),
+            "{error}"
+        );
+        assert!(error.line.is_some_and(|l| l > MAX_PARSED / 2), "{error}");
     }
 
     #[test]

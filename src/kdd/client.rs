@@ -2,7 +2,7 @@
 //! else `$KUBECONFIG` (several files merged), else `~/.kube/config`; `--context` or the
 //! current context.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -62,9 +62,9 @@ impl KubeError {
             KubeError::Api { code: 401, .. } => {
                 "the kubeconfig's credentials were refused: log in again".into()
             }
-            KubeError::Api { code: 403, .. } => {
-                "the user needs RBAC access to that resource (see the README's RBAC section)".into()
-            }
+            KubeError::Api {
+                code: 403, message, ..
+            } => crate::permissions::forbidden_hint(message),
             KubeError::CrdsMissing => {
                 "install Calico's CRDs first (`kubectl calico-migrate import` installs them)".into()
             }
@@ -153,7 +153,14 @@ impl std::fmt::Debug for KubeTarget {
 }
 
 fn load_kubeconfig(explicit: Option<&PathBuf>) -> Result<Kubeconfig, KubeError> {
+    let too_large = |path: &Path| {
+        crate::input::check_size(path).map_err(|e| KubeError::ReadKubeconfig {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })
+    };
     let read = |path: &PathBuf| {
+        too_large(path)?;
         Kubeconfig::read_from(path).map_err(|e| KubeError::ReadKubeconfig {
             path: path.display().to_string(),
             detail: root_cause(&e),
@@ -161,6 +168,11 @@ fn load_kubeconfig(explicit: Option<&PathBuf>) -> Result<Kubeconfig, KubeError> 
     };
     if let Some(path) = explicit {
         return read(path);
+    }
+    for path in std::env::split_paths(&std::env::var_os("KUBECONFIG").unwrap_or_default()) {
+        if path.exists() {
+            too_large(&path)?;
+        }
     }
     match Kubeconfig::from_env() {
         Ok(Some(merged)) => return Ok(merged),

@@ -69,7 +69,7 @@ pub enum ManifestError {
 impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ManifestError::Read {
+        let bytes = crate::input::read(path).map_err(|e| ManifestError::Read {
             path: shown.clone(),
             detail: e.to_string(),
         })?;

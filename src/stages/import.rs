@@ -41,6 +41,7 @@ use crate::kdd::rest::Rest;
 use crate::kdd::target::{Listed, TargetIndex};
 use crate::kdd::writer::{Action, Outcome, Writer, Written};
 use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest, Role};
+use crate::permissions;
 use crate::pipeline::{self, Compact, Group, Groups};
 use crate::session::Session;
 
@@ -214,12 +215,21 @@ impl ImportReport {
             ));
         }
         if failed > 0 {
+            let forbidden = self
+                .failures
+                .iter()
+                .flat_map(|f| &f.details)
+                .find(|detail| detail.contains("(403 Forbidden)"));
+            let cause = match forbidden {
+                Some(detail) => permissions::forbidden_hint(detail),
+                None => "fix the cause shown above".to_string(),
+            };
             return Some(Error::failed(
                 format!(
                     "{failed} object(s) could not be written; the import stopped before the next kind"
                 ),
                 format!(
-                    "fix the cause shown above, then run `{rerun}` again: what was written is kept and counted as done"
+                    "{cause}; then run `{rerun}` again: what was written is kept and counted as done"
                 ),
             ));
         }
@@ -263,7 +273,20 @@ pub struct Prepared {
 }
 
 pub async fn import(session: &Session, options: &ImportOptions) -> Result<ImportReport, Error> {
-    let prepared = prepare(session, options).await?;
+    let mut prepared = prepare(session, options).await?;
+    // What the user may not do stops the import before anything is written, too. When the
+    // server cannot say (SelfSubjectAccessReview refused), the writes find out, and say so.
+    let rest = session.rest(None).await?;
+    let denied = permissions::denied(
+        &rest,
+        &permissions::import(prepared.target.api, options.sync),
+        &session.namespace,
+    )
+    .await
+    .unwrap_or_default();
+    prepared
+        .blockers
+        .splice(0..0, denied.iter().map(permissions::Denied::blocker));
     if !prepared.blockers.is_empty() {
         return Err(Error::blocked(
             format!(
@@ -819,7 +842,7 @@ fn finished_reading(groups: Groups, path: &Path) -> Result<(), Error> {
         }
         Err(ReadError::Format(error)) => Err(Error::failed(
             error.to_string(),
-            "nothing was changed in the cluster; recreate the file with kubectl calico-migrate export",
+            "nothing was changed in the cluster; correct the file where the message points, or recreate it with kubectl calico-migrate export",
         )),
         Err(ReadError::Callback(_)) => Err(Error::failed(
             "reading the file stopped unexpectedly",

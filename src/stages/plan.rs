@@ -179,18 +179,9 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     report.permissions_checked = wanted.iter().map(|p| p.verbs.len()).sum();
     match permissions::denied(&rest, &wanted, &session.namespace).await {
         Ok(denied) => {
-            for missing in &denied {
-                report.blockers.push(Blocker::new(
-                    format!(
-                        "the user may not {missing}, which the migration needs to {}",
-                        missing.why
-                    ),
-                    format!(
-                        "grant it (deploy/rbac.yaml has every permission the migration uses): verb {:?} on resource {:?} in API group {:?}",
-                        missing.verb, missing.resource, missing.group
-                    ),
-                ));
-            }
+            report
+                .blockers
+                .extend(denied.iter().map(permissions::Denied::blocker));
             report.denied = denied;
         }
         Err(error) => report.warnings.push(format!(

@@ -325,7 +325,7 @@ async fn check_objects(
         Ok(_) => Ok(()),
         Err(ReadError::Format(e)) => Err(Error::failed(
             e.to_string(),
-            "recreate the file with kubectl calico-migrate export",
+            "correct the file where the message points, or recreate it with kubectl calico-migrate export",
         )),
         Err(ReadError::Io { error, .. }) => {
             Err(Error::io(format!("reading {}", path.display()))(error))

@@ -339,3 +339,50 @@ pub fn install_calico_crds(kube: &KubeSide, api: CrdApi) {
         }
     }
 }
+
+/// The JSON report of a command that must succeed; a failure shows both streams.
+#[track_caller]
+pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    json_output(output)
+}
+
+/// Sets the install up as its user did: Calico's etcd manifest, filled in for the test's etcd,
+/// applied with `kubectl apply`. Writes that manifest (what `rollback --manifest` puts back) and
+/// the Kubernetes-datastore manifest `kdd_file` of tests/fixtures/manifests (what `run` applies),
+/// both for the install's namespace, into `dir`; returns (etcd manifest, Kubernetes manifest).
+pub fn apply_etcd_manifest(
+    env: &Env,
+    kdd_file: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let etcd_manifest = dir.join("calico-etcd.yaml");
+    std::fs::write(&etcd_manifest, env.install.etcd_manifest().unwrap()).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests");
+    let kdd_manifest = dir.join(kdd_file);
+    std::fs::write(
+        &kdd_manifest,
+        env.install
+            .manifest(&std::fs::read_to_string(source.join(kdd_file)).unwrap()),
+    )
+    .unwrap();
+    let applied =
+        std::process::Command::new(kubectl().expect("kubectl is installed (scripts/install-deps)"))
+            .arg("--kubeconfig")
+            .arg(env.install.kube.kubeconfig())
+            .args(["apply", "-f"])
+            .arg(&etcd_manifest)
+            .output()
+            .unwrap();
+    assert!(
+        applied.status.success(),
+        "kubectl apply: {}",
+        stderr(&applied)
+    );
+    (etcd_manifest, kdd_manifest)
+}
