@@ -3,32 +3,10 @@
 
 mod common;
 
-use common::{Env, Exported, assert_contains, import_row, json_output, stderr, stdout};
+use common::{Env, Exported, assert_contains, import_row, json_output, stderr, stdout, succeeded};
 use serde_json::{Value, json};
 use testbed::datasets::{self, Release};
 use testbed::{EtcdMode, calico};
-
-fn succeeded(output: &std::process::Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
-}
-
-fn assert_verified(exported: &Exported) {
-    let output = exported.verify(&["-o", "json"]);
-    let report = json_output(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{report:#}\n{}",
-        stderr(&output)
-    );
-    assert_eq!(report["equal"], true);
-}
 
 #[test]
 fn the_sandbox_imports_and_verifies() {
@@ -66,7 +44,11 @@ fn the_sandbox_imports_and_verifies() {
         "default"
     );
     let np = kube
-        .get_calico("networkpolicies", Some("shop"), "default.allow-frontend")
+        .get_calico(
+            "networkpolicies",
+            Some(&exported.env.ns("shop")),
+            "default.allow-frontend",
+        )
         .unwrap()
         .expect("NP");
     assert_eq!(np["spec"]["order"], 200);
@@ -113,7 +95,7 @@ fn the_sandbox_imports_and_verifies() {
     );
     assert_eq!(info["spec"]["calicoVersion"], "v3.28.0");
 
-    assert_verified(&exported);
+    exported.assert_verified();
 
     // Running it again changes nothing and succeeds.
     let again = succeeded(&exported.import(&["-o", "json"]));
@@ -196,7 +178,7 @@ fn upstream_system_test_dataset_merges_node5_into_node4_in_one_pass() {
         assert!(!report["merged"].as_array().unwrap().is_empty());
         let policy = env.install.kube.get_calico(
             "networkpolicies",
-            Some("test"),
+            Some(&env.ns("test")),
             "default.policy-mypolicy3",
         );
         assert!(policy.unwrap().is_some(), "v3.29 target: default. prefix");
@@ -209,7 +191,7 @@ fn fqdn_nodes_and_dual_stack_ipam_verify_clean() {
         let exported = Exported::new(&dataset, &[]);
         let report = succeeded(&exported.import(&["-o", "json"]));
         assert_eq!(report["completed"], true, "{report:#}");
-        assert_verified(&exported);
+        exported.assert_verified();
     }
 }
 
@@ -271,7 +253,7 @@ fn policies_tiers_and_fractional_durations() {
                 .any(|r| r.contains("1.5s") && r.contains("1500ms")),
             "{release:?}: {rewritten:?}"
         );
-        assert_verified(&exported);
+        exported.assert_verified();
     }
     {
         // The v3.30 naming: default-tier names without a dot get the default. prefix.
@@ -322,7 +304,7 @@ fn a_file_without_ipam_is_fine() {
             .iter()
             .any(|k| k["kind"] == "IPAMBlock")
     );
-    assert_verified(&exported);
+    exported.assert_verified();
 }
 
 #[test]
@@ -359,10 +341,12 @@ fn conflicts_stop_the_import_and_overwrite_replaces_them() {
     let exported = Exported::new(&calico::sandbox_cluster(), &[]);
     let kube = &exported.env.install.kube;
     kube.install_crds().unwrap();
+    // The same pool with other settings; its CIDR and block size are the file's, as the CRD
+    // allows no change to them (see the next test).
     kube.create_calico(
         "ippools",
         &json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"},
-                "spec": {"cidr": "10.99.0.0/16", "blockSize": 26, "natOutgoing": false}}),
+                "spec": {"cidr": "192.168.0.0/16", "blockSize": 26, "ipipMode": "Never", "natOutgoing": false}}),
     )
     .unwrap();
     let output = exported.import(&["-o", "json"]);
@@ -373,7 +357,7 @@ fn conflicts_stop_the_import_and_overwrite_replaces_them() {
         "{err}"
     );
     assert!(
-        err.contains("spec.cidr: expected \"192.168.0.0/16\", found \"10.99.0.0/16\""),
+        err.contains("spec.natOutgoing: expected true, found false"),
         "{err}"
     );
     assert!(
@@ -393,13 +377,51 @@ fn conflicts_stop_the_import_and_overwrite_replaces_them() {
 
     let report = succeeded(&exported.import(&["--overwrite", "-o", "json"]));
     assert_eq!(import_row(&report, "IPPool")["updated"], 1);
+    let pool = kube
+        .get_calico("ippools", None, "default-ipv4-ippool")
+        .unwrap()
+        .unwrap();
+    assert_eq!(pool["spec"]["natOutgoing"], true);
+    assert_eq!(pool["spec"]["ipipMode"], "Always");
+    exported.assert_verified();
+}
+
+#[test]
+fn an_overwrite_the_crd_forbids_is_refused_in_the_servers_words() {
+    // IPPool's CRD makes spec.cidr immutable with a CEL rule. The import cannot evaluate CEL
+    // (nor replace the pool behind the server's back: that is what the rule protects
+    // against); it must pass the server's refusal on and stop.
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let kube = &exported.env.install.kube;
+    if !kube.is_external() {
+        eprintln!("the local server does not evaluate CEL rules: skipping");
+        return;
+    }
+    kube.install_crds().unwrap();
+    kube.create_calico(
+        "ippools",
+        &json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"},
+                "spec": {"cidr": "10.99.0.0/16", "blockSize": 26}}),
+    )
+    .unwrap();
+    let output = exported.import(&["--overwrite", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_contains(
+        &err,
+        "failed: IPPool default-ipv4-ippool: IPPool.crd.projectcalico.org \"default-ipv4-ippool\" is invalid: spec.cidr: Invalid value: \"string\": CIDR cannot be changed; follow IP pool migration guide to avoid corruption. (422 Invalid)",
+    );
+    assert_contains(
+        &err,
+        "error: 1 object(s) could not be written; the import stopped before the next kind",
+    );
+    assert_eq!(import_row(&json_output(&output), "IPPool")["failed"], 1);
     assert_eq!(
         kube.get_calico("ippools", None, "default-ipv4-ippool")
             .unwrap()
             .unwrap()["spec"]["cidr"],
-        "192.168.0.0/16"
+        "10.99.0.0/16"
     );
-    assert_verified(&exported);
 }
 
 #[test]
@@ -460,7 +482,7 @@ fn a_failure_halfway_leaves_a_partial_import_that_a_second_run_completes() {
         unchanged > 0,
         "what the first run wrote counts as done: {report:#}"
     );
-    assert_verified(&exported);
+    exported.assert_verified();
 }
 
 #[test]
@@ -489,7 +511,7 @@ fn transient_errors_are_retried_honouring_retry_after() {
         .map(|k| k["failed"].as_u64().unwrap())
         .sum();
     assert_eq!(failed, 0);
-    assert_verified(&exported);
+    exported.assert_verified();
 }
 
 #[test]
@@ -524,7 +546,7 @@ fn an_interrupted_import_is_finished_by_running_it_again() {
     );
     let report = succeeded(&exported.import(&["-o", "json"]));
     assert_eq!(report["completed"], true);
-    assert_verified(&exported);
+    exported.assert_verified();
 }
 
 #[test]
@@ -604,11 +626,18 @@ fn files_in_calicoctl_format_import_and_verify() {
     ] {
         let env = Env::start(EtcdMode::Plain);
         for node in nodes {
-            env.install.kube.create_node(node).unwrap();
+            env.install.kube.ensure_node(node).unwrap();
         }
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
+        let fixture_text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(fixture),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(fixture);
+        let namespaces = ["payments", "production"];
+        std::fs::write(&path, env.with_test_namespaces(&fixture_text, &namespaces)).unwrap();
         // The namespaces of the file's policies must exist: the import says so before writing.
         let output = env
             .plugin()
@@ -621,11 +650,18 @@ fn files_in_calicoctl_format_import_and_verify() {
         let err = stderr(&output);
         assert_contains(
             &err,
-            "the file has namespaced Calico objects in namespace(s) the cluster does not have: payments, production",
+            &format!(
+                "the file has namespaced Calico objects in namespace(s) the cluster does not have: {}, {}",
+                env.ns("payments"),
+                env.ns("production")
+            ),
         );
         assert_contains(&err, "nothing was changed");
-        for namespace in ["payments", "production"] {
-            env.install.kube.create_namespace(namespace).unwrap();
+        for namespace in namespaces {
+            env.install
+                .kube
+                .create_namespace(&env.ns(namespace))
+                .unwrap();
         }
         let output = env
             .plugin()
@@ -964,5 +1000,5 @@ fn objects_are_checked_against_the_crds_the_cluster_already_has() {
         .unwrap()
         .expect("imported");
     assert_eq!(stored["spec"]["reportingInterval"], "500µs");
-    assert_verified(&exported);
+    exported.assert_verified();
 }

@@ -9,27 +9,43 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 
-use common::{Env, assert_contains, json_output, kubectl, stderr, stdout};
+use calico_migrate::kdd::workloads::daemonset_rollout;
+use common::{Env, assert_contains, json_output, kubectl, stderr, stdout, succeeded};
 use serde_json::{Value, json};
+use testbed::kubelet::Kubelet;
 use testbed::{EtcdMode, calico};
 
 /// An etcd-mode install with its workloads, and the two manifests rewritten for its namespace.
 struct Cluster {
+    /// On a real cluster, what runs calico-node's pods (dropped first: it reads the namespace
+    /// that the end of the test deletes).
+    kubelet: Option<Kubelet>,
     env: Env,
     dir: tempfile::TempDir,
     kdd_manifest: PathBuf,
     etcd_manifest: PathBuf,
 }
 
-/// Calico's manifest with every `kube-system` made the test's namespace.
-fn manifest_for(file: &str, namespace: &str, dir: &Path) -> PathBuf {
+/// Calico's manifest with every `kube-system` made the test's namespace, for this cluster: the
+/// CRDs its API server refuses are left out (v3.32's `clusternetworkpolicies` CRD uses CEL
+/// functions that Kubernetes 1.28 lacks), and the cluster-scoped objects it would create are
+/// the test's, deleted at the end.
+fn manifest_for(file: &str, env: &Env, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(format!(
         "{}/tests/fixtures/manifests/{file}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
+    let kube = &env.install.kube;
+    let (text, dropped) = kube
+        .servable_manifest(&text.replace("kube-system", env.namespace()))
+        .unwrap();
+    for document in dropped {
+        eprintln!("left out of {file}, as this API server refuses it: {document}");
+    }
+    kube.own_cluster_objects_of(&text).unwrap();
     let path = dir.join(file);
-    std::fs::write(&path, text.replace("kube-system", namespace)).unwrap();
+    std::fs::write(&path, text).unwrap();
     path
 }
 
@@ -67,11 +83,11 @@ impl Cluster {
     fn new() -> Cluster {
         let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
         let dir = tempfile::tempdir().unwrap();
-        let namespace = env.namespace().to_string();
-        let kdd_manifest = manifest_for("calico.yaml", &namespace, dir.path());
-        let etcd_manifest = manifest_for("calico-etcd.yaml", &namespace, dir.path());
+        let kdd_manifest = manifest_for("calico.yaml", &env, dir.path());
+        let etcd_manifest = manifest_for("calico-etcd.yaml", &env, dir.path());
         fill_in_etcd(&etcd_manifest, &env);
         let cluster = Cluster {
+            kubelet: env.install.kube.simulated_kubelet(env.namespace()),
             env,
             dir,
             kdd_manifest,
@@ -91,7 +107,47 @@ impl Cluster {
             "kubectl apply: {}",
             stderr(&output)
         );
+        cluster.wait_until_calico_node_runs();
         cluster
+    }
+
+    /// Waits until calico-node has rolled out, as on the user's working cluster before the
+    /// migration (the local server's rollouts take a moment too).
+    fn wait_until_calico_node_runs(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let rollout = daemonset_rollout(&self.daemonset()).unwrap();
+            if rollout.done {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "calico-node never ran: {}",
+                rollout.message
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Keeps calico-node's rollout from finishing, as pods failing their readiness probe
+    /// would, or lets it go on.
+    fn stall_rollouts(&self, stalled: bool) {
+        if let Some(kubelet) = &self.kubelet {
+            if stalled {
+                kubelet.pause();
+            } else {
+                kubelet.resume();
+            }
+            return;
+        }
+        let controls = self.env.install.kube.controls().expect("a local server");
+        let mut rollout = controls.rollout();
+        rollout.stall = if stalled {
+            mini_apiserver::Stall::Unavailable
+        } else {
+            mini_apiserver::Stall::None
+        };
+        controls.set_rollout(rollout);
     }
 
     fn namespace(&self) -> &str {
@@ -197,16 +253,6 @@ impl Cluster {
             stderr(&output)
         );
     }
-}
-
-fn succeeded(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
 }
 
 fn env_names(container: &Value) -> Vec<String> {
@@ -388,13 +434,7 @@ fn interrupted_before_unlocking() {
 #[test]
 fn a_rollout_that_never_finishes_times_out_and_leaves_everything_locked() {
     let cluster = Cluster::new();
-    let Some(controls) = cluster.env.install.kube.controls() else {
-        eprintln!("a real cluster's rollout cannot be held back: skipping");
-        return;
-    };
-    let mut rollout = controls.rollout();
-    rollout.stall = mini_apiserver::Stall::Unavailable;
-    controls.set_rollout(rollout);
+    cluster.stall_rollouts(true);
     let output = cluster
         .env
         .plugin()
@@ -414,8 +454,7 @@ fn a_rollout_that_never_finishes_times_out_and_leaves_everything_locked() {
     assert_eq!(status["kubernetes"]["lock"], "locked");
     assert_eq!(cluster.journal()["step"], "manifest-applied");
     // Once calico-node is healthy, the same command finishes the job.
-    rollout.stall = mini_apiserver::Stall::None;
-    controls.set_rollout(rollout);
+    cluster.stall_rollouts(false);
     let report = succeeded(&cluster.run(&[]));
     assert_eq!(report["resumedAfter"], "manifest-applied");
     assert_migrated(&cluster, &report);

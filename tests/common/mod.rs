@@ -49,20 +49,40 @@ pub fn plugin_process(kubeconfig: &Path) -> std::process::Command {
 /// A running install, with the plugin pointed at its namespace.
 pub struct Env {
     pub install: CalicoInstall,
+    /// The data loaded, its namespaces renamed for this test (see [`Env::ns`]).
+    pub dataset: Dataset,
 }
 
 impl Env {
     pub fn start(mode: EtcdMode) -> Env {
         Env {
             install: CalicoInstall::start(mode).expect("the test bed starts"),
+            dataset: Dataset::default(),
         }
     }
 
-    /// An install loaded with a dataset.
+    /// An install loaded with a dataset whose namespaces are this test's own: `shop` in the
+    /// dataset is `env.ns("shop")` in etcd and in the cluster.
     pub fn with(mode: EtcdMode, dataset: &Dataset) -> Env {
-        let env = Env::start(mode);
-        env.install.load(dataset).expect("the dataset loads");
+        let mut env = Env::start(mode);
+        env.dataset = dataset.with_namespaces_renamed(|ns| env.ns(ns));
+        env.install.load(&env.dataset).expect("the dataset loads");
         env
+    }
+
+    /// This test's name for a namespace of a dataset or a file (`default` and `kube-*` stay).
+    pub fn ns(&self, name: &str) -> String {
+        self.install.kube.test_namespace(name)
+    }
+
+    /// `text` (an export file, YAML) with the namespaces named renamed as [`Env::ns`] does.
+    pub fn with_test_namespaces(&self, text: &str, names: &[&str]) -> String {
+        names.iter().fold(text.to_string(), |text, name| {
+            text.replace(
+                &format!("namespace: {name}\n"),
+                &format!("namespace: {}\n", self.ns(name)),
+            )
+        })
     }
 
     /// A TLS install loaded with a dataset, its etcd datastore locked as export requires.
@@ -157,6 +177,17 @@ pub fn kubectl_completes_plugins(kubectl: &Path) -> bool {
     matches!((number("major"), number("minor")), (Some(major), Some(minor)) if (major, minor) >= (1, 26))
 }
 
+/// The JSON report of a command that must have succeeded; a failure shows both outputs.
+pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    json_output(output)
+}
+
 /// Parses a command's stdout as JSON.
 pub fn json_output(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -212,6 +243,19 @@ impl Exported {
 
     pub fn verify(&self, args: &[&str]) -> std::process::Output {
         self.env.plugin().arg("verify").args(args).output().unwrap()
+    }
+
+    /// verify finds the Kubernetes datastore equal to etcd.
+    pub fn assert_verified(&self) {
+        let output = self.verify(&["-o", "json"]);
+        let report = json_output(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{report:#}\n{}",
+            stderr(&output)
+        );
+        assert_eq!(report["equal"], true);
     }
 }
 

@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod etcd;
 pub mod install;
 pub mod kube_side;
+pub mod kubelet;
 pub mod pki;
 
 pub use calico::Dataset;
