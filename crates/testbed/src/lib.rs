@@ -9,6 +9,7 @@ pub mod install;
 pub mod kube_side;
 pub mod kubelet;
 pub mod pki;
+pub mod proxy;
 
 pub use calico::Dataset;
 pub use etcd::{Etcd, EtcdMode};
