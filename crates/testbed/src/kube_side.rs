@@ -136,10 +136,8 @@ impl KubeSide {
                 )
             }
             None => {
-                let server = BackgroundServer::start(options)?;
-                let kubeconfig = dir.path().join("kubeconfig");
-                std::fs::write(&kubeconfig, server.kubeconfig("sandbox"))?;
-                (Backend::Local(server), kubeconfig, "kube-system".into())
+                let (backend, kubeconfig) = start_local(options, &dir)?;
+                (backend, kubeconfig, "kube-system".into())
             }
         };
         let mut side = KubeSide {
@@ -162,11 +160,9 @@ impl KubeSide {
     /// benchmark: nothing is cleaned up, the server goes with it.
     pub fn local(options: Options) -> Result<KubeSide> {
         let dir = tempfile::Builder::new().prefix("kube-side").tempdir()?;
-        let server = BackgroundServer::start(options)?;
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, server.kubeconfig("sandbox"))?;
+        let (backend, kubeconfig) = start_local(options, &dir)?;
         Ok(KubeSide {
-            backend: Backend::Local(server),
+            backend,
             kubeconfig,
             namespace: "kube-system".into(),
             suffix: random_suffix(),
@@ -704,6 +700,14 @@ impl Drop for KubeSide {
             panic!("{text}");
         }
     }
+}
+
+/// A local server, and its kubeconfig written in `dir`.
+fn start_local(options: Options, dir: &TempDir) -> Result<(Backend, PathBuf)> {
+    let server = BackgroundServer::start(options)?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("sandbox"))?;
+    Ok((Backend::Local(server), kubeconfig))
 }
 
 pub(crate) async fn client_for(kubeconfig: &Path) -> Result<Client> {
