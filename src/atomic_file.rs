@@ -55,6 +55,16 @@ impl AtomicFile {
     }
 }
 
+/// What a failed or interrupted write leaves at `target`, in words (ask before writing): the
+/// file that was there, unchanged, or no file.
+pub fn left_as_it_was(target: &Path) -> String {
+    if target.exists() {
+        format!("{} is unchanged", target.display())
+    } else {
+        format!("no file was written to {}", target.display())
+    }
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.writer.as_mut().expect("not committed").write(buf)

@@ -166,7 +166,7 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "NAME",
-        default_value = "kube-system"
+        default_value = crate::session::DEFAULT_NAMESPACE
     )]
     pub namespace: String,
 
@@ -223,7 +223,7 @@ pub struct EtcdFlags {
         long,
         global = true,
         value_name = "NAME",
-        default_value = "calico-config"
+        default_value = crate::etcd::DEFAULT_CONFIG_MAP
     )]
     pub etcd_config_map: String,
 
@@ -232,7 +232,7 @@ pub struct EtcdFlags {
         long,
         global = true,
         value_name = "NAME",
-        default_value = "calico-etcd-secrets"
+        default_value = crate::etcd::DEFAULT_SECRET
     )]
     pub etcd_secret: String,
 }

@@ -7,6 +7,7 @@
 
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -160,6 +161,9 @@ impl Console {
 pub struct Progress {
     bars: MultiProgress,
     verbosity: u8,
+    /// Every bar and spinner made, drawn or not: what they counted says what a command that
+    /// was stopped had done.
+    made: Arc<Mutex<Vec<ProgressBar>>>,
 }
 
 impl Progress {
@@ -172,7 +176,32 @@ impl Progress {
         Progress {
             bars: MultiProgress::with_draw_target(target),
             verbosity,
+            made: Arc::default(),
         }
+    }
+
+    fn add(&self, bar: ProgressBar) -> ProgressBar {
+        let bar = self.bars.add(bar);
+        self.made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(bar.clone());
+        bar
+    }
+
+    /// What the bars and spinners counted, in the order they were made: `IPPool 3/3` (or
+    /// `IPPool 3` where the total was not known), for those that counted anything.
+    pub fn counted(&self) -> Vec<String> {
+        self.made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|bar| bar.position() > 0)
+            .map(|bar| match bar.length() {
+                Some(total) => format!("{} {}/{total}", bar.prefix(), bar.position()),
+                None => format!("{} {}", bar.prefix(), bar.position()),
+            })
+            .collect()
     }
 
     /// Draws nothing: for stages run inside others whose progress is shown another way.
@@ -193,7 +222,7 @@ impl Progress {
             },
         )
         .progress_chars("=> ");
-        let bar = self.bars.add(ProgressBar::new(total).with_style(style));
+        let bar = self.add(ProgressBar::new(total).with_style(style));
         bar.set_prefix(label.to_string());
         bar
     }
@@ -202,7 +231,7 @@ impl Progress {
     pub fn spinner(&self, label: &str) -> ProgressBar {
         let style = ProgressStyle::with_template("{prefix:>28.bold} {spinner} {pos} {msg}")
             .expect("valid spinner template");
-        let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        let bar = self.add(ProgressBar::new_spinner().with_style(style));
         bar.set_prefix(label.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
@@ -213,7 +242,7 @@ impl Progress {
     pub fn step(&self, number: usize, total: usize, title: &str) -> ProgressBar {
         let style = ProgressStyle::with_template("{prefix:.bold} {spinner} {msg} {elapsed}")
             .expect("valid step template");
-        let bar = self.bars.add(ProgressBar::new_spinner().with_style(style));
+        let bar = self.add(ProgressBar::new_spinner().with_style(style));
         bar.set_prefix(format!("[{number}/{total}]"));
         bar.set_message(title.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -247,5 +276,26 @@ pub fn shell_word(word: &str) -> String {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_bars_still_say_what_they_counted() {
+        let progress = Progress::hidden();
+        let bar = progress.bar("IPPool", 3);
+        bar.inc(3);
+        bar.finish();
+        progress.bar("BGPPeer", 2);
+        let spinner = progress.spinner("NetworkPolicy");
+        spinner.inc(7);
+        progress.bar("Tier", 5).inc(2);
+        assert_eq!(
+            progress.counted(),
+            ["IPPool 3/3", "NetworkPolicy 7", "Tier 2/5"]
+        );
     }
 }

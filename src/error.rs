@@ -111,6 +111,21 @@ impl Error {
         move |source| Error::Io { context, source }
     }
 
+    /// The same failure with `note` (what it left as it was) put before its next step.
+    pub fn noting(self, note: &str) -> Error {
+        if self.is_broken_pipe() {
+            return self;
+        }
+        let hint = match self.hint() {
+            Some(hint) => format!("{note}; {hint}"),
+            None => note.to_string(),
+        };
+        Error::Failed {
+            message: self.to_string(),
+            hint: Some(hint),
+        }
+    }
+
     /// What the user should do next.
     pub fn hint(&self) -> Option<String> {
         match self {

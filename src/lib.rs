@@ -101,14 +101,12 @@ pub fn main() -> ExitCode {
             error.exit_code()
         }
         None => {
-            console.error(
-                "interrupted",
-                &[],
-                Some(&format!(
-                    "what finished is kept and nothing is half-written; run `{}` again to go on from there",
-                    cli::command_line()
-                )),
+            let (message, hint) = commands::interrupted(
+                &cli.command,
+                &console.progress().counted(),
+                &cli::command_line(),
             );
+            console.error(&message, &[], Some(&hint));
             ExitCode::from(error::EXIT_INTERRUPTED)
         }
     }

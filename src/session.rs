@@ -12,6 +12,9 @@ use crate::kdd::etcd_config::Saved;
 use crate::kdd::rest::{Rest, RestOptions};
 use crate::kdd::{self, KddStore, KubeError, KubeOptions, KubeTarget};
 
+/// Where Calico's manifests install it.
+pub const DEFAULT_NAMESPACE: &str = "kube-system";
+
 /// How long one request may take when `--request-timeout` does not say.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,6 +31,49 @@ pub struct Session {
 }
 
 impl Session {
+    /// `kubectl calico-migrate`, the flags that reach the same cluster and etcd as this session
+    /// (never the etcd password: a hint is printed), then `rest`: the command a hint tells the
+    /// user to run.
+    pub fn command(&self, rest: &str) -> String {
+        let mut flags: Vec<(&str, String)> = Vec::new();
+        if let Some(path) = &self.kube.kubeconfig {
+            flags.push(("--kubeconfig", path.display().to_string()));
+        }
+        if let Some(context) = &self.kube.context {
+            flags.push(("--context", context.clone()));
+        }
+        if self.namespace != DEFAULT_NAMESPACE {
+            flags.push(("-n", self.namespace.clone()));
+        }
+        let etcd = &self.etcd;
+        if let Some(endpoints) = &etcd.etcd_endpoints {
+            flags.push(("--etcd-endpoints", endpoints.clone()));
+        }
+        for (flag, path) in [
+            ("--etcd-ca-file", &etcd.etcd_ca_file),
+            ("--etcd-cert-file", &etcd.etcd_cert_file),
+            ("--etcd-key-file", &etcd.etcd_key_file),
+        ] {
+            if let Some(path) = path {
+                flags.push((flag, path.display().to_string()));
+            }
+        }
+        if let Some(user) = &etcd.etcd_username {
+            flags.push(("--etcd-username", user.clone()));
+        }
+        if etcd.etcd_config_map != etcd::DEFAULT_CONFIG_MAP {
+            flags.push(("--etcd-config-map", etcd.etcd_config_map.clone()));
+        }
+        if etcd.etcd_secret != etcd::DEFAULT_SECRET {
+            flags.push(("--etcd-secret", etcd.etcd_secret.clone()));
+        }
+        let mut line = String::from("kubectl calico-migrate");
+        for (flag, value) in flags {
+            line.push_str(&format!(" {flag} {}", crate::console::shell_word(&value)));
+        }
+        format!("{line} {rest}")
+    }
+
     /// The same session, reaching etcd through `saved` where `calico-config` no longer says.
     pub fn with_saved_etcd(&self, saved: Option<&crate::journal::SavedEtcd>) -> Session {
         Session {
@@ -151,5 +197,63 @@ impl Session {
             ),
         );
         Ok(connected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(namespace: &str, etcd: EtcdOverrides) -> Session {
+        Session {
+            kube: KubeOptions {
+                kubeconfig: None,
+                context: None,
+                request_timeout: Duration::ZERO,
+            },
+            namespace: namespace.into(),
+            etcd,
+            saved_etcd_config: None,
+            progress: Progress::hidden(),
+        }
+    }
+
+    #[test]
+    fn hinted_commands_keep_the_defaults_out() {
+        let defaults = EtcdOverrides {
+            etcd_config_map: etcd::DEFAULT_CONFIG_MAP.into(),
+            etcd_secret: etcd::DEFAULT_SECRET.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            session(DEFAULT_NAMESPACE, defaults).command("plan"),
+            "kubectl calico-migrate plan"
+        );
+    }
+
+    #[test]
+    fn hinted_commands_reach_the_same_cluster_and_etcd_but_never_print_the_password() {
+        let mut session = session(
+            "calico system",
+            EtcdOverrides {
+                etcd_endpoints: Some("https://10.0.0.1:2379".into()),
+                etcd_ca_file: Some("/etc/etcd/ca.pem".into()),
+                etcd_username: Some("calico".into()),
+                etcd_password: Some("s3cret".into()),
+                etcd_config_map: "my-config".into(),
+                etcd_secret: etcd::DEFAULT_SECRET.into(),
+                ..Default::default()
+            },
+        );
+        session.kube.kubeconfig = Some("/home/me/.kube/prod".into());
+        session.kube.context = Some("prod".into());
+        let command = session.command("run --manifest calico.yaml");
+        assert_eq!(
+            command,
+            "kubectl calico-migrate --kubeconfig /home/me/.kube/prod --context prod -n 'calico system' \
+             --etcd-endpoints https://10.0.0.1:2379 --etcd-ca-file /etc/etcd/ca.pem --etcd-username calico \
+             --etcd-config-map my-config run --manifest calico.yaml"
+        );
+        assert!(!command.contains("s3cret"));
     }
 }

@@ -59,7 +59,7 @@ fn the_sandbox_exports_renamed_and_cleaned() {
     assert_eq!(names(&file, "Node"), ["cp-1", "worker-1", "worker-2"]);
     assert_eq!(
         names(&file, "NetworkPolicy"),
-        ["shop/allow-frontend"],
+        [format!("{}/allow-frontend", env.ns("shop"))],
         "knp.default.* is skipped"
     );
     assert_eq!(names(&file, "GlobalNetworkPolicy"), ["allow-cluster-dns"]);
@@ -468,7 +468,7 @@ mod datasets {
         let mut args = vec!["--full"];
         args.extend_from_slice(extra);
         let (file, output, _dir) = export(&env, &args);
-        let expected = expected_export(dataset);
+        let expected = expected_export(&env.dataset);
         for (kind, count) in expected.counts() {
             let mut got = names(&file, kind);
             got.sort();
@@ -665,7 +665,7 @@ mod datasets {
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
         let report = json_output(&output);
-        let expected = expected_export(&dataset);
+        let expected = expected_export(&env.dataset);
         let not_migrated: std::collections::BTreeMap<String, u64> = report["keys"]["notMigrated"]
             .as_array()
             .unwrap()

@@ -102,7 +102,7 @@ fn the_sandbox_imports_and_verifies_into(api: CrdApi) {
         kube,
         api,
         "networkpolicies",
-        Some("shop"),
+        Some(&exported.env.ns("shop")),
         &format!("{prefix}allow-frontend"),
     )
     .expect("NP");
@@ -249,7 +249,7 @@ fn upstream_system_test_dataset_merges_node5_into_node4_in_one_pass() {
             &env.install.kube,
             api,
             "networkpolicies",
-            Some("test"),
+            Some(&env.ns("test")),
             "default.policy-mypolicy3",
         )
         .unwrap_or_else(|| panic!("{api}"));
@@ -449,12 +449,14 @@ fn conflicts_stop_the_import_and_overwrite_replaces_them_in(api: CrdApi) {
     let exported = Exported::new(&calico::sandbox_cluster(), &[]);
     let kube = &exported.env.install.kube;
     install_calico_crds(kube, api);
+    // The same pool with other settings; its CIDR and block size are the file's, as the CRD
+    // allows no change to them (see the next test).
     create_calico(
         kube,
         api,
         "ippools",
         json!({"metadata": {"name": "default-ipv4-ippool"},
-               "spec": {"cidr": "10.99.0.0/16", "blockSize": 26, "natOutgoing": false}}),
+               "spec": {"cidr": "192.168.0.0/16", "blockSize": 26, "ipipMode": "Never", "natOutgoing": false}}),
     );
     let output = import_into(&exported, api, &[]);
     assert_eq!(output.status.code(), Some(1));
@@ -464,7 +466,7 @@ fn conflicts_stop_the_import_and_overwrite_replaces_them_in(api: CrdApi) {
         "{err}"
     );
     assert!(
-        err.contains("spec.cidr: expected \"192.168.0.0/16\", found \"10.99.0.0/16\""),
+        err.contains("spec.natOutgoing: expected true, found false"),
         "{err}"
     );
     assert!(
@@ -482,11 +484,48 @@ fn conflicts_stop_the_import_and_overwrite_replaces_them_in(api: CrdApi) {
 
     let report = succeeded(&import_into(&exported, api, &["--overwrite"]));
     assert_eq!(import_row(&report, "IPPool")["updated"], 1);
-    assert_eq!(
-        get_calico(kube, api, "ippools", None, "default-ipv4-ippool").unwrap()["spec"]["cidr"],
-        "192.168.0.0/16"
-    );
+    let pool = get_calico(kube, api, "ippools", None, "default-ipv4-ippool").unwrap();
+    assert_eq!(pool["spec"]["natOutgoing"], true);
+    assert_eq!(pool["spec"]["ipipMode"], "Always");
     assert_verified(&exported, api);
+}
+
+#[test]
+fn an_overwrite_the_crd_forbids_is_refused_in_the_servers_words() {
+    // IPPool's CRD makes spec.cidr immutable with a CEL rule. The import cannot evaluate CEL
+    // (nor replace the pool behind the server's back: that is what the rule protects
+    // against); it must pass the server's refusal on and stop.
+    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+    let kube = &exported.env.install.kube;
+    if !kube.is_external() {
+        eprintln!("the local server does not evaluate CEL rules: skipping");
+        return;
+    }
+    kube.install_crds().unwrap();
+    kube.create_calico(
+        "ippools",
+        &json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool", "metadata": {"name": "default-ipv4-ippool"},
+                "spec": {"cidr": "10.99.0.0/16", "blockSize": 26}}),
+    )
+    .unwrap();
+    let output = exported.import(&["--overwrite", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_contains(
+        &err,
+        "failed: IPPool default-ipv4-ippool: IPPool.crd.projectcalico.org \"default-ipv4-ippool\" is invalid: spec.cidr: Invalid value: \"string\": CIDR cannot be changed; follow IP pool migration guide to avoid corruption. (422 Invalid)",
+    );
+    assert_contains(
+        &err,
+        "error: 1 object(s) could not be written; the import stopped before the next kind",
+    );
+    assert_eq!(import_row(&json_output(&output), "IPPool")["failed"], 1);
+    assert_eq!(
+        kube.get_calico("ippools", None, "default-ipv4-ippool")
+            .unwrap()
+            .unwrap()["spec"]["cidr"],
+        "10.99.0.0/16"
+    );
 }
 
 #[test]
@@ -730,11 +769,18 @@ fn files_in_calicoctl_format_import_and_verify_in(api: CrdApi) {
     ] {
         let env = Env::start(EtcdMode::Plain);
         for node in nodes {
-            env.install.kube.create_node(node).unwrap();
+            env.install.kube.ensure_node(node).unwrap();
         }
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
+        let fixture_text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(fixture),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(fixture);
+        let namespaces = ["payments", "production"];
+        std::fs::write(&path, env.with_test_namespaces(&fixture_text, &namespaces)).unwrap();
         // The namespaces of the file's policies must exist: the import says so before writing.
         let output = env
             .plugin()
@@ -748,11 +794,18 @@ fn files_in_calicoctl_format_import_and_verify_in(api: CrdApi) {
         let err = stderr(&output);
         assert_contains(
             &err,
-            "the file has namespaced Calico objects in namespace(s) the cluster does not have: payments, production",
+            &format!(
+                "the file has namespaced Calico objects in namespace(s) the cluster does not have: {}, {}",
+                env.ns("payments"),
+                env.ns("production")
+            ),
         );
         assert_contains(&err, "nothing was changed");
-        for namespace in ["payments", "production"] {
-            env.install.kube.create_namespace(namespace).unwrap();
+        for namespace in namespaces {
+            env.install
+                .kube
+                .create_namespace(&env.ns(namespace))
+                .unwrap();
         }
         let output = env
             .plugin()

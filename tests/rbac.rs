@@ -130,7 +130,12 @@ impl Restricted {
         let dir = tempfile::tempdir().unwrap();
         let (_, kdd_manifest) = common::apply_etcd_manifest(&env, "calico.yaml", dir.path());
 
-        // deploy/rbac.yaml for the install's namespace, less what the test drops.
+        // deploy/rbac.yaml for the install's namespace, less what the test drops; its
+        // ClusterRole and ClusterRoleBinding are the test's, deleted at the end.
+        let rbac =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac.yaml"))
+                .unwrap();
+        env.install.kube.own_cluster_objects_of(&rbac).unwrap();
         for mut document in rbac_documents() {
             if document["metadata"]["namespace"] == "kube-system" {
                 document["metadata"]["namespace"] = json!(namespace);

@@ -9,15 +9,20 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
+use calico_migrate::kdd::workloads::daemonset_rollout;
 use calico_migrate::kinds::CrdApi;
 use common::{
     Env, assert_contains, install_calico_crds, json_output, list_calico, stderr, stdout, succeeded,
 };
 use serde_json::{Value, json};
+use testbed::kubelet::Kubelet;
 use testbed::{EtcdMode, calico};
 
 /// An etcd-mode install with its workloads, and the two manifests rewritten for its namespace.
 struct Cluster {
+    /// On a real cluster, what runs calico-node's pods (dropped first: it reads the namespace
+    /// that the end of the test deletes).
+    kubelet: Option<Kubelet>,
     env: Env,
     dir: tempfile::TempDir,
     kdd_manifest: PathBuf,
@@ -33,14 +38,57 @@ impl Cluster {
     fn with_manifest(kdd_manifest: &str) -> Cluster {
         let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
         let dir = tempfile::tempdir().unwrap();
+        let kubelet = env.install.kube.simulated_kubelet(env.namespace());
         let (etcd_manifest, kdd_manifest) =
             common::apply_etcd_manifest(&env, kdd_manifest, dir.path());
-        Cluster {
+        let cluster = Cluster {
+            kubelet,
             env,
             dir,
             kdd_manifest,
             etcd_manifest,
+        };
+        cluster.wait_until_calico_node_runs();
+        cluster
+    }
+
+    /// Waits until calico-node has rolled out, as on the user's working cluster before the
+    /// migration (the local server's rollouts take a moment too).
+    fn wait_until_calico_node_runs(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let rollout = daemonset_rollout(&self.daemonset()).unwrap();
+            if rollout.done {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "calico-node never ran: {}",
+                rollout.message
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
+    }
+
+    /// Keeps calico-node's rollout from finishing, as pods failing their readiness probe
+    /// would, or lets it go on.
+    fn stall_rollouts(&self, stalled: bool) {
+        if let Some(kubelet) = &self.kubelet {
+            if stalled {
+                kubelet.pause();
+            } else {
+                kubelet.resume();
+            }
+            return;
+        }
+        let controls = self.env.install.kube.controls().expect("a local server");
+        let mut rollout = controls.rollout();
+        rollout.stall = if stalled {
+            mini_apiserver::Stall::Unavailable
+        } else {
+            mini_apiserver::Stall::None
+        };
+        controls.set_rollout(rollout);
     }
 
     fn namespace(&self) -> &str {
@@ -363,13 +411,7 @@ fn interrupted_before_unlocking() {
 #[test]
 fn a_rollout_that_never_finishes_times_out_and_leaves_everything_locked() {
     let cluster = Cluster::new();
-    let Some(controls) = cluster.env.install.kube.controls() else {
-        eprintln!("a real cluster's rollout cannot be held back: skipping");
-        return;
-    };
-    let mut rollout = controls.rollout();
-    rollout.stall = mini_apiserver::Stall::Unavailable;
-    controls.set_rollout(rollout);
+    cluster.stall_rollouts(true);
     let output = cluster
         .env
         .plugin()
@@ -383,14 +425,20 @@ fn a_rollout_that_never_finishes_times_out_and_leaves_everything_locked() {
     let err = stderr(&output);
     assert_contains(&err, "did not finish within 3s");
     assert_contains(&err, "etcd and the Kubernetes datastore stay locked");
+    assert_contains(
+        &err,
+        &common::hinted_command(
+            &cluster.env,
+            &format!("run --manifest {}", cluster.kdd_manifest.display()),
+        ),
+    );
     assert_contains(&err, "resumes from this step");
     let status = cluster.status();
     assert_eq!(status["etcd"]["lock"], "locked");
     assert_eq!(status["kubernetes"]["lock"], "locked");
     assert_eq!(cluster.journal()["step"], "manifest-applied");
     // Once calico-node is healthy, the same command finishes the job.
-    rollout.stall = mini_apiserver::Stall::None;
-    controls.set_rollout(rollout);
+    cluster.stall_rollouts(false);
     let report = succeeded(&cluster.run(&[]));
     assert_eq!(report["resumedAfter"], "manifest-applied");
     assert_migrated(&cluster, &report);
@@ -412,11 +460,10 @@ fn rollback_before_unlock_restores_the_etcd_side_of(manifest: &str, api: CrdApi)
     let before = cluster.etcd_data();
     let report = succeeded(&cluster.run(&["--stop-before-unlock", "--crd-api", api.version()]));
     assert_eq!(report["completed"], false);
-    assert!(
-        report["next"]
-            .as_str()
-            .unwrap()
-            .contains("kubectl calico-migrate run")
+    // The command that finishes reaches the same install: its namespace is in it.
+    assert_contains(
+        report["next"].as_str().unwrap(),
+        &common::hinted_command(&cluster.env, "run --manifest"),
     );
     assert!(!list_calico(kube, api, "ippools").is_empty());
     // Without the etcd manifest calico-node would stay on an empty Kubernetes datastore.

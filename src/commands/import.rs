@@ -14,12 +14,14 @@ pub async fn run(session: &Session, console: &Console, args: &ImportArgs) -> Res
         return Err(failure);
     }
     if !report.dry_run {
-        console.info(
+        console.info(format!(
             "Datastore information successfully imported. The Kubernetes datastore stays locked until you unlock it. Next:\n  \
-             1. kubectl calico-migrate verify      (compares etcd with the Kubernetes datastore)\n  \
+             1. {}   (compares etcd with the Kubernetes datastore)\n  \
              2. apply the Kubernetes-datastore Calico manifest and wait for calico-node to roll out\n  \
-             3. kubectl calico-migrate unlock --datastore kubernetes",
-        );
+             3. {}",
+            session.command("verify"),
+            session.command("unlock --datastore kubernetes"),
+        ));
     }
     Ok(())
 }

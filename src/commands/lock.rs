@@ -13,7 +13,7 @@ pub async fn run(
     lock: bool,
 ) -> Result<(), Error> {
     let report = set_lock(session, args.datastore.into(), lock, args.crd_api.request()).await?;
-    explain(console, &report);
+    explain(session, console, &report);
     console.result(if lock {
         "Datastore locked."
     } else {
@@ -24,7 +24,7 @@ pub async fn run(
 }
 
 /// The lines for people around the result line.
-pub fn explain(console: &Console, report: &LockReport) {
+fn explain(session: &Session, console: &Console, report: &LockReport) {
     if let Some(choice) = &report.crd_api {
         console.detail(
             1,
@@ -50,9 +50,10 @@ pub fn explain(console: &Console, report: &LockReport) {
             if report.locked { "locked" } else { "unlocked" }
         ));
     } else if report.locked && report.datastore == Datastore::Etcd {
-        console.info(
+        console.info(format!(
             "Calico on etcd stops processing changes now: new pods get no networking until the migration ends. \
-             To back out: kubectl calico-migrate unlock --datastore etcd",
-        );
+             To back out: {}",
+            session.command("unlock --datastore etcd")
+        ));
     }
 }

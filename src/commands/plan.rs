@@ -11,7 +11,7 @@ use crate::stages::plan::{PlanReport, Side, plan};
 pub async fn run(session: &Session, console: &Console, args: &PlanArgs) -> Result<(), Error> {
     let report = plan(session, &args.options()?).await?;
     match console.format() {
-        OutputFormat::Text => console.stdout(&render(&report, args))?,
+        OutputFormat::Text => console.stdout(&render(session, &report, args))?,
         _ => console.data(&report)?,
     }
     if report.ready {
@@ -22,7 +22,10 @@ pub async fn run(session: &Session, console: &Console, args: &PlanArgs) -> Resul
                 "{} problem(s) block the migration; nothing was changed",
                 report.blockers.len()
             ),
-            "fix each as its line says, then run `kubectl calico-migrate plan` again",
+            format!(
+                "fix each as its line says, then run `{}` again",
+                session.command("plan")
+            ),
         ))
     }
 }
@@ -39,7 +42,7 @@ fn side(out: &mut String, name: &str, side: &Side) {
     }
 }
 
-fn render(report: &PlanReport, args: &PlanArgs) -> String {
+fn render(session: &Session, report: &PlanReport, args: &PlanArgs) -> String {
     let mut out = String::from("Datastores\n");
     side(&mut out, "Kubernetes", &report.kubernetes);
     side(&mut out, "etcd", &report.etcd);
@@ -120,7 +123,8 @@ fn render(report: &PlanReport, args: &PlanArgs) -> String {
             .unwrap_or_else(|| "calico.yaml".into());
         let _ = writeln!(
             out,
-            "\nReady. Next: kubectl calico-migrate run --manifest {manifest}"
+            "\nReady. Next: {}",
+            session.command(&format!("run --manifest {manifest}"))
         );
     } else {
         let _ = writeln!(out, "\nBlocked by {} problem(s):", report.blockers.len());

@@ -67,6 +67,8 @@ pub enum EtcdError {
     Compacted { revision: i64 },
     #[error("etcd request failed while {doing}: {detail}")]
     Request { doing: String, detail: String },
+    #[error("lost the connection to etcd while {doing}: {detail}")]
+    ConnectionLost { doing: String, detail: String },
 }
 
 impl EtcdError {
@@ -107,6 +109,9 @@ impl EtcdError {
             EtcdError::Conflict { .. } => "run the command again".into(),
             EtcdError::Compacted { .. } => {
                 "run the command again; calico-kube-controllers compacts etcd periodically, so scale it to 0 for the migration (kubectl -n kube-system scale deployment calico-kube-controllers --replicas=0)".into()
+            }
+            EtcdError::ConnectionLost { .. } => {
+                "check that etcd is running and reachable (`kubectl calico-migrate status` shows both datastores), then run the same command again".into()
             }
             EtcdError::BadClusterInformation(_) | EtcdError::Request { .. } => return None,
         })

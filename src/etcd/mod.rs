@@ -5,5 +5,7 @@ pub mod settings;
 pub mod store;
 
 pub use connect::{Connected, EtcdError, connect};
-pub use settings::{ClusterConfig, EtcdOverrides, EtcdSettings};
+pub use settings::{
+    ClusterConfig, DEFAULT_CONFIG_MAP, DEFAULT_SECRET, EtcdOverrides, EtcdSettings,
+};
 pub use store::EtcdStore;

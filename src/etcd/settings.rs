@@ -80,6 +80,10 @@ impl fmt::Debug for Pem {
     }
 }
 
+/// The ConfigMap and the Secret of Calico's etcd manifest.
+pub const DEFAULT_CONFIG_MAP: &str = "calico-config";
+pub const DEFAULT_SECRET: &str = "calico-etcd-secrets";
+
 /// etcd settings given on the command line; unset ones fall back to the `ETCD_*` variables, then
 /// to the cluster.
 #[derive(Clone, Debug, Default)]

@@ -132,27 +132,47 @@ impl Scan {
 
 /// A read at a fixed revision fails once etcd has compacted past it.
 fn read_error(error: etcd_client::Error, revision: i64) -> EtcdError {
-    let detail = match &error {
-        etcd_client::Error::GRpcStatus(status) => status.message().to_string(),
-        other => other.to_string(),
-    };
-    if detail.contains("required revision has been compacted") {
+    if detail_of(&error).contains("required revision has been compacted") {
         EtcdError::Compacted { revision }
     } else {
-        EtcdError::Request {
-            doing: "reading".into(),
-            detail,
-        }
+        request_error("reading")(error)
     }
 }
 
 fn request_error(doing: &str) -> impl FnOnce(etcd_client::Error) -> EtcdError + '_ {
-    move |error| EtcdError::Request {
-        doing: doing.to_string(),
-        detail: match &error {
-            etcd_client::Error::GRpcStatus(status) => status.message().to_string(),
-            other => other.to_string(),
-        },
+    move |error| {
+        let doing = doing.to_string();
+        let detail = detail_of(&error);
+        if connection_lost(&error) {
+            EtcdError::ConnectionLost { doing, detail }
+        } else {
+            EtcdError::Request { doing, detail }
+        }
+    }
+}
+
+/// What an etcd error says: a gRPC status's message, or the error itself.
+fn detail_of(error: &etcd_client::Error) -> String {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => status.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The connection to etcd broke under a request (etcd stopped, or the network between):
+/// refused or reset connections, and HTTP/2 streams cut off in the middle.
+fn connection_lost(error: &etcd_client::Error) -> bool {
+    match error {
+        etcd_client::Error::GRpcStatus(status) => {
+            matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Cancelled
+            ) || ["h2 protocol error", "transport error", "connection"]
+                .iter()
+                .any(|part| status.message().contains(part))
+        }
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
     }
 }
 
@@ -294,6 +314,42 @@ mod tests {
         assert_eq!(next_page_size(500, 1000, 1000 * 60), MAX_PAGE);
         assert_eq!(next_page_size(500, 10, 10 * (1 << 20)), MIN_PAGE);
         assert_eq!(next_page_size(700, 0, 0), 700);
+    }
+
+    #[test]
+    fn a_broken_connection_is_told_apart_from_a_refused_request() {
+        let status = |code, message: &str| {
+            etcd_client::Error::GRpcStatus(tonic::Status::new(code, message.to_string()))
+        };
+        let lost = read_error(
+            status(
+                tonic::Code::Unknown,
+                "h2 protocol error: error reading a body from connection",
+            ),
+            7,
+        );
+        assert!(
+            matches!(&lost, EtcdError::ConnectionLost { doing, .. } if doing == "reading"),
+            "{lost:?}"
+        );
+        assert!(matches!(
+            request_error("writing")(status(tonic::Code::Unavailable, "transport is closing")),
+            EtcdError::ConnectionLost { .. }
+        ));
+        assert!(matches!(
+            read_error(
+                status(
+                    tonic::Code::OutOfRange,
+                    "required revision has been compacted"
+                ),
+                7
+            ),
+            EtcdError::Compacted { revision: 7 }
+        ));
+        assert!(matches!(
+            request_error("writing")(status(tonic::Code::InvalidArgument, "too many operations")),
+            EtcdError::Request { .. }
+        ));
     }
 
     #[test]

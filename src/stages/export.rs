@@ -94,16 +94,21 @@ pub async fn export(session: &Session, options: &ExportOptions) -> Result<Export
     let progress = &session.progress;
     let data = match &options.file {
         Some(path) => {
+            // The file appears whole or not at all: a failure on the way leaves it as it was.
+            let kept = crate::atomic_file::left_as_it_was(path);
             let file = AtomicFile::create(path)
                 .map_err(Error::io(format!("creating {}", path.display())))?;
             let mut writer = ExportWriter::new(file, options.full);
-            let data =
-                snapshot::stream(store, &header, options.page_size, progress, &mut writer).await?;
+            let data = snapshot::stream(store, &header, options.page_size, progress, &mut writer)
+                .await
+                .map_err(|e| e.noting(&kept))?;
             let file = writer
                 .finish()
-                .map_err(Error::io(format!("writing {}", path.display())))?;
+                .map_err(Error::io(format!("writing {}", path.display())))
+                .map_err(|e| e.noting(&kept))?;
             file.commit()
-                .map_err(Error::io(format!("writing {}", path.display())))?;
+                .map_err(Error::io(format!("writing {}", path.display())))
+                .map_err(|e| e.noting(&kept))?;
             data
         }
         None => {

@@ -78,6 +78,24 @@ pub struct ImportOptions {
 }
 
 impl ImportOptions {
+    /// The arguments of the `import` command that does this again.
+    pub fn command(&self) -> String {
+        let mut command = format!(
+            "import -f {}",
+            crate::console::shell_word(&self.file.display().to_string())
+        );
+        if let Some(version) = &self.calico_version {
+            command.push_str(&format!(" --calico-version {version}"));
+        }
+        if let CrdApiRequest::Given(api) = self.crd_api {
+            command.push_str(&format!(" --crd-api {}", api.version()));
+        }
+        if self.skip_invalid {
+            command.push_str(" --skip-invalid");
+        }
+        command
+    }
+
     pub fn new(file: PathBuf) -> ImportOptions {
         ImportOptions {
             file,
@@ -120,6 +138,9 @@ pub struct Problem {
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub file: String,
+    /// The command that runs this import again, as the user started it.
+    #[serde(skip)]
+    pub rerun: String,
     pub target_calico_version: Option<String>,
     /// The API group written to, and why.
     pub crd_api: Option<ApiChoice>,
@@ -193,7 +214,7 @@ impl ImportReport {
     pub fn failure(&self) -> Option<Error> {
         let conflicts: u64 = self.kinds.iter().map(|k| k.conflicts).sum();
         let failed: u64 = self.kinds.iter().map(|k| k.failed).sum();
-        let rerun = format!("kubectl calico-migrate import -f {}", self.file);
+        let rerun = &self.rerun;
         if conflicts > 0 && !self.completed {
             return Some(Error::failed(
                 format!(
@@ -318,6 +339,7 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     ));
     let mut report = ImportReport {
         file: path.display().to_string(),
+        rerun: session.command(&options.command()),
         target_calico_version: target.version.map(|v| v.to_string()),
         crd_api: Some(choice),
         dry_run: options.dry_run,
@@ -872,8 +894,8 @@ fn invalid_blocker(report: &ImportReport) -> Blocker {
     Blocker::new(
         problem,
         format!(
-            "fix these objects in etcd and export again, or leave them out: `kubectl calico-migrate import -f {} --skip-invalid` keeps them in a side file",
-            report.file
+            "fix these objects in etcd and export again, or leave them out: `{} --skip-invalid` keeps them in a side file",
+            report.rerun
         ),
     )
 }

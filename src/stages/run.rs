@@ -168,7 +168,8 @@ pub async fn run(
         ..Default::default()
     };
     let manifest = read_manifest(&options.manifest)?;
-    let resume_command = resume_command(options);
+    let resume_command = resume_command(session, options);
+    let rollback_command = session.command("rollback --manifest calico-etcd.yaml");
 
     // A journal of a migration that was rolled back is started afresh (in the same ConfigMap).
     let loaded = Stored::load(&rest, &session.namespace).await?;
@@ -320,7 +321,7 @@ pub async fn run(
             Err(error) => {
                 context.stored.journal.failure = Some(format!("{name}: {error}"));
                 let _ = context.stored.save(context.rest).await;
-                return Err(with_resume_hint(error, &resume_command));
+                return Err(with_resume_hint(error, &resume_command, &rollback_command));
             }
         };
         let seconds = started.elapsed().as_secs_f64();
@@ -769,9 +770,9 @@ fn absolute(path: &Path) -> String {
 }
 
 /// The command that resumes this run (the journal remembers the rest).
-fn resume_command(options: &RunOptions) -> String {
+fn resume_command(session: &Session, options: &RunOptions) -> String {
     let mut command = format!(
-        "kubectl calico-migrate run --manifest {}",
+        "run --manifest {}",
         crate::console::shell_word(&options.manifest.display().to_string())
     );
     if let Some(backup) = &options.backup {
@@ -780,16 +781,19 @@ fn resume_command(options: &RunOptions) -> String {
             crate::console::shell_word(&backup.display().to_string())
         ));
     }
-    command
+    if options.yes {
+        command.push_str(" --yes");
+    }
+    session.command(&command)
 }
 
-fn with_resume_hint(error: Error, resume: &str) -> Error {
+fn with_resume_hint(error: Error, resume: &str, rollback: &str) -> Error {
     let hint = error.hint().unwrap_or_default();
     let message = error.to_string();
     Error::failed(
         message,
         format!(
-            "{}{}fix the cause, then `{resume}` resumes from this step; `kubectl calico-migrate rollback` backs out while the Kubernetes datastore is locked",
+            "{}{}fix the cause, then `{resume}` resumes from this step; `{rollback}` (with your etcd manifest) backs out while the Kubernetes datastore is locked",
             hint,
             if hint.is_empty() { "" } else { "; then " }
         ),

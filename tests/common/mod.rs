@@ -52,20 +52,40 @@ pub fn plugin_process(kubeconfig: &Path) -> std::process::Command {
 /// A running install, with the plugin pointed at its namespace.
 pub struct Env {
     pub install: CalicoInstall,
+    /// The data loaded, its namespaces renamed for this test (see [`Env::ns`]).
+    pub dataset: Dataset,
 }
 
 impl Env {
     pub fn start(mode: EtcdMode) -> Env {
         Env {
             install: CalicoInstall::start(mode).expect("the test bed starts"),
+            dataset: Dataset::default(),
         }
     }
 
-    /// An install loaded with a dataset.
+    /// An install loaded with a dataset whose namespaces are this test's own: `shop` in the
+    /// dataset is `env.ns("shop")` in etcd and in the cluster.
     pub fn with(mode: EtcdMode, dataset: &Dataset) -> Env {
-        let env = Env::start(mode);
-        env.install.load(dataset).expect("the dataset loads");
+        let mut env = Env::start(mode);
+        env.dataset = dataset.with_namespaces_renamed(|ns| env.ns(ns));
+        env.install.load(&env.dataset).expect("the dataset loads");
         env
+    }
+
+    /// This test's name for a namespace of a dataset or a file (`default` and `kube-*` stay).
+    pub fn ns(&self, name: &str) -> String {
+        self.install.kube.test_namespace(name)
+    }
+
+    /// `text` (an export file, YAML) with the namespaces named renamed as [`Env::ns`] does.
+    pub fn with_test_namespaces(&self, text: &str, names: &[&str]) -> String {
+        names.iter().fold(text.to_string(), |text, name| {
+            text.replace(
+                &format!("namespace: {name}\n"),
+                &format!("namespace: {}\n", self.ns(name)),
+            )
+        })
     }
 
     /// A TLS install loaded with a dataset, its etcd datastore locked as export requires.
@@ -160,6 +180,18 @@ pub fn kubectl_completes_plugins(kubectl: &Path) -> bool {
     matches!((number("major"), number("minor")), (Some(major), Some(minor)) if (major, minor) >= (1, 26))
 }
 
+/// The JSON report of a command that must have succeeded; a failure shows both outputs.
+#[track_caller]
+pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+    json_output(output)
+}
+
 /// Parses a command's stdout as JSON.
 pub fn json_output(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -215,6 +247,19 @@ impl Exported {
 
     pub fn verify(&self, args: &[&str]) -> std::process::Output {
         self.env.plugin().arg("verify").args(args).output().unwrap()
+    }
+
+    /// verify finds the Kubernetes datastore equal to etcd.
+    pub fn assert_verified(&self) {
+        let output = self.verify(&["-o", "json"]);
+        let report = json_output(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{report:#}\n{}",
+            stderr(&output)
+        );
+        assert_eq!(report["equal"], true);
     }
 }
 
@@ -340,18 +385,6 @@ pub fn install_calico_crds(kube: &KubeSide, api: CrdApi) {
     }
 }
 
-/// The JSON report of a command that must succeed; a failure shows both streams.
-#[track_caller]
-pub fn succeeded(output: &std::process::Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    json_output(output)
-}
-
 /// Sets the install up as its user did: Calico's etcd manifest, filled in for the test's etcd,
 /// applied with `kubectl apply`. Writes that manifest (what `rollback --manifest` puts back) and
 /// the Kubernetes-datastore manifest `kdd_file` of tests/fixtures/manifests (what `run` applies),
@@ -362,15 +395,11 @@ pub fn apply_etcd_manifest(
     dir: &Path,
 ) -> (std::path::PathBuf, std::path::PathBuf) {
     let etcd_manifest = dir.join("calico-etcd.yaml");
-    std::fs::write(&etcd_manifest, env.install.etcd_manifest().unwrap()).unwrap();
+    write_servable(env, &etcd_manifest, &env.install.etcd_manifest().unwrap());
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifests");
     let kdd_manifest = dir.join(kdd_file);
-    std::fs::write(
-        &kdd_manifest,
-        env.install
-            .manifest(&std::fs::read_to_string(source.join(kdd_file)).unwrap()),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(source.join(kdd_file)).unwrap();
+    write_servable(env, &kdd_manifest, &env.install.manifest(&text));
     let applied =
         std::process::Command::new(kubectl().expect("kubectl is installed (scripts/install-deps)"))
             .arg("--kubeconfig")
@@ -385,4 +414,30 @@ pub fn apply_etcd_manifest(
         stderr(&applied)
     );
     (etcd_manifest, kdd_manifest)
+}
+
+/// Writes a manifest for this cluster: the CRDs its API server refuses are left out (v3.32's
+/// `clusternetworkpolicies` CRD uses CEL functions that Kubernetes 1.28 lacks), and the
+/// cluster-scoped objects it would create become the test's, deleted at the end whoever
+/// applies them.
+fn write_servable(env: &Env, path: &Path, text: &str) {
+    let kube = &env.install.kube;
+    let (text, dropped) = kube.servable_manifest(text).unwrap();
+    for document in dropped {
+        eprintln!(
+            "left out of {}, as this API server refuses it: {document}",
+            path.display()
+        );
+    }
+    kube.own_cluster_objects_of(&text).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The command a hint tells the user of this install to run: `kubectl calico-migrate`, `-n`
+/// when the install is not in kube-system (the plugin's default), then `rest`.
+pub fn hinted_command(env: &Env, rest: &str) -> String {
+    match env.namespace() {
+        "kube-system" => format!("kubectl calico-migrate {rest}"),
+        namespace => format!("kubectl calico-migrate -n {namespace} {rest}"),
+    }
 }

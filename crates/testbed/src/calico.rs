@@ -36,6 +36,58 @@ impl Dataset {
         let key = resource_key(&object);
         self.put(key, &object);
     }
+
+    /// The same data with the dataset's own namespaces (those in `namespaces`) renamed: in the
+    /// keys of namespaced resources and wherever a value names one as `"namespace"` (objects'
+    /// metadata, IPAM allocation attributes). Namespaces every cluster has are never in
+    /// `namespaces`, so data in `default` stays there.
+    pub fn with_namespaces_renamed(&self, rename: impl Fn(&str) -> String) -> Dataset {
+        let renamed: Vec<(String, String)> = self
+            .namespaces
+            .iter()
+            .map(|ns| (ns.clone(), rename(ns)))
+            .collect();
+        let kvs = self
+            .kvs
+            .iter()
+            .map(|(key, value)| {
+                let mut key = key.clone();
+                let mut value = value.clone();
+                for (old, new) in &renamed {
+                    key = rename_key_namespace(&key, old, new);
+                    value = value.replace(
+                        &format!(r#""namespace":"{old}""#),
+                        &format!(r#""namespace":"{new}""#),
+                    );
+                }
+                (key, value)
+            })
+            .collect();
+        Dataset {
+            kvs,
+            k8s_nodes: self.k8s_nodes.clone(),
+            namespaces: renamed.into_iter().map(|(_, new)| new).collect(),
+        }
+    }
+}
+
+/// Namespaces every Kubernetes cluster has: `default` and the `kube-*` ones.
+pub fn is_builtin_namespace(name: &str) -> bool {
+    name == "default" || name.starts_with("kube-")
+}
+
+/// `<RESOURCES>/<plural>/<old>/<name>` with the namespace `new`; other keys as they are.
+fn rename_key_namespace(key: &str, old: &str, new: &str) -> String {
+    let Some(rest) = key.strip_prefix(RESOURCES) else {
+        return key.to_string();
+    };
+    let parts: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [plural, namespace, name] if *namespace == old => {
+            format!("{RESOURCES}/{plural}/{new}/{name}")
+        }
+        _ => key.to_string(),
+    }
 }
 
 /// `/calico/resources/v3/projectcalico.org/<plural>/[<namespace>/]<name>`.
@@ -426,6 +478,29 @@ pub fn sandbox_cluster() -> Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_datasets_namespaces_are_renamed_in_keys_and_values() {
+        let d = sandbox_cluster().with_namespaces_renamed(|ns| format!("{ns}-t1"));
+        assert_eq!(d.namespaces, ["shop-t1"]);
+        let key =
+            "/calico/resources/v3/projectcalico.org/networkpolicies/shop-t1/default.allow-frontend";
+        let policy: Value = serde_json::from_str(d.get(key).expect("renamed key")).unwrap();
+        assert_eq!(policy["metadata"]["namespace"], "shop-t1");
+        assert!(
+            d.kvs
+                .iter()
+                .all(|(k, v)| !k.contains("/shop/") && !v.contains(r#""namespace":"shop""#))
+        );
+        // Cluster-scoped keys, and names that merely contain the namespace, stay.
+        assert!(
+            d.get("/calico/resources/v3/projectcalico.org/profiles/kns.shop")
+                .is_some()
+        );
+        assert_eq!(d.kvs.len(), sandbox_cluster().kvs.len());
+        assert!(!is_builtin_namespace("shop"));
+        assert!(is_builtin_namespace("default") && is_builtin_namespace("kube-system"));
+    }
 
     #[test]
     fn keys_follow_the_spec_layout() {

@@ -275,6 +275,15 @@ impl Etcd {
     }
 }
 
+impl Etcd {
+    /// Kills the server, as a crash or a lost machine would stop it; clients then find the
+    /// endpoint refusing connections.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Etcd {
     fn drop(&mut self) {
         let _ = self.child.kill();

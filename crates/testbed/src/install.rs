@@ -99,14 +99,15 @@ impl CalicoInstall {
             .apply_documents(&self.etcd_manifest()?, "kubectl-client-side-apply")
     }
 
-    /// Puts the dataset's keys into etcd and creates its Kubernetes Nodes.
+    /// Puts the dataset's keys into etcd and creates its namespaces and the Kubernetes Nodes
+    /// the cluster does not have yet.
     pub fn load(&self, dataset: &Dataset) -> Result<()> {
         self.etcd.put_all(dataset.pairs())?;
         for namespace in &dataset.namespaces {
             self.kube.create_namespace(namespace)?;
         }
         for node in &dataset.k8s_nodes {
-            self.kube.create_node(node)?;
+            self.kube.ensure_node(node)?;
         }
         Ok(())
     }

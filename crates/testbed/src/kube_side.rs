@@ -1,97 +1,173 @@
 //! The Kubernetes side of a test: the local API server, or a real cluster named by
-//! `CALICO_MIGRATE_TEST_KUBECONFIG`. With a real cluster, tests run one at a time (a file lock)
-//! and remove what they created when they end.
+//! `CALICO_MIGRATE_TEST_KUBECONFIG`. With a real cluster, tests run one at a time (a file lock).
+//!
+//! A test leaves the cluster as it found it, on either side: when its [`KubeSide`] is dropped,
+//! what the test created is deleted (its namespaces and Nodes, the Calico CRDs that appeared
+//! with their objects, the objects of manifests it took ownership of), and Nodes that were
+//! there before get their Calico annotations back. A real server deletes asynchronously (a
+//! CRD stays until its objects are gone, a namespace is Terminating for five seconds or more),
+//! so the side waits until what it deleted is gone before the next test may create it again.
+//! Only the test's own namespaces are not waited for: tests never share a namespace
+//! ([`KubeSide::test_namespace`] gives each test its own name for a dataset's), so no test
+//! relies on one being gone. Then the cluster-scoped objects are compared with what the
+//! cluster had at the start, and a leftover fails the test. The local server of tests deletes
+//! namespaces and CRDs after [`LOCAL_DELETION_DELAY`], so that a test relying on a deletion
+//! being finished fails without a real cluster too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use mini_apiserver::{BackgroundServer, Controls, Faults, Options};
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::block_on;
+use crate::calico::is_builtin_namespace;
+use crate::kubelet::Kubelet;
 
 /// The variable that points the suite at a real (disposable) cluster.
 pub const EXTERNAL_KUBECONFIG: &str = "CALICO_MIGRATE_TEST_KUBECONFIG";
 
-enum Backend {
-    Local(BackgroundServer),
-    /// A real cluster, with the Calico CRDs it had when the test started (left in place).
-    External {
-        _lock: File,
-        calico_crds: Vec<String>,
-    },
-}
+/// How long the local server of tests takes to delete a namespace or a CRD.
+pub const LOCAL_DELETION_DELAY: Duration = Duration::from_millis(300);
+
+/// How long cleanup waits for what it deleted to be gone.
+const GONE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// API groups of Calico's CRDs (v1, and the native v3 ones).
 const CALICO_GROUPS: &[&str] = &["crd.projectcalico.org", "projectcalico.org"];
 
+/// Annotations of Kubernetes Nodes that Calico (and so the migration) writes.
+const CALICO_ANNOTATION_PREFIX: &str = "projectcalico.org/";
+
+/// The cluster-scoped collections a test must leave as it found them.
+const LEAK_CHECKED: &[&str] = &[
+    "/api/v1/namespaces",
+    "/api/v1/nodes",
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+];
+
+const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+
+enum Backend {
+    Local(BackgroundServer),
+    /// A real cluster, held for this test alone.
+    External {
+        _lock: File,
+    },
+}
+
+/// What the cluster held when the test started.
+#[derive(Default)]
+struct Before {
+    /// Calico CRDs by name (kept at the end).
+    calico_crds: BTreeSet<String>,
+    /// uids of the objects in them (kept at the end).
+    calico_objects: BTreeSet<String>,
+    /// Paths of the objects of the [`LEAK_CHECKED`] collections.
+    cluster_objects: BTreeSet<String>,
+}
+
+/// What the test made that the end of the test undoes.
 #[derive(Clone, Debug)]
-enum Created {
-    Namespace(String),
-    Node(String),
-    Crd(String),
+enum Owned {
+    /// An object the test created, by path: deleted at the end.
+    Object(String),
+    /// A Node that was there before: its Calico annotations are put back as they were.
+    NodeAnnotations {
+        node: String,
+        before: BTreeMap<String, String>,
+    },
 }
 
 pub struct KubeSide {
     backend: Backend,
     kubeconfig: PathBuf,
     namespace: String,
-    created: Mutex<Vec<Created>>,
+    /// Appended to the namespaces this test creates, so that no two tests share one.
+    suffix: String,
+    /// None: nothing is cleaned up (the sandbox, the benchmark).
+    before: Option<Before>,
+    owned: Mutex<Vec<Owned>>,
     _dir: TempDir,
 }
 
 impl KubeSide {
-    /// A fresh local API server, or the external cluster when the variable is set.
+    /// The side of one test: a fresh local API server, or the external cluster when the
+    /// variable is set. What the test leaves is removed when it is dropped (see the module).
     pub fn start() -> Result<KubeSide> {
-        Self::start_with(Options::default())
+        Self::start_with(Options {
+            deletion_delay: LOCAL_DELETION_DELAY,
+            ..Options::default()
+        })
     }
 
+    /// [`KubeSide::start`] with settings for the local server (ignored for a real cluster).
     pub fn start_with(options: Options) -> Result<KubeSide> {
-        match std::env::var_os(EXTERNAL_KUBECONFIG) {
+        let suffix = random_suffix();
+        let dir = tempfile::Builder::new().prefix("kube-side").tempdir()?;
+        let (backend, kubeconfig, namespace) = match std::env::var_os(EXTERNAL_KUBECONFIG) {
             Some(path) => {
                 let lock_path = std::env::temp_dir().join("calico-migrate-external-cluster.lock");
                 let lock = File::create(&lock_path)?;
                 // Test threads of one process queue here like other processes do; a test that
                 // holds one side while starting another would wait for itself.
                 lock.lock().context("locking the external test cluster")?;
-                let calico_crds = calico_crd_names(&PathBuf::from(&path))?;
-                let side = KubeSide {
-                    backend: Backend::External {
-                        _lock: lock,
-                        calico_crds,
-                    },
-                    kubeconfig: PathBuf::from(path),
-                    namespace: format!("calico-migrate-test-{}", random_suffix()),
-                    created: Mutex::new(Vec::new()),
-                    _dir: tempfile::Builder::new().prefix("kube-side").tempdir()?,
-                };
-                side.create_namespace(&side.namespace.clone())?;
-                Ok(side)
+                (
+                    Backend::External { _lock: lock },
+                    PathBuf::from(path),
+                    format!("calico-migrate-test-{suffix}"),
+                )
             }
-            None => Self::local(options),
+            None => {
+                let (backend, kubeconfig) = start_local(options, &dir)?;
+                (backend, kubeconfig, "kube-system".into())
+            }
+        };
+        let mut side = KubeSide {
+            backend,
+            kubeconfig,
+            namespace,
+            suffix,
+            before: None,
+            owned: Mutex::new(Vec::new()),
+            _dir: dir,
+        };
+        side.before = Some(block_on(async { snapshot(&side.client().await?).await })?);
+        if side.is_external() {
+            side.create_namespace(&side.namespace.clone())?;
         }
+        Ok(side)
     }
 
-    /// Always the local API server, whatever the environment says.
+    /// Always the local API server, whatever the environment says, for the sandbox and the
+    /// benchmark: nothing is cleaned up, the server goes with it.
     pub fn local(options: Options) -> Result<KubeSide> {
         let dir = tempfile::Builder::new().prefix("kube-side").tempdir()?;
-        let server = BackgroundServer::start(options)?;
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, server.kubeconfig("sandbox"))?;
+        let (backend, kubeconfig) = start_local(options, &dir)?;
         Ok(KubeSide {
-            backend: Backend::Local(server),
+            backend,
             kubeconfig,
             namespace: "kube-system".into(),
-            created: Mutex::new(Vec::new()),
+            suffix: random_suffix(),
+            before: None,
+            owned: Mutex::new(Vec::new()),
             _dir: dir,
         })
     }
@@ -107,6 +183,16 @@ impl KubeSide {
     /// The namespace tests install Calico's ConfigMap and Secret in.
     pub fn namespace(&self) -> &str {
         &self.namespace
+    }
+
+    /// This test's name for a namespace of a dataset or a file: `shop` becomes `shop-<suffix>`,
+    /// unique to the test; `default` and the `kube-*` namespaces, which every cluster has, stay.
+    pub fn test_namespace(&self, name: &str) -> String {
+        if is_builtin_namespace(name) {
+            name.to_string()
+        } else {
+            format!("{name}-{}", self.suffix)
+        }
     }
 
     /// Fault injection of the local server (None against a real cluster).
@@ -133,17 +219,85 @@ impl KubeSide {
         }
     }
 
-    pub async fn client(&self) -> Result<Client> {
+    /// A kubelet (and scheduler) for the pods of `namespace` on a real cluster, which has none:
+    /// without it no DaemonSet rollout ever finishes there. None for the local server, which
+    /// simulates rollouts itself.
+    pub fn simulated_kubelet(&self, namespace: &str) -> Option<Kubelet> {
+        self.is_external()
+            .then(|| Kubelet::start(self.kubeconfig.clone(), namespace.to_string()))
+    }
+
+    /// The address of the API server the kubeconfig's current context names.
+    pub fn server_addr(&self) -> Result<SocketAddr> {
+        let (_, server) = self.current_server()?;
+        let uri: http::Uri = server.parse().with_context(|| format!("server {server}"))?;
+        let host = uri.host().context("the server URL has no host")?;
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("http") => 80,
+            _ => 443,
+        });
+        (host, port)
+            .to_socket_addrs()?
+            .next()
+            .with_context(|| format!("resolving {server}"))
+    }
+
+    /// A kubeconfig like this side's whose server is `addr` (a proxy in front of the API
+    /// server), with the same scheme, certificates and credentials. The proxy listens on
+    /// 127.0.0.1, which a real test cluster's serving certificate names too.
+    pub fn kubeconfig_via(&self, addr: SocketAddr) -> Result<PathBuf> {
+        let (mut kubeconfig, server) = self.current_server()?;
+        let scheme = server.split_once("://").map_or("https", |(s, _)| s);
+        for cluster in &mut kubeconfig.clusters {
+            if let Some(cluster) = cluster.cluster.as_mut()
+                && cluster.server.as_deref() == Some(server.as_str())
+            {
+                cluster.server = Some(format!("{scheme}://{addr}"));
+            }
+        }
+        let path = self
+            ._dir
+            .path()
+            .join(format!("kubeconfig-via-{}", addr.port()));
+        let text = serde_saphyr::to_string(&kubeconfig)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// The kubeconfig and the server of its current context.
+    fn current_server(&self) -> Result<(Kubeconfig, String)> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
-        let config =
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-        Ok(Client::try_from(config)?)
+        let context = kubeconfig
+            .current_context
+            .as_deref()
+            .and_then(|name| kubeconfig.contexts.iter().find(|c| c.name == name))
+            .and_then(|c| c.context.as_ref())
+            .context("the kubeconfig has no current context")?;
+        let server = kubeconfig
+            .clusters
+            .iter()
+            .find(|c| c.name == context.cluster)
+            .and_then(|c| c.cluster.as_ref())
+            .and_then(|c| c.server.clone())
+            .context("the current context's cluster has no server")?;
+        Ok((kubeconfig, server))
     }
 
-    fn remember(&self, what: Created) {
-        self.created.lock().expect("not poisoned").push(what);
+    pub async fn client(&self) -> Result<Client> {
+        client_for(&self.kubeconfig).await
     }
 
+    fn remember(&self, what: Owned) {
+        self.owned.lock().expect("not poisoned").push(what);
+    }
+
+    /// Creates a namespace (deleted at the end); one that exists already is left alone.
     pub fn create_namespace(&self, name: &str) -> Result<()> {
         block_on(async {
             let api: Api<Namespace> = Api::all(self.client().await?);
@@ -156,7 +310,7 @@ impl KubeSide {
             };
             match api.create(&PostParams::default(), &ns).await {
                 Ok(_) => {
-                    self.remember(Created::Namespace(name.into()));
+                    self.remember(Owned::Object(format!("/api/v1/namespaces/{name}")));
                     Ok(())
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
@@ -220,9 +374,19 @@ impl KubeSide {
         })
     }
 
-    pub fn create_node(&self, name: &str) -> Result<()> {
+    /// Makes sure the cluster has a Node: creates it (deleted at the end) unless it exists. A
+    /// Node that was there is never deleted; its Calico annotations are put back at the end.
+    /// True when it was created.
+    pub fn ensure_node(&self, name: &str) -> Result<bool> {
         block_on(async {
             let api: Api<Node> = Api::all(self.client().await?);
+            if let Some(node) = api.get_opt(name).await? {
+                self.remember(Owned::NodeAnnotations {
+                    node: name.to_string(),
+                    before: calico_annotations(&node.metadata),
+                });
+                return Ok(false);
+            }
             let labels: BTreeMap<String, String> = [
                 ("kubernetes.io/hostname".to_string(), name.to_string()),
                 ("kubernetes.io/os".to_string(), "linux".to_string()),
@@ -237,29 +401,15 @@ impl KubeSide {
                 ..Default::default()
             };
             api.create(&PostParams::default(), &node).await?;
-            self.remember(Created::Node(name.into()));
-            Ok(())
+            self.remember(Owned::Object(format!("/api/v1/nodes/{name}")));
+            Ok(true)
         })
     }
 
-    /// Creates the Node unless the cluster has it (a real cluster's Nodes are never touched);
-    /// true when it was created (and will be deleted at the end).
-    pub fn ensure_node(&self, name: &str) -> Result<bool> {
-        let exists = block_on(async {
-            let api: Api<Node> = Api::all(self.client().await?);
-            anyhow::Ok(api.get_opt(name).await?.is_some())
-        })?;
-        if exists {
-            return Ok(false);
-        }
-        self.create_node(name)?;
-        Ok(true)
-    }
-
-    /// Makes sure a namespace exists and is not being deleted: a namespace an earlier test
-    /// deleted is waited for (a real cluster deletes them asynchronously) and created again.
+    /// Makes sure a namespace exists and is not being deleted: one being deleted (a real
+    /// cluster deletes them asynchronously) is waited for and created again.
     pub fn ensure_namespace(&self, name: &str) -> Result<()> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        let deadline = Instant::now() + GONE_TIMEOUT;
         loop {
             let state = block_on(async {
                 let api: Api<Namespace> = Api::all(self.client().await?);
@@ -272,12 +422,67 @@ impl KubeSide {
             match state {
                 None => return self.create_namespace(name),
                 Some(false) => return Ok(()),
-                Some(true) if std::time::Instant::now() > deadline => {
+                Some(true) if Instant::now() > deadline => {
                     anyhow::bail!("namespace {name} is still being deleted")
                 }
-                Some(true) => std::thread::sleep(std::time::Duration::from_millis(500)),
+                Some(true) => std::thread::sleep(Duration::from_millis(500)),
             }
         }
+    }
+
+    /// The cluster-scoped objects of a manifest (CRDs, ClusterRoles, ClusterRoleBindings, ...)
+    /// that the cluster does not have yet become the test's: whoever applies the manifest
+    /// later, they are deleted at the end. Objects the cluster has are left alone. Namespaced
+    /// objects go with the test's namespace.
+    pub fn own_cluster_objects_of(&self, manifest: &str) -> Result<()> {
+        block_on(async {
+            let client = self.client().await?;
+            let mut discovery = Discovery::default();
+            for document in manifest_documents(manifest)? {
+                let Some(path) = discovery.cluster_path(&client, &document.object).await? else {
+                    continue;
+                };
+                if get_path(&client, &path).await?.is_none() {
+                    self.remember(Owned::Object(path));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The manifest without the CustomResourceDefinitions this server refuses (a dry-run
+    /// create answers 422: a newer Kubernetes' CEL functions, say), and what was left out and
+    /// why. Any other document, and every CRD of a server that takes them, is kept as written.
+    pub fn servable_manifest(&self, manifest: &str) -> Result<(String, Vec<String>)> {
+        block_on(async {
+            let client = self.client().await?;
+            let mut kept = String::new();
+            let mut dropped = Vec::new();
+            for document in manifest_documents(manifest)? {
+                if document.object["kind"] == "CustomResourceDefinition" {
+                    let request = http::Request::post(format!("{CRDS}?dryRun=All"))
+                        .header("content-type", "application/json")
+                        .body(serde_json::to_vec(&document.object)?)?;
+                    match client.request::<Value>(request).await {
+                        Err(kube::Error::Api(s)) if s.code == 422 => {
+                            let name = document.object["metadata"]["name"].as_str();
+                            let reason = s.message.lines().next().unwrap_or_default();
+                            dropped.push(format!(
+                                "CustomResourceDefinition {}: {reason}",
+                                name.unwrap_or_default()
+                            ));
+                            continue;
+                        }
+                        Ok(_) | Err(kube::Error::Api(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                kept.push_str("---\n");
+                kept.push_str(document.text);
+                kept.push('\n');
+            }
+            Ok((kept, dropped))
+        })
     }
 
     pub fn node_annotations(&self, name: &str) -> Result<BTreeMap<String, String>> {
@@ -293,18 +498,19 @@ impl KubeSide {
     }
 
     /// Installs Calico's CRDs from the repository's `crds/` directory and waits until each is
-    /// Established.
+    /// Established. Those the cluster did not have go at the end, as every Calico CRD that
+    /// appears during a test does.
     pub fn install_crds(&self) -> Result<()> {
         block_on(async {
             let api: Api<CustomResourceDefinition> = Api::all(self.client().await?);
             for (name, crd) in calico_crds()? {
                 match api.create(&PostParams::default(), &crd).await {
-                    Ok(_) => self.remember(Created::Crd(name.clone())),
+                    Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 409 => {}
                     Err(e) => return Err(e).with_context(|| format!("creating CRD {name}")),
                 }
             }
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let deadline = Instant::now() + Duration::from_secs(30);
             for (name, _) in calico_crds()? {
                 loop {
                     let crd = api.get(&name).await?;
@@ -318,10 +524,10 @@ impl KubeSide {
                         break;
                     }
                     anyhow::ensure!(
-                        std::time::Instant::now() < deadline,
+                        Instant::now() < deadline,
                         "CRD {name} never became Established"
                     );
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
             Ok(())
@@ -334,25 +540,14 @@ impl KubeSide {
         plural: &str,
         namespace: Option<&str>,
         name: &str,
-    ) -> Result<Option<serde_json::Value>> {
-        let path = match namespace {
-            Some(ns) => format!("/apis/crd.projectcalico.org/v1/namespaces/{ns}/{plural}/{name}"),
-            None => format!("/apis/crd.projectcalico.org/v1/{plural}/{name}"),
-        };
-        self.get_json(&path)
+    ) -> Result<Option<Value>> {
+        let object = json!({"metadata": {"name": name, "namespace": namespace}});
+        self.get_json(&Self::calico_path(plural, &object))
     }
 
     /// Any object of the API as JSON, or None.
-    pub fn get_json(&self, path: &str) -> Result<Option<serde_json::Value>> {
-        block_on(async {
-            let client = self.client().await?;
-            let request = http::Request::get(path).body(Vec::new())?;
-            match client.request::<serde_json::Value>(request).await {
-                Ok(value) => Ok(Some(value)),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        })
+    pub fn get_json(&self, path: &str) -> Result<Option<Value>> {
+        block_on(async { get_path(&self.client().await?, path).await })
     }
 
     /// Creates (or replaces) every document of a YAML manifest with `field_manager` as the
@@ -413,22 +608,15 @@ impl KubeSide {
     }
 
     /// Lists a Calico kind (all namespaces) as JSON objects.
-    pub fn list_calico(&self, plural: &str) -> Result<Vec<serde_json::Value>> {
+    pub fn list_calico(&self, plural: &str) -> Result<Vec<Value>> {
         block_on(async {
             let client = self.client().await?;
-            let request = http::Request::get(format!("/apis/crd.projectcalico.org/v1/{plural}"))
-                .body(Vec::new())?;
-            let list: serde_json::Value = client.request(request).await?;
-            Ok(list["items"].as_array().cloned().unwrap_or_default())
+            list_items(&client, &format!("/apis/crd.projectcalico.org/v1/{plural}")).await
         })
     }
 
     /// POSTs any object to a collection path.
-    pub fn create_raw(
-        &self,
-        collection: &str,
-        object: &serde_json::Value,
-    ) -> Result<serde_json::Value> {
+    pub fn create_raw(&self, collection: &str, object: &Value) -> Result<Value> {
         block_on(async {
             let client = self.client().await?;
             let request = http::Request::post(collection)
@@ -439,7 +627,7 @@ impl KubeSide {
     }
 
     /// PUTs any object to its path (the object carries its resourceVersion).
-    pub fn replace_raw(&self, path: &str, object: &serde_json::Value) -> Result<serde_json::Value> {
+    pub fn replace_raw(&self, path: &str, object: &Value) -> Result<Value> {
         block_on(async {
             let client = self.client().await?;
             let request = http::Request::put(path)
@@ -460,20 +648,20 @@ impl KubeSide {
         })
     }
 
-    fn calico_path(plural: &str, object: &serde_json::Value) -> String {
+    fn calico_path(plural: &str, object: &Value) -> String {
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        format!("{}/{name}", Self::calico_collection(plural, object))
+    }
+
+    fn calico_collection(plural: &str, object: &Value) -> String {
         match object["metadata"]["namespace"].as_str() {
-            Some(ns) => format!("/apis/crd.projectcalico.org/v1/namespaces/{ns}/{plural}/{name}"),
-            None => format!("/apis/crd.projectcalico.org/v1/{plural}/{name}"),
+            Some(ns) => format!("/apis/crd.projectcalico.org/v1/namespaces/{ns}/{plural}"),
+            None => format!("/apis/crd.projectcalico.org/v1/{plural}"),
         }
     }
 
     /// Replaces a Calico custom resource (the object carries its resourceVersion).
-    pub fn replace_calico(
-        &self,
-        plural: &str,
-        object: &serde_json::Value,
-    ) -> Result<serde_json::Value> {
+    pub fn replace_calico(&self, plural: &str, object: &Value) -> Result<Value> {
         let path = Self::calico_path(plural, object);
         block_on(async {
             let client = self.client().await?;
@@ -485,7 +673,7 @@ impl KubeSide {
     }
 
     pub fn delete_calico(&self, plural: &str, namespace: Option<&str>, name: &str) -> Result<()> {
-        let object = serde_json::json!({"metadata": {"name": name, "namespace": namespace}});
+        let object = json!({"metadata": {"name": name, "namespace": namespace}});
         let path = Self::calico_path(plural, &object);
         block_on(async {
             let client = self.client().await?;
@@ -499,116 +687,388 @@ impl KubeSide {
     /// Sets one annotation of a Kubernetes Node.
     pub fn annotate_node(&self, node: &str, key: &str, value: &str) -> Result<()> {
         block_on(async {
-            let api: Api<Node> = Api::all(self.client().await?);
-            let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
-            api.patch(
-                node,
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(&patch),
-            )
-            .await?;
-            Ok(())
+            let annotations = json!({ key: value });
+            patch_annotations(&self.client().await?, node, &annotations).await
         })
     }
 
     /// Writes a Calico custom resource as given (create).
-    pub fn create_calico(
-        &self,
-        plural: &str,
-        object: &serde_json::Value,
-    ) -> Result<serde_json::Value> {
-        let path = match object["metadata"]["namespace"].as_str() {
-            Some(ns) => format!("/apis/crd.projectcalico.org/v1/namespaces/{ns}/{plural}"),
-            None => format!("/apis/crd.projectcalico.org/v1/{plural}"),
-        };
-        block_on(async {
-            let client = self.client().await?;
-            let request = http::Request::post(path)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(object)?)?;
-            Ok(client.request(request).await?)
-        })
+    pub fn create_calico(&self, plural: &str, object: &Value) -> Result<Value> {
+        self.create_raw(&Self::calico_collection(plural, object), object)
     }
 
-    fn cleanup(&self) -> Result<()> {
-        let created = std::mem::take(&mut *self.created.lock().expect("not poisoned"));
-        block_on(async {
+    /// Whether a path is that of a namespace named for this test alone (with its suffix).
+    fn is_own_namespace(&self, path: &str) -> bool {
+        path.strip_prefix("/api/v1/namespaces/")
+            .is_some_and(|name| !name.contains('/') && name.ends_with(&format!("-{}", self.suffix)))
+    }
+
+    /// Undoes what the test did (see the module) and says what could not be undone.
+    fn clean_up(&self, before: &Before) -> Vec<String> {
+        if let Backend::Local(server) = &self.backend {
+            // Whatever the test told the local server to refuse, cleanup must get through.
+            server.faults().clear();
+            let controls = server.controls();
+            controls.clear_denials();
+            controls.require_token(false);
+        }
+        let owned = std::mem::take(&mut *self.owned.lock().expect("not poisoned"));
+        let result = block_on(async {
             let client = self.client().await?;
-            for what in created.into_iter().rev() {
-                let result = match &what {
-                    Created::Namespace(name) => Api::<Namespace>::all(client.clone())
-                        .delete(name, &DeleteParams::default())
-                        .await
-                        .map(|_| ()),
-                    Created::Node(name) => Api::<Node>::all(client.clone())
-                        .delete(name, &DeleteParams::default())
-                        .await
-                        .map(|_| ()),
-                    Created::Crd(name) => Api::<CustomResourceDefinition>::all(client.clone())
-                        .delete(name, &DeleteParams::default())
-                        .await
-                        .map(|_| ()),
-                };
-                if let Err(e) = result {
-                    eprintln!("cleanup of {what:?} failed: {e}");
+            let mut problems = Vec::new();
+            let mut deleted = Vec::new();
+            for path in calico_leftovers(&client, before).await? {
+                match delete_path(&client, &path).await {
+                    Ok(()) => deleted.push(path),
+                    Err(e) => problems.push(format!("deleting {path}: {e:#}")),
                 }
             }
-            // Calico CRDs someone installed during the test (the plugin's import does) go, with
-            // their objects; in CRDs that were there before, the test's objects go.
-            let before = match &self.backend {
-                Backend::External { calico_crds, .. } => calico_crds.clone(),
-                Backend::Local(_) => Vec::new(),
-            };
-            let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-            if let Ok(list) = crds.list(&ListParams::default()).await {
-                for crd in list
-                    .items
-                    .iter()
-                    .filter(|c| CALICO_GROUPS.contains(&c.spec.group.as_str()))
-                {
-                    let name = crd.metadata.name.clone().unwrap_or_default();
-                    if !before.contains(&name) {
-                        let _ = crds.delete(&name, &DeleteParams::default()).await;
-                        continue;
+            for what in owned.into_iter().rev() {
+                let outcome = match &what {
+                    Owned::Object(path) => delete_path(&client, path).await.map(|()| {
+                        deleted.push(path.clone());
+                    }),
+                    Owned::NodeAnnotations { node, before } => {
+                        restore_annotations(&client, node, before).await
                     }
-                    let plural = &crd.spec.names.plural;
-                    let request =
-                        http::Request::delete(format!("/apis/crd.projectcalico.org/v1/{plural}"))
-                            .body(Vec::new())?;
-                    let _ = client.request_text(request).await;
+                };
+                if let Err(e) = outcome {
+                    problems.push(format!("undoing {what:?}: {e:#}"));
                 }
             }
-            anyhow::Ok(())
-        })
+            // The test's own namespaces, whose names no other test uses, are left to
+            // terminate (a real server takes five seconds or more per namespace); the rest,
+            // which the next test may create again, are waited for.
+            let (terminating, to_wait): (Vec<String>, Vec<String>) = deleted
+                .into_iter()
+                .partition(|path| self.is_own_namespace(path));
+            for path in wait_until_gone(&client, to_wait).await? {
+                problems.push(format!(
+                    "{path} was deleted but is still there after {}s",
+                    GONE_TIMEOUT.as_secs()
+                ));
+            }
+            let after = cluster_objects(&client).await?;
+            for path in after.difference(&before.cluster_objects) {
+                if !terminating.contains(path) {
+                    problems.push(format!("{path} was left behind"));
+                }
+            }
+            anyhow::Ok(problems)
+        });
+        result.unwrap_or_else(|e| vec![format!("cleanup failed: {e:#}")])
     }
 }
 
 impl Drop for KubeSide {
     fn drop(&mut self) {
-        if self.is_external()
-            && let Err(e) = self.cleanup()
-        {
-            eprintln!("cleaning up the external test cluster failed: {e}");
+        let Some(before) = self.before.take() else {
+            return;
+        };
+        let problems = self.clean_up(&before);
+        if problems.is_empty() {
+            return;
+        }
+        let text = format!(
+            "the test did not leave the cluster as it found it:\n  {}",
+            problems.join("\n  ")
+        );
+        if std::thread::panicking() {
+            eprintln!("{text}");
+        } else {
+            panic!("{text}");
         }
     }
 }
 
-/// The Calico CRDs a cluster has now.
-fn calico_crd_names(kubeconfig: &Path) -> Result<Vec<String>> {
-    block_on(async {
-        let kubeconfig = Kubeconfig::read_from(kubeconfig)?;
-        let config =
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-        let crds: Api<CustomResourceDefinition> = Api::all(Client::try_from(config)?);
-        Ok(crds
-            .list(&ListParams::default())
-            .await?
-            .items
+/// A local server, and its kubeconfig written in `dir`.
+fn start_local(options: Options, dir: &TempDir) -> Result<(Backend, PathBuf)> {
+    let server = BackgroundServer::start(options)?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, server.kubeconfig("sandbox"))?;
+    Ok((Backend::Local(server), kubeconfig))
+}
+
+pub(crate) async fn client_for(kubeconfig: &Path) -> Result<Client> {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig)?;
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// An object as JSON, or None when it does not exist.
+async fn get_path(client: &Client, path: &str) -> Result<Option<Value>> {
+    let request = http::Request::get(path).body(Vec::new())?;
+    match client.request::<Value>(request).await {
+        Ok(value) => Ok(Some(value)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The items of a list (one page: test clusters are small); none when it is not served (the
+/// objects of a CRD that is being deleted).
+async fn list_items(client: &Client, collection: &str) -> Result<Vec<Value>> {
+    let list = get_path(client, collection).await?.unwrap_or_default();
+    Ok(list["items"].as_array().cloned().unwrap_or_default())
+}
+
+/// Deletes an object; one that is gone already counts as deleted.
+async fn delete_path(client: &Client, path: &str) -> Result<()> {
+    let request = http::Request::delete(path).body(Vec::new())?;
+    match client.request_text(request).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Polls until every path answers 404; the ones still there at the deadline.
+async fn wait_until_gone(client: &Client, mut paths: Vec<String>) -> Result<Vec<String>> {
+    let deadline = Instant::now() + GONE_TIMEOUT;
+    loop {
+        let mut remaining = Vec::new();
+        for path in paths {
+            if get_path(client, &path).await?.is_some() {
+                remaining.push(path);
+            }
+        }
+        if remaining.is_empty() || Instant::now() > deadline {
+            return Ok(remaining);
+        }
+        paths = remaining;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The cluster's state that cleanup restores and checks.
+async fn snapshot(client: &Client) -> Result<Before> {
+    let mut before = Before {
+        cluster_objects: cluster_objects(client).await?,
+        ..Before::default()
+    };
+    for crd in calico_crds_served(client).await? {
+        for object in list_items(client, &crd.collection).await? {
+            if let Some(uid) = object["metadata"]["uid"].as_str() {
+                before.calico_objects.insert(uid.to_string());
+            }
+        }
+        before.calico_crds.insert(crd.name);
+    }
+    Ok(before)
+}
+
+/// Paths of every object of the [`LEAK_CHECKED`] collections.
+async fn cluster_objects(client: &Client) -> Result<BTreeSet<String>> {
+    let mut objects = BTreeSet::new();
+    for collection in LEAK_CHECKED {
+        for item in list_items(client, collection).await? {
+            if let Some(name) = item["metadata"]["name"].as_str() {
+                objects.insert(format!("{collection}/{name}"));
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// A Calico CRD of the cluster, with the collection of its objects (all namespaces).
+struct CalicoCrd {
+    name: String,
+    collection: String,
+    namespaced: bool,
+}
+
+async fn calico_crds_served(client: &Client) -> Result<Vec<CalicoCrd>> {
+    let mut crds = Vec::new();
+    for crd in list_items(client, CRDS).await? {
+        let spec = &crd["spec"];
+        let group = spec["group"].as_str().unwrap_or_default();
+        if !CALICO_GROUPS.contains(&group) {
+            continue;
+        }
+        let version = spec["versions"]
+            .as_array()
             .into_iter()
-            .filter(|c| CALICO_GROUPS.contains(&c.spec.group.as_str()))
-            .filter_map(|c| c.metadata.name)
-            .collect())
-    })
+            .flatten()
+            .find(|v| v["served"] == true)
+            .and_then(|v| v["name"].as_str());
+        let (Some(name), Some(version)) = (crd["metadata"]["name"].as_str(), version) else {
+            continue;
+        };
+        let plural = spec["names"]["plural"].as_str().unwrap_or_default();
+        crds.push(CalicoCrd {
+            name: name.to_string(),
+            collection: format!("/apis/{group}/{version}/{plural}"),
+            namespaced: spec["scope"] == "Namespaced",
+        });
+    }
+    Ok(crds)
+}
+
+/// What the test added to Calico's CRDs: the CRDs that appeared (their objects go with them),
+/// and the new objects of those that were there. Objects are deleted one by one: a real
+/// server does not serve deletecollection across namespaces.
+async fn calico_leftovers(client: &Client, before: &Before) -> Result<Vec<String>> {
+    let mut paths = Vec::new();
+    for crd in calico_crds_served(client).await? {
+        if !before.calico_crds.contains(&crd.name) {
+            paths.push(format!("{CRDS}/{}", crd.name));
+            continue;
+        }
+        for object in list_items(client, &crd.collection).await? {
+            let metadata = &object["metadata"];
+            let uid = metadata["uid"].as_str().unwrap_or_default();
+            if before.calico_objects.contains(uid) {
+                continue;
+            }
+            let name = metadata["name"].as_str().unwrap_or_default();
+            let (base, plural) = crd.collection.rsplit_once('/').unwrap_or_default();
+            paths.push(match metadata["namespace"].as_str() {
+                Some(ns) if crd.namespaced => format!("{base}/namespaces/{ns}/{plural}/{name}"),
+                _ => format!("{}/{name}", crd.collection),
+            });
+        }
+    }
+    Ok(paths)
+}
+
+/// The Calico annotations of an object's metadata.
+fn calico_annotations(metadata: &ObjectMeta) -> BTreeMap<String, String> {
+    metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.starts_with(CALICO_ANNOTATION_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Puts a Node's Calico annotations back as they were; others are not touched.
+async fn restore_annotations(
+    client: &Client,
+    node: &str,
+    before: &BTreeMap<String, String>,
+) -> Result<()> {
+    let api: Api<Node> = Api::all(client.clone());
+    let Some(now) = api.get_opt(node).await? else {
+        return Ok(());
+    };
+    let patch = annotation_patch(&calico_annotations(&now.metadata), before);
+    if patch.is_empty() {
+        return Ok(());
+    }
+    patch_annotations(client, node, &Value::Object(patch)).await
+}
+
+/// Merges `annotations` into a Node's (a null value removes one).
+async fn patch_annotations(client: &Client, node: &str, annotations: &Value) -> Result<()> {
+    let patch = json!({"metadata": {"annotations": annotations}});
+    Api::<Node>::all(client.clone())
+        .patch(
+            node,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The merge patch of annotations that turns `now` into `before`.
+fn annotation_patch(
+    now: &BTreeMap<String, String>,
+    before: &BTreeMap<String, String>,
+) -> serde_json::Map<String, Value> {
+    let mut patch = serde_json::Map::new();
+    for (key, value) in now {
+        match before.get(key) {
+            Some(old) if old == value => {}
+            Some(old) => {
+                patch.insert(key.clone(), json!(old));
+            }
+            None => {
+                patch.insert(key.clone(), Value::Null);
+            }
+        }
+    }
+    for (key, old) in before {
+        if !now.contains_key(key) {
+            patch.insert(key.clone(), json!(old));
+        }
+    }
+    patch
+}
+
+/// One document of a multi-document YAML manifest: its text and its object.
+struct ManifestDocument<'a> {
+    text: &'a str,
+    object: Value,
+}
+
+/// The documents of a manifest, split at `---` lines; empty ones (comments only) are left out.
+fn manifest_documents(manifest: &str) -> Result<Vec<ManifestDocument<'_>>> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    let mut ends = Vec::new();
+    for line in manifest.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            ends.push((start, offset));
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    ends.push((start, manifest.len()));
+    for (index, (from, to)) in ends.into_iter().enumerate() {
+        let text = manifest[from..to].trim_end_matches('\n');
+        let object: Value = serde_saphyr::from_str(text)
+            .with_context(|| format!("document {} of the manifest", index + 1))?;
+        if object.is_object() {
+            documents.push(ManifestDocument { text, object });
+        }
+    }
+    Ok(documents)
+}
+
+/// The REST paths of kinds, from the API server's discovery documents.
+#[derive(Default)]
+struct Discovery {
+    /// `apiVersion` → kind → (plural, namespaced).
+    versions: HashMap<String, HashMap<String, (String, bool)>>,
+}
+
+impl Discovery {
+    /// The path of a cluster-scoped object; None for a namespaced one or a kind the server
+    /// does not serve.
+    async fn cluster_path(&mut self, client: &Client, object: &Value) -> Result<Option<String>> {
+        let (Some(api_version), Some(kind), Some(name)) = (
+            object["apiVersion"].as_str(),
+            object["kind"].as_str(),
+            object["metadata"]["name"].as_str(),
+        ) else {
+            return Ok(None);
+        };
+        let base = if api_version.contains('/') {
+            format!("/apis/{api_version}")
+        } else {
+            format!("/api/{api_version}")
+        };
+        if !self.versions.contains_key(api_version) {
+            let mut kinds = HashMap::new();
+            if let Some(list) = get_path(client, &base).await? {
+                for resource in list["resources"].as_array().into_iter().flatten() {
+                    let plural = resource["name"].as_str().unwrap_or_default();
+                    if let (false, Some(kind)) = (plural.contains('/'), resource["kind"].as_str()) {
+                        let namespaced = resource["namespaced"] == true;
+                        kinds.insert(kind.to_string(), (plural.to_string(), namespaced));
+                    }
+                }
+            }
+            self.versions.insert(api_version.to_string(), kinds);
+        }
+        Ok(match self.versions[api_version].get(kind) {
+            Some((plural, false)) => Some(format!("{base}/{plural}/{name}")),
+            _ => None,
+        })
+    }
 }
 
 /// The repository's vendored Calico CRDs of the newest release (the top of `crds/`), by name.
@@ -634,13 +1094,25 @@ pub fn crds_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds")
 }
 
+/// Eight hex digits, different for every call in a process and, very likely, across processes.
 pub fn random_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
+        .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    format!("{:x}{:x}", std::process::id(), nanos)
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for part in [
+        nanos,
+        u64::from(std::process::id()),
+        CALLS.fetch_add(1, Ordering::Relaxed),
+    ] {
+        for byte in part.to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{:08x}", hash >> 32)
 }
 
 /// The current context of a kubeconfig's text.
@@ -649,4 +1121,44 @@ pub fn context_name(kubeconfig: &str) -> String {
         .ok()
         .and_then(|k| k.current_context)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_split_at_document_markers() {
+        let manifest = "---\n# Source: a\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n---\n# only a comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  x: \"---\"\n";
+        let documents = manifest_documents(manifest).unwrap();
+        let names: Vec<&str> = documents
+            .iter()
+            .map(|d| d.object["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(documents[0].text.starts_with("# Source: a\n"));
+        assert!(documents[1].text.ends_with("x: \"---\""));
+    }
+
+    #[test]
+    fn annotations_are_put_back_as_they_were() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let before = map(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let now = map(&[("a", "1"), ("b", "changed"), ("d", "added")]);
+        let patch = annotation_patch(&now, &before);
+        assert_eq!(Value::Object(patch), json!({"b": "2", "d": null, "c": "3"}));
+        assert!(annotation_patch(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn suffixes_differ_from_call_to_call() {
+        let suffix = random_suffix();
+        assert_eq!(suffix.len(), 8);
+        assert_ne!(suffix, random_suffix());
+    }
 }

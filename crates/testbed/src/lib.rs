@@ -7,7 +7,9 @@ pub mod datasets;
 pub mod etcd;
 pub mod install;
 pub mod kube_side;
+pub mod kubelet;
 pub mod pki;
+pub mod proxy;
 
 pub use calico::Dataset;
 pub use etcd::{Etcd, EtcdMode};

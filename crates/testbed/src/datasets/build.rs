@@ -631,8 +631,8 @@ impl Dataset {
 
     /// Records a namespace (once); `default` and the `kube-*` ones always exist.
     pub fn namespace(&mut self, name: &str) {
-        let builtin = name == "default" || name.starts_with("kube-");
-        if !builtin && !self.namespaces.iter().any(|n| n == name) {
+        if !crate::calico::is_builtin_namespace(name) && !self.namespaces.iter().any(|n| n == name)
+        {
             self.namespaces.push(name.to_string());
         }
     }
