@@ -235,6 +235,8 @@ fn tail(text: &str) -> &str {
 /// Set in the environment of the bench binary re-executed as a launcher: the file where it
 /// writes the plugin's exit status and resource usage.
 const LAUNCHER_ENV: &str = "CALICO_MIGRATE_BENCH_LAUNCHER_RESULT";
+/// A command that runs each plugin run (for profiling).
+const WRAP_ENV: &str = "CALICO_MIGRATE_BENCH_WRAP";
 
 /// What the launcher learnt from `wait4`.
 struct Usage {
@@ -265,7 +267,17 @@ fn launcher(result: &Path) -> Result<()> {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let floor_kib = own_peak_rss_kib();
     let started = Instant::now();
-    let child = Command::new(PLUGIN)
+    // For profiling only (the figures then include the wrapper): `CALICO_MIGRATE_BENCH_WRAP`
+    // names a command that runs the plugin, e.g. a script around `perf record` or `heaptrack`.
+    let mut command = match std::env::var_os(WRAP_ENV).filter(|w| !w.is_empty()) {
+        Some(wrapper) => {
+            let mut command = Command::new(wrapper);
+            command.arg(PLUGIN);
+            command
+        }
+        None => Command::new(PLUGIN),
+    };
+    let child = command
         .args(&args)
         .env_remove(LAUNCHER_ENV)
         .spawn()
@@ -672,6 +684,8 @@ struct Imported {
     handled: u64,
     reported_rate: f64,
     retries: u64,
+    /// Write requests sent (creates, updates, deletes, Node patches).
+    writes: u64,
 }
 
 impl Imported {
@@ -720,6 +734,7 @@ fn import(
         handled,
         reported_rate: report["objectsPerSecond"].as_f64().unwrap_or(0.0),
         retries: report["retries"].as_u64().unwrap_or(0),
+        writes: report["writes"].as_u64().unwrap_or(0),
         run,
     })
 }
@@ -865,8 +880,9 @@ impl Row {
                 Some(imported.objects),
                 &imported.run,
                 format!(
-                    "{} written, {} retries{notes}",
+                    "{} in the target afterwards, {} write requests, {} retries{notes}",
                     thousands(imported.handled),
+                    thousands(imported.writes),
                     imported.retries
                 ),
             )
@@ -1183,7 +1199,17 @@ fn main() -> Result<()> {
             .sum()
     };
 
-    // 3. A re-run of the import with nothing to do, against a verify of the same file.
+    // 3. A re-run of the import with nothing to do, against a verify of the same file. The run
+    // unlocked the Kubernetes datastore; an import writes only into a locked one.
+    run_plugin(
+        "lock the Kubernetes datastore",
+        install.kube.kubeconfig(),
+        install.namespace(),
+        Some(&install.etcd),
+        &os_args(&["lock", "--datastore", "kubernetes"]),
+        scratch,
+    )?
+    .require_success()?;
     let rerun = import(
         "re-run import (nothing to do)",
         &install.kube,

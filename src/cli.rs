@@ -396,6 +396,7 @@ impl ImportArgs {
             skip_invalid: self.skip_invalid,
             source_may_be_unlocked: false,
             crd_api: self.crd_api.request(),
+            ledger: false,
         }
     }
 }

@@ -40,6 +40,7 @@ use session::Session;
 
 /// Parses the command line, runs the command, reports any failure, and returns the exit code.
 pub fn main() -> ExitCode {
+    few_malloc_arenas();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args
         .get(1)
@@ -125,5 +126,18 @@ async fn run(session: &Session, console: &Console, command: &Command) -> Result<
         Command::Verify(args) => commands::verify::run(session, console, args).await,
         Command::Version => commands::version::run(console),
         Command::Completion(args) => commands::completion::run(console, args),
+    }
+}
+
+/// glibc gives every thread that allocates its own arena and keeps what is freed there for
+/// that thread: with the runtime's worker threads, the reader thread and the blocking pool, an
+/// import's peak memory was half again what it holds (118 MiB against 80 MiB for 15,000 objects,
+/// `cargo bench --bench migration`). Two arenas are enough for a client.
+fn few_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning parameter of the allocator; called before any thread
+    // starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

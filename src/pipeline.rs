@@ -103,6 +103,14 @@ impl Compact {
         }
     }
 
+    /// About how many bytes it holds.
+    pub fn size(&self) -> usize {
+        match self {
+            Compact::Resource { json, .. } => json.len(),
+            Compact::Parsed(_) => 256,
+        }
+    }
+
     pub fn desired(&self) -> Desired {
         match self {
             Compact::Resource { kind, json } => Desired::Resource {

@@ -161,6 +161,15 @@ impl Cluster {
             .unwrap()
     }
 
+    /// Writes a Calico resource into etcd as Calico stores it.
+    fn put_in_etcd(&self, object: &Value) {
+        self.env
+            .install
+            .etcd
+            .put(&calico::resource_key(object), &object.to_string())
+            .unwrap();
+    }
+
     fn journal(&self) -> Value {
         let map = self
             .get(&format!(
@@ -332,30 +341,47 @@ fn without_a_terminal_run_asks_for_yes_and_changes_nothing() {
 
 /// Kills `run` just before `step` (as a kill -9 or a lost connection would stop it), then runs
 /// it again: it resumes and completes.
-fn interrupted_before(step: &str) {
-    let cluster = Cluster::new();
-    let mut child = common::plugin_process(cluster.env.install.kube.kubeconfig())
-        .args(["-n", cluster.namespace(), "run", "--yes", "--manifest"])
+/// `run --yes -o json` paused just before `step` (until killed, or until `go_on` exists), and
+/// the rest of its stderr.
+fn paused_before(
+    cluster: &Cluster,
+    step: &str,
+    go_on: Option<&std::path::Path>,
+) -> (std::process::Child, impl Iterator<Item = String>) {
+    let mut command = common::plugin_process(cluster.env.install.kube.kubeconfig());
+    command
+        .args(["-n", cluster.namespace(), "run", "--yes", "-o", "json"])
+        .arg("--manifest")
         .arg(&cluster.kdd_manifest)
         .arg("--backup")
         .arg(cluster.backup())
         .env(calico_migrate::stages::run::PAUSE_BEFORE, step)
         .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        .stdout(Stdio::piped());
+    if let Some(file) = go_on {
+        command.env(calico_migrate::stages::run::RESUME_WHEN, file);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
     let mut seen = String::new();
     loop {
         match lines.next() {
-            Some(Ok(line)) if line.contains(&format!("paused before {step}")) => break,
-            Some(Ok(line)) => {
+            Some(line) if line.contains(&format!("paused before {step}")) => break,
+            Some(line) => {
                 seen.push_str(&line);
                 seen.push('\n');
             }
-            _ => panic!("run ended before {step}: {seen}"),
+            None => panic!("run ended before {step}: {seen}"),
         }
     }
+    (child, lines)
+}
+
+fn interrupted_before(step: &str) {
+    let cluster = Cluster::new();
+    let (mut child, _) = paused_before(&cluster, step, None);
     child.kill().unwrap();
     child.wait().unwrap();
     let report = succeeded(&cluster.run(&[]));
@@ -597,6 +623,12 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
 
     let report = succeeded(&cluster.run(&[]));
     assert_eq!(report["resumedAfter"], "pre-copied");
+    // The copy compared every object just before: verify lists the target again rather than
+    // reading the backup a second time.
+    assert_contains(
+        stage(&report, "verify")["summary"].as_str().unwrap(),
+        "listed again at the resourceVersions the copy compared them at",
+    );
     let copy = &report["copy"];
     let sum = |field: &str| -> u64 {
         copy["kinds"]
@@ -626,6 +658,102 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
     kube.delete_calico("globalnetworksets", None, "not-from-etcd")
         .unwrap();
     assert_migrated(&cluster, &report);
+}
+
+#[test]
+fn a_pre_copy_killed_halfway_is_finished_under_the_lock() {
+    let cluster = Cluster::new();
+    let kube = &cluster.env.install.kube;
+    let Some(faults) = kube.faults() else {
+        eprintln!("a real cluster's writes cannot be slowed down on demand: skipping");
+        return;
+    };
+    // Slow, one-at-a-time writes, so that the pre-copy can be killed in its middle.
+    faults.set_latency(std::time::Duration::from_millis(30));
+    let mut child = common::plugin_process(kube.kubeconfig())
+        .args([
+            "-n",
+            cluster.namespace(),
+            "run",
+            "--yes",
+            "--concurrency",
+            "1",
+        ])
+        .args(["--stop-after-pre-copy", "--manifest"])
+        .arg(&cluster.kdd_manifest)
+        .arg("--backup")
+        .arg(cluster.backup())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while list_calico(kube, CrdApi::V1, "globalnetworkpolicies").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pre-copy never began"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    faults.set_latency(std::time::Duration::ZERO);
+    let handles_in_etcd = cluster
+        .etcd_data()
+        .iter()
+        .filter(|(k, _)| k.starts_with("/calico/ipam/v2/handle/"))
+        .count();
+    assert!(
+        list_calico(kube, CrdApi::V1, "ipamhandles").len() < handles_in_etcd,
+        "the pre-copy was killed before it copied the IPAM handles"
+    );
+    assert_eq!(cluster.status()["etcd"]["lock"], "unlocked");
+    // etcd changes before the run goes on: a new policy.
+    let policy = json!({"kind": "GlobalNetworkPolicy", "apiVersion": "projectcalico.org/v3",
+        "metadata": {"name": "default.after-the-kill", "creationTimestamp": "2026-12-01T10:00:00Z"},
+        "spec": {"tier": "default", "order": 60, "selector": "all()", "types": ["Egress"]}});
+    cluster.put_in_etcd(&policy);
+    let report = succeeded(&cluster.run(&[]));
+    assert_migrated(&cluster, &report);
+    assert!(
+        list_calico(kube, CrdApi::V1, "globalnetworkpolicies")
+            .iter()
+            .any(|p| p["metadata"]["name"] == "default.after-the-kill")
+    );
+}
+
+/// The step `name` of a run's report.
+fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {report:#}"))
+}
+
+#[test]
+fn a_change_after_the_copy_is_found_by_the_verify_and_stops_the_run() {
+    let cluster = Cluster::new();
+    let kube = &cluster.env.install.kube;
+    let go_on = cluster.dir.path().join("go-on");
+    let (child, stderr_lines) = paused_before(&cluster, "verify", Some(&go_on));
+    // Between the copy and the verify, someone changes a pool in the target.
+    let mut pool = list_calico(kube, CrdApi::V1, "ippools")
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == "default-ipv4-ippool")
+        .expect("the copied pool");
+    pool["spec"]["natOutgoing"] = json!(false);
+    kube.replace_calico("ippools", &pool).unwrap();
+    std::fs::write(&go_on, "").unwrap();
+    let rest: String = stderr_lines.collect::<Vec<_>>().join("\n");
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{rest}");
+    // The ledger saw the new resourceVersion; the full comparison names the field.
+    assert_contains(&rest, "differs from the file");
+    assert_contains(&rest, "natOutgoing");
+    assert_eq!(cluster.status()["etcd"]["lock"], "locked");
+    assert_eq!(cluster.status()["kubernetes"]["lock"], "locked");
 }
 
 #[test]
@@ -742,12 +870,7 @@ fn plan_lists_every_problem_at_once() {
         "metadata": {"name": "default.orphan", "namespace": "no-such-namespace",
             "creationTimestamp": "2026-12-01T10:00:00Z"},
         "spec": {"tier": "default", "selector": "all()", "types": ["Ingress"]}});
-    cluster
-        .env
-        .install
-        .etcd
-        .put(&calico::resource_key(&policy), &policy.to_string())
-        .unwrap();
+    cluster.put_in_etcd(&policy);
     // A permission the migration needs is denied (the local server can be told to).
     let denied = cluster.env.install.kube.controls().map(|controls| {
         controls.deny(mini_apiserver::Denial::new("patch", "", "nodes", None));

@@ -38,15 +38,14 @@ pub struct Written {
     /// Fields of the object the target's CRD schema does not know (the server prunes them).
     pub dropped: Vec<String>,
     pub warnings: Vec<String>,
+    /// The resourceVersion at which the server holds the object as it was to be written (its
+    /// answer, or what was found, compared equal); None when that was not seen.
+    pub verified_at: Option<String>,
 }
 
 impl Written {
     fn of(outcome: Outcome) -> Written {
-        Written {
-            outcome,
-            dropped: Vec::new(),
-            warnings: Vec::new(),
-        }
+        Written::with(outcome, Vec::new(), Vec::new())
     }
 
     fn with(outcome: Outcome, dropped: Vec<String>, warnings: Vec<String>) -> Written {
@@ -54,7 +53,19 @@ impl Written {
             outcome,
             dropped,
             warnings,
+            verified_at: None,
         }
+    }
+
+    /// Notes that `stored` (the server's object) was found equal to what was written.
+    fn verified(mut self, equal: bool, stored: &Value) -> Written {
+        if equal {
+            self.verified_at = stored
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        self
     }
 }
 
@@ -163,11 +174,13 @@ impl Writer {
         match self.rest.create(path_collection(path), object).await {
             Ok(answer) => {
                 let comparison = compare(object, &answer.body, schema);
+                let equal = comparison.differences.is_empty();
                 Written::with(
                     Outcome::Created,
                     comparison.dropped_by_schema,
                     answer.warnings,
                 )
+                .verified(equal, &answer.body)
             }
             // Created by someone else since the listing: judge it again.
             Err(error) if error.is(409) => self.reconcile(kind, path, object).await,
@@ -189,11 +202,13 @@ impl Writer {
         match self.rest.replace(path, &body).await {
             Ok(answer) => {
                 let comparison = compare(object, &answer.body, self.schemas.get(kind.plural));
+                let equal = comparison.differences.is_empty();
                 Written::with(
                     Outcome::Updated,
                     comparison.dropped_by_schema,
                     answer.warnings,
                 )
+                .verified(equal, &answer.body)
             }
             // Changed (or deleted) since the listing: judge it again.
             Err(error) if error.is(409) || error.is(404) => {
@@ -249,11 +264,13 @@ impl Writer {
                 Ok(None) => match self.rest.create(path_collection(path), object).await {
                     Ok(answer) => {
                         let comparison = compare(object, &answer.body, schema);
+                        let equal = comparison.differences.is_empty();
                         return Written::with(
                             Outcome::Created,
                             comparison.dropped_by_schema,
                             answer.warnings,
-                        );
+                        )
+                        .verified(equal, &answer.body);
                     }
                     Err(error) if error.is(409) => continue,
                     Err(error) => return Written::of(Outcome::Failed(describe(&error))),
@@ -262,7 +279,8 @@ impl Writer {
             };
             let comparison = compare(object, &existing, schema);
             if comparison.differences.is_empty() {
-                return Written::with(Outcome::Unchanged, comparison.dropped_by_schema, Vec::new());
+                return Written::with(Outcome::Unchanged, comparison.dropped_by_schema, Vec::new())
+                    .verified(true, &existing);
             }
             if !self.may_replace(written_by_migration(&existing, true)) {
                 return Written::with(
@@ -277,11 +295,13 @@ impl Writer {
                 .await
             {
                 Ok(answer) => {
+                    let equal = compare(object, &answer.body, schema).differences.is_empty();
                     return Written::with(
                         Outcome::Updated,
                         comparison.dropped_by_schema,
                         answer.warnings,
-                    );
+                    )
+                    .verified(equal, &answer.body);
                 }
                 Err(error) if error.is(409) => continue,
                 Err(error) => return Written::of(Outcome::Failed(describe(&error))),

@@ -37,6 +37,7 @@ use crate::error::{Blocker, Error};
 use crate::format::export_reader::ReadError;
 use crate::kdd::KddStore;
 use crate::kdd::crds;
+use crate::kdd::ledger::{Ledger, Seen};
 use crate::kdd::rest::Rest;
 use crate::kdd::target::{Listed, TargetIndex};
 use crate::kdd::writer::{Action, Outcome, Writer, Written};
@@ -75,6 +76,9 @@ pub struct ImportOptions {
     pub source_may_be_unlocked: bool,
     /// The API group to write to (`--crd-api`).
     pub crd_api: CrdApiRequest,
+    /// Keep a ledger of the resourceVersion at which each object was found or written equal
+    /// to the file, for a verify that lists the target again instead of reading the file.
+    pub ledger: bool,
 }
 
 impl ImportOptions {
@@ -108,6 +112,7 @@ impl ImportOptions {
             skip_invalid: false,
             source_may_be_unlocked: false,
             crd_api: CrdApiRequest::Auto,
+            ledger: false,
         }
     }
 }
@@ -181,6 +186,9 @@ pub struct ImportReport {
     pub seconds: f64,
     pub objects_per_second: f64,
     pub completed: bool,
+    /// With `ImportOptions::ledger`: what the import saw of every object.
+    #[serde(skip)]
+    pub ledger: Option<Ledger>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -268,6 +276,8 @@ impl ImportReport {
 struct KindPlan {
     kind: &'static CalicoKind,
     writes: HashMap<String, Action>,
+    /// The objects to write, in file order, while the plan keeps them (`Plan::kept_bytes`).
+    kept: Vec<(String, Compact)>,
     deletes: Vec<(String, Action)>,
 }
 
@@ -278,7 +288,13 @@ struct Plan {
     namespaces: BTreeSet<String>,
     /// Objects left out, as the objects that would have been written.
     skipped: Vec<Value>,
+    /// The size of the objects kept for the writes; None once they would pass `KEEP_BYTES`
+    /// (the write pass then reads the file again instead).
+    kept_bytes: Option<usize>,
 }
+
+/// The objects a plan keeps for its writes at most: a delta's few, not a first copy's all.
+const KEEP_BYTES: usize = 16 << 20;
 
 /// An import planned and checked, nothing written yet.
 pub struct Prepared {
@@ -344,6 +360,7 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
         crd_api: Some(choice),
         dry_run: options.dry_run,
         sync: options.sync,
+        ledger: options.ledger.then(Ledger::default),
         ..Default::default()
     };
     report.warnings.extend(note);
@@ -463,6 +480,7 @@ async fn plan(
         cluster_information: pipeline::peek_cluster_information(path).unwrap_or(Value::Null),
         namespaces: BTreeSet::new(),
         skipped: Vec::new(),
+        kept_bytes: Some(0),
     };
     let mut groups = Groups::open(path.to_path_buf(), target.clone());
     while let Some(group) = groups.next().await {
@@ -525,10 +543,12 @@ fn plan_kind(
     let mut kind_plan = KindPlan {
         kind,
         writes: HashMap::new(),
+        kept: Vec::new(),
         deletes: Vec::new(),
     };
     for (name, compact) in group.objects() {
         let listed = index.take(name);
+        let listed_version = listed.as_ref().and_then(|l| l.resource_version.clone());
         let decision = match compact.desired() {
             Desired::Resource { mut object, .. } => {
                 if let Some(namespace) = object
@@ -542,7 +562,23 @@ fn plan_kind(
                         .rewritten
                         .push(format!("{} {name}: {repair}", kind.kind));
                 }
-                let causes = schema.map(|s| s.validate(&object)).unwrap_or_default();
+                // What the target already holds as the file has it needs no write, so no
+                // check either: the server accepted it. A re-run costs what a verify costs.
+                let comparison = listed
+                    .as_ref()
+                    .map(|listed| compare(&object, &listed.object(), schema));
+                if let Some(comparison) = &comparison {
+                    for field in &comparison.dropped_by_schema {
+                        *report
+                            .dropped_fields
+                            .entry(format!("{} {field}", kind.kind))
+                            .or_default() += 1;
+                    }
+                }
+                let causes = match &comparison {
+                    Some(c) if c.differences.is_empty() => Vec::new(),
+                    _ => schema.map(|s| s.validate(&object)).unwrap_or_default(),
+                };
                 if !causes.is_empty() {
                     let result = report.result(group.name);
                     result.invalid += 1;
@@ -557,16 +593,9 @@ fn plan_kind(
                     }
                     continue;
                 }
-                match listed {
-                    None => Decision::Write(Action::Create),
-                    Some(listed) => {
-                        let comparison = compare(&object, &listed.object(), schema);
-                        for field in comparison.dropped_by_schema {
-                            *report
-                                .dropped_fields
-                                .entry(format!("{} {field}", kind.kind))
-                                .or_default() += 1;
-                        }
+                match (listed, comparison) {
+                    (None, _) | (_, None) => Decision::Write(Action::Create),
+                    (Some(listed), Some(comparison)) => {
                         if comparison.differences.is_empty() {
                             Decision::Unchanged
                         } else if writer.may_replace(listed.ours) {
@@ -607,11 +636,23 @@ fn plan_kind(
                 }
             },
         };
+        if let Some(ledger) = report.ledger.as_mut() {
+            note_planned(ledger, kind, name, compact, &decision, listed_version);
+        }
         let result = report.result(group.name);
         match decision {
             Decision::Unchanged => result.unchanged += 1,
             Decision::Write(action) => {
                 kind_plan.writes.insert(name.clone(), action);
+                plan.kept_bytes = plan
+                    .kept_bytes
+                    .map(|kept| kept + compact.size())
+                    .filter(|kept| *kept <= KEEP_BYTES);
+                if plan.kept_bytes.is_some() {
+                    kind_plan.kept.push((name.clone(), compact.clone()));
+                } else {
+                    kind_plan.kept = Vec::new();
+                }
             }
             Decision::NodeNotFound => {
                 result.nodes_not_found += 1;
@@ -664,6 +705,31 @@ fn plan_kind(
     kind_plan
 }
 
+/// What the plan saw of one object, for the ledger: an object found equal, and the Calico
+/// annotations every Node must end with (the writes note the rest as they are answered).
+fn note_planned(
+    ledger: &mut Ledger,
+    kind: &'static CalicoKind,
+    name: &str,
+    compact: &Compact,
+    decision: &Decision,
+    listed_version: Option<String>,
+) {
+    match (kind.role, decision) {
+        (Role::Node, Decision::Unchanged | Decision::Write(_)) => {
+            if let Desired::NodeAnnotations { set, remove, .. } = compact.desired() {
+                ledger.note(kind, name.to_string(), Seen::Node { set, remove });
+            }
+        }
+        (_, Decision::Unchanged) => {
+            if let Some(version) = listed_version {
+                ledger.note(kind, name.to_string(), Seen::At(version));
+            }
+        }
+        _ => {}
+    }
+}
+
 enum Decision {
     Unchanged,
     Write(Action),
@@ -679,7 +745,8 @@ fn has_calico_annotations(listed: &Listed) -> bool {
 }
 
 /// The second pass: the planned writes, kind by kind in file order, then the deletions in
-/// reverse order (policies before their tier).
+/// reverse order (policies before their tier). The objects to write come from the plan when it
+/// kept them (a delta), else from reading the file again (a first copy).
 async fn write(
     path: &Path,
     target: &Target,
@@ -688,85 +755,61 @@ async fn write(
     progress: &Progress,
     report: &mut ImportReport,
 ) -> Result<(), Error> {
-    let plans: HashMap<&str, &KindPlan> = plan.kinds.iter().map(|k| (k.kind.kind, k)).collect();
-    let mut groups = Groups::open(path.to_path_buf(), target.clone());
     let mut complete = true;
-    while let Some(group) = groups.next().await {
-        let Some(kind_plan) = plans.get(group.name) else {
-            continue;
-        };
-        if kind_plan.writes.is_empty() {
-            continue;
+    if plan.kept_bytes.is_some() {
+        for kind_plan in &plan.kinds {
+            let objects = kind_plan.kept.iter().map(|(name, compact)| (name, compact));
+            if !write_kind(kind_plan, objects, writer, progress, report).await {
+                complete = false;
+                break;
+            }
         }
-        let bar = progress.bar(group.name, kind_plan.writes.len() as u64);
-        let mut tasks = JoinSet::new();
-        for (name, compact) in group.objects() {
-            let Some(action) = kind_plan.writes.get(name) else {
+    } else if plan.kinds.iter().any(|k| !k.writes.is_empty()) {
+        let plans: HashMap<&str, &KindPlan> = plan.kinds.iter().map(|k| (k.kind.kind, k)).collect();
+        let mut groups = Groups::open(path.to_path_buf(), target.clone());
+        while let Some(group) = groups.next().await {
+            let Some(kind_plan) = plans.get(group.name) else {
                 continue;
             };
-            while tasks.len() >= QUEUED_WRITES {
-                record_next(&mut tasks, report, &bar).await;
+            if !write_kind(kind_plan, group.objects(), writer, progress, report).await {
+                complete = false;
+                break;
             }
-            spawn_write(
-                &mut tasks,
-                writer,
-                kind_plan.kind,
-                name.clone(),
-                action.clone(),
-                compact.clone(),
-            );
         }
-        while !tasks.is_empty() {
-            record_next(&mut tasks, report, &bar).await;
+        if complete {
+            finished_reading(groups, path)?;
         }
-        bar.finish();
-        let result = report.result(group.name);
-        if result.failed > 0 || result.conflicts > 0 {
-            // Later kinds may depend on this one (policies on their tier): stop here.
-            complete = false;
-            break;
-        }
-    }
-    if complete {
-        finished_reading(groups, path)?;
     }
     for kind_plan in plan.kinds.iter().rev() {
         if !complete || kind_plan.deletes.is_empty() {
             continue;
         }
-        let bar = progress.bar(
-            &format!("Deleting {}", kind_plan.kind.kind),
-            kind_plan.deletes.len() as u64,
-        );
-        let mut tasks = JoinSet::new();
-        for (name, action) in &kind_plan.deletes {
-            let nothing = match kind_plan.kind.role {
+        let kind = kind_plan.kind;
+        let deletes = kind_plan.deletes.iter().map(|(name, action)| {
+            let nothing = match kind.role {
                 Role::Node => Desired::NodeAnnotations {
                     node: name.clone(),
                     set: BTreeMap::new(),
                     remove: Vec::new(),
                 },
                 _ => Desired::Resource {
-                    kind: kind_plan.kind,
+                    kind,
                     object: Value::Null,
                 },
             };
-            while tasks.len() >= QUEUED_WRITES {
-                record_next(&mut tasks, report, &bar).await;
-            }
-            spawn_write(
-                &mut tasks,
-                writer,
-                kind_plan.kind,
-                name.clone(),
-                action.clone(),
-                Compact::Parsed(nothing),
-            );
-        }
-        while !tasks.is_empty() {
-            record_next(&mut tasks, report, &bar).await;
-        }
-        bar.finish();
+            (name, action, Compact::Parsed(nothing))
+        });
+        let label = format!("Deleting {}", kind.kind);
+        carry_out(
+            kind,
+            &label,
+            kind_plan.deletes.len(),
+            deletes,
+            writer,
+            progress,
+            report,
+        )
+        .await;
     }
     report.completed = complete
         && report
@@ -822,6 +865,15 @@ async fn record_next(
             report.warnings.push(warning);
         }
     }
+    if let Some(ledger) = report.ledger.as_mut()
+        && let Some(kind) = CalicoKind::by_kind(group).filter(|k| k.role != Role::Node)
+    {
+        match (&written.outcome, &written.verified_at) {
+            (Outcome::Deleted, _) => ledger.note(kind, name.clone(), Seen::Gone),
+            (_, Some(version)) => ledger.note(kind, name.clone(), Seen::At(version.clone())),
+            _ => {}
+        }
+    }
     let label = format!("{group} {name}");
     let result = report.result(group);
     match written.outcome {
@@ -853,6 +905,61 @@ async fn record_next(
             report.nodes_not_found.push(name);
         }
     }
+}
+
+/// Writes what the plan decided for one kind, of `objects` (the kind's objects in file order);
+/// false when a write failed or met a conflict (later kinds may depend on this one, as policies
+/// do on their tier: the import stops).
+async fn write_kind<'a>(
+    kind_plan: &KindPlan,
+    objects: impl Iterator<Item = (&'a String, &'a Compact)>,
+    writer: &Arc<Writer>,
+    progress: &Progress,
+    report: &mut ImportReport,
+) -> bool {
+    if kind_plan.writes.is_empty() {
+        return true;
+    }
+    let kind = kind_plan.kind;
+    let writes = objects.filter_map(|(name, compact)| {
+        let action = kind_plan.writes.get(name)?;
+        Some((name, action, compact.clone()))
+    });
+    let count = kind_plan.writes.len();
+    carry_out(kind, kind.kind, count, writes, writer, progress, report).await;
+    let result = report.result(kind.kind);
+    result.failed == 0 && result.conflicts == 0
+}
+
+/// Carries out `count` writes of one kind with a progress bar, `QUEUED_WRITES` in flight.
+async fn carry_out<'a>(
+    kind: &'static CalicoKind,
+    label: &str,
+    count: usize,
+    writes: impl Iterator<Item = (&'a String, &'a Action, Compact)>,
+    writer: &Arc<Writer>,
+    progress: &Progress,
+    report: &mut ImportReport,
+) {
+    let bar = progress.bar(label, count as u64);
+    let mut tasks = JoinSet::new();
+    for (name, action, compact) in writes {
+        while tasks.len() >= QUEUED_WRITES {
+            record_next(&mut tasks, report, &bar).await;
+        }
+        spawn_write(
+            &mut tasks,
+            writer,
+            kind,
+            name.clone(),
+            action.clone(),
+            compact,
+        );
+    }
+    while !tasks.is_empty() {
+        record_next(&mut tasks, report, &bar).await;
+    }
+    bar.finish();
 }
 
 /// The reader's verdict on the file after a pass.

@@ -26,9 +26,10 @@ use super::export::{ExportOptions, export};
 use super::import::{ImportOptions, ImportReport, import};
 use super::lock::{Datastore, set_lock};
 use super::plan::{PlanOptions, plan};
-use super::verify::{VerifyOptions, verify};
+use super::verify::{VerifyOptions, verify, verify_by_ledger};
 use crate::error::Error;
 use crate::journal::{FileRecord, Journal, SavedEtcd, Step, Stored};
+use crate::kdd::ledger::Ledger;
 use crate::kdd::manifest::{self, Applied, Manifest, ManifestDatastore};
 use crate::kdd::rest::Rest;
 use crate::kdd::workloads::{self, KUBE_CONTROLLERS, Rollout};
@@ -40,6 +41,8 @@ const ROLLOUT_POLL: Duration = Duration::from_millis(500);
 /// Set to a step's name, the process stops (waits to be killed) just before that step: how the
 /// tests interrupt a run at each step as a kill or a lost connection would.
 pub const PAUSE_BEFORE: &str = "CALICO_MIGRATE_TEST_PAUSE_BEFORE";
+/// With `PAUSE_BEFORE`: a file whose creation lets the paused run go on.
+pub const RESUME_WHEN: &str = "CALICO_MIGRATE_TEST_RESUME_WHEN";
 
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -287,6 +290,7 @@ pub async fn run(
         manifest: &manifest,
         stored: &mut stored,
         report: &mut report,
+        ledger: None,
     };
     for (index, (step, name, title)) in STEPS.iter().enumerate() {
         if context.stored.journal.step >= *step {
@@ -365,6 +369,8 @@ struct Context<'a> {
     manifest: &'a Manifest,
     stored: &'a mut Stored,
     report: &'a mut RunReport,
+    /// What the copy of the changes saw, for the verify that follows it in this process.
+    ledger: Option<Ledger>,
 }
 
 impl Context<'_> {
@@ -409,7 +415,7 @@ impl Context<'_> {
                     },
                 )
                 .await?;
-                let copied = self.copy(&snapshot).await?;
+                let copied = self.copy(&snapshot, false).await?;
                 let summary = copy_summary(&copied);
                 self.report.pre_copy = Some(copied);
                 Ok(summary)
@@ -462,39 +468,75 @@ impl Context<'_> {
             }
             Step::Copied => {
                 let backup = self.backup()?;
-                let copied = self.copy(&backup).await?;
+                let mut copied = self.copy(&backup, true).await?;
+                self.ledger = copied.ledger.take();
                 let summary = copy_summary(&copied);
                 self.report.copy = Some(copied);
                 Ok(summary)
             }
             Step::Verified => {
                 let backup = self.backup()?;
-                let verified = verify(
-                    self.session,
-                    &VerifyOptions {
-                        file: Some(backup.clone()),
-                        node_map: self.stored.journal.node_map.clone(),
-                        calico_version: self.options.calico_version.clone(),
-                        page_size: self.options.page_size,
-                        tolerate_foreign: true,
-                        crd_api: CrdApiRequest::Given(self.api),
-                    },
-                )
-                .await?;
+                // The copy just compared every object; listing the target again proves nothing
+                // changed since. A resumed run, or anything the ledger cannot vouch for, gets
+                // the full comparison with the backup.
+                let by_ledger = match self.ledger.take() {
+                    Some(ledger) => {
+                        Some(verify_by_ledger(self.session, &backup, self.api, &ledger).await?)
+                    }
+                    None => None,
+                };
+                let (verified, how) = match by_ledger.filter(|v| v.equal) {
+                    Some(verified) => (
+                        verified,
+                        "listed again at the resourceVersions the copy compared them at",
+                    ),
+                    None => (
+                        verify(
+                            self.session,
+                            &VerifyOptions {
+                                file: Some(backup.clone()),
+                                node_map: self.stored.journal.node_map.clone(),
+                                calico_version: self.options.calico_version.clone(),
+                                page_size: self.options.page_size,
+                                tolerate_foreign: true,
+                                crd_api: CrdApiRequest::Given(self.api),
+                            },
+                        )
+                        .await?,
+                        "compared with the backup object by object",
+                    ),
+                };
                 let differences = verified.count_differences();
                 self.report.differences = Some(differences);
                 if let Some(failure) = verified.failure() {
+                    let mut message = failure.to_string();
+                    let findings = verified
+                        .different
+                        .iter()
+                        .chain(&verified.missing)
+                        .chain(&verified.only_in_target);
+                    for finding in findings.take(5) {
+                        message.push_str(&format!("\n  {} {}", finding.kind, finding.name));
+                        for detail in finding.details.iter().take(3) {
+                            message.push_str(&format!(": {detail}"));
+                        }
+                    }
                     return Err(Error::failed(
-                        failure.to_string(),
+                        message,
                         format!(
-                            "see them with `kubectl calico-migrate verify -f {}`; everything stays locked",
-                            backup.display()
+                            "see them all with `{}`; everything stays locked",
+                            self.session.command(&format!(
+                                "verify -f {}",
+                                crate::console::shell_word(&backup.display().to_string())
+                            ))
                         ),
                     ));
                 }
                 self.stored.journal.verified_at = Some(now());
                 let matching: u64 = verified.kinds.iter().map(|k| k.matching).sum();
-                Ok(format!("{matching} objects match the locked snapshot"))
+                Ok(format!(
+                    "{matching} objects match the locked snapshot ({how})"
+                ))
             }
             Step::ManifestApplied => {
                 let applied = manifest::apply(self.rest, self.manifest, &namespace, |document| {
@@ -561,7 +603,8 @@ impl Context<'_> {
 
     /// Makes the Kubernetes datastore follow `file`: an import that also updates and deletes
     /// what the migration wrote before.
-    async fn copy(&self, file: &Path) -> Result<ImportReport, Error> {
+    /// Makes the target follow `file`; with `ledger`, keeps what it saw for the verify.
+    async fn copy(&self, file: &Path, ledger: bool) -> Result<ImportReport, Error> {
         let mut options = ImportOptions::new(file.to_path_buf());
         options.sync = true;
         options.source_may_be_unlocked = true;
@@ -569,6 +612,7 @@ impl Context<'_> {
         options.qps = self.options.qps;
         options.calico_version = self.options.calico_version.clone();
         options.crd_api = CrdApiRequest::Given(self.api);
+        options.ledger = ledger;
         let copied = import(self.session, &options).await?;
         match copied.failure() {
             Some(failure) => Err(failure),
@@ -811,6 +855,13 @@ fn rest_failure(doing: &str, error: crate::kdd::rest::RestError) -> Error {
 pub(crate) fn pause_if_asked(step: &str) {
     if std::env::var(PAUSE_BEFORE).is_ok_and(|v| v == step) {
         eprintln!("paused before {step}");
+        // With `RESUME_WHEN`, going on once that file exists; else until killed.
+        if let Some(file) = std::env::var_os(RESUME_WHEN) {
+            while !Path::new(&file).exists() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return;
+        }
         loop {
             std::thread::sleep(Duration::from_secs(3600));
         }

@@ -237,22 +237,37 @@ impl Etcd {
         })
     }
 
-    /// Every key and value under a prefix, in key order.
+    /// Every key and value under a prefix, in key order, read in pages (a response may not
+    /// exceed the client's 4 MiB).
     pub fn dump(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        const PAGE: i64 = 1000;
         crate::block_on(async {
             let mut client = self.client().await?;
-            let options = etcd_client::GetOptions::new().with_prefix();
-            let response = client.get(prefix, Some(options)).await?;
-            Ok(response
-                .kvs()
-                .iter()
-                .map(|kv| {
-                    (
+            let mut end = prefix.as_bytes().to_vec();
+            if let Some(last) = end.last_mut() {
+                *last += 1;
+            }
+            let mut pairs = Vec::new();
+            let mut from = prefix.as_bytes().to_vec();
+            loop {
+                let options = etcd_client::GetOptions::new()
+                    .with_range(end.clone())
+                    .with_limit(PAGE);
+                let response = client.get(from.clone(), Some(options)).await?;
+                for kv in response.kvs() {
+                    pairs.push((
                         String::from_utf8_lossy(kv.key()).into_owned(),
                         String::from_utf8_lossy(kv.value()).into_owned(),
-                    )
-                })
-                .collect())
+                    ));
+                }
+                match response.kvs().last() {
+                    Some(last) if response.more() => {
+                        from = last.key().to_vec();
+                        from.push(0);
+                    }
+                    _ => return Ok(pairs),
+                }
+            }
         })
     }
 
