@@ -8,11 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::rest::{Rest, RestError};
-use super::target::written_by_migration;
-use crate::convert::{qualified_name, string_map};
+use super::target::managed_by_migration;
 use crate::kinds::{CalicoKind, CrdApi, Role};
 
 /// What the copy saw of one object.
@@ -113,10 +110,20 @@ async fn check_kind(
     };
     let mut listed = HashSet::new();
     let result = rest
-        .list_all(&path, |object| {
-            let name = qualified_name(&object);
+        .list_all_as(&path, |object: Lean| {
+            let metadata = &object.metadata;
+            let name = match &metadata.namespace {
+                Some(namespace) => format!("{namespace}/{}", metadata.name),
+                None => metadata.name.clone(),
+            };
+            let managers = metadata
+                .managed_fields
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|m| m.manager.as_deref());
             match seen.get(&name) {
-                Some(expected) => match judge(expected, &object) {
+                Some(expected) => match judge(expected, metadata) {
                     None => proof.matching += 1,
                     Some(why) => proof.unproven.push(Unproven {
                         name: name.clone(),
@@ -126,7 +133,7 @@ async fn check_kind(
                 },
                 // Nodes without Calico data are none of the migration's business.
                 None if is_node => {}
-                None if written_by_migration(&object, true) => proof.unproven.push(Unproven {
+                None if managed_by_migration(managers, true) => proof.unproven.push(Unproven {
                     name: name.clone(),
                     why: "written by the migration, not in the file".into(),
                     class: Class::OnlyInTarget,
@@ -158,21 +165,45 @@ async fn check_kind(
     Ok(proof)
 }
 
-/// Why `object` is not as the copy saw it; None when it is.
-fn judge(expected: &Seen, object: &Value) -> Option<String> {
+/// What the check reads of a listed object.
+#[derive(serde::Deserialize)]
+struct Lean {
+    metadata: LeanMetadata,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanMetadata {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    resource_version: Option<String>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    managed_fields: Option<Vec<LeanManager>>,
+}
+
+#[derive(serde::Deserialize)]
+struct LeanManager {
+    #[serde(default)]
+    manager: Option<String>,
+}
+
+/// Why an object with `metadata` is not as the copy saw it; None when it is.
+fn judge(expected: &Seen, metadata: &LeanMetadata) -> Option<String> {
     match expected {
         Seen::At(version) => {
-            let now = object
-                .pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let now = metadata.resource_version.as_deref().unwrap_or_default();
             (now != version).then(|| {
                 format!("changed after the copy compared it (resourceVersion {version}, now {now})")
             })
         }
         Seen::Gone => Some("deleted by the copy, and there again".into()),
         Seen::Node { set, remove } => {
-            let annotations = string_map(object.pointer("/metadata/annotations"));
+            let none = BTreeMap::new();
+            let annotations = metadata.annotations.as_ref().unwrap_or(&none);
             let wrong: Vec<String> = set
                 .iter()
                 .filter(|(key, value)| annotations.get(*key) != Some(value))
@@ -199,9 +230,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn metadata(object: serde_json::Value) -> LeanMetadata {
+        serde_json::from_value::<Lean>(object).unwrap().metadata
+    }
+
     #[test]
     fn a_resource_is_proven_by_its_resource_version_alone() {
-        let object = json!({"metadata": {"name": "a", "resourceVersion": "42"}});
+        let object = metadata(json!({"metadata": {"name": "a", "resourceVersion": "42"}}));
         assert_eq!(judge(&Seen::At("42".into()), &object), None);
         let why = judge(&Seen::At("41".into()), &object).unwrap();
         assert!(why.contains("resourceVersion 41, now 42"), "{why}");
@@ -210,8 +245,10 @@ mod tests {
 
     #[test]
     fn a_node_is_proven_by_its_calico_annotations() {
-        let node = json!({"metadata": {"name": "n", "resourceVersion": "7", "annotations": {
-            "projectcalico.org/IPv4Address": "10.0.0.1/24", "kubelet": "x"}}});
+        let node = metadata(
+            json!({"metadata": {"name": "n", "resourceVersion": "7", "annotations": {
+            "projectcalico.org/IPv4Address": "10.0.0.1/24", "kubelet": "x"}}}),
+        );
         let expected = |value: &str, remove: &[&str]| Seen::Node {
             set: [(
                 "projectcalico.org/IPv4Address".to_string(),

@@ -103,18 +103,33 @@ pub fn object_path(api: CrdApi, kind: &CalicoKind, name: &str) -> String {
 /// Whether `metadata.managedFields` says the migration wrote the object: every entry is the
 /// migration's (`sole`), or one of them is.
 pub fn written_by_migration(object: &Value, sole: bool) -> bool {
-    let Some(entries) = object
+    let entries = object
         .pointer("/metadata/managedFields")
         .and_then(Value::as_array)
-        .filter(|e| !e.is_empty())
-    else {
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    managed_by_migration(
+        entries
+            .iter()
+            .map(|entry| entry.get("manager").and_then(Value::as_str)),
+        sole,
+    )
+}
+
+/// [`written_by_migration`] from the managers of `metadata.managedFields`.
+pub fn managed_by_migration<'a>(
+    managers: impl ExactSizeIterator<Item = Option<&'a str>>,
+    sole: bool,
+) -> bool {
+    if managers.len() == 0 {
         return false;
-    };
-    let ours = |entry: &Value| entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER);
+    }
+    let mut managers = managers;
+    let ours = |manager: Option<&str>| manager == Some(FIELD_MANAGER);
     if sole {
-        entries.iter().all(ours)
+        managers.all(ours)
     } else {
-        entries.iter().any(ours)
+        managers.any(ours)
     }
 }
 

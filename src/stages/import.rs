@@ -1054,25 +1054,50 @@ async fn unlocked_target(store: &KddStore) -> Result<Option<Blocker>, Error> {
 }
 
 /// Namespaced objects need their namespace.
+type NamespaceLookup = (String, Result<Option<Value>, crate::kdd::rest::RestError>);
+
+/// The namespace of a finished lookup when it does not exist.
+fn namespace_lookup(
+    done: Option<Result<NamespaceLookup, tokio::task::JoinError>>,
+) -> Result<Option<String>, Error> {
+    let Some(Ok((namespace, found))) = done else {
+        return Err(Error::failed(
+            "a namespace lookup stopped unexpectedly",
+            "run the command again",
+        ));
+    };
+    match found {
+        Ok(Some(_)) => Ok(None),
+        Ok(None) => Ok(Some(namespace)),
+        Err(e) => Err(Error::failed(
+            format!("reading namespace {namespace}: {e}"),
+            "check RBAC access to namespaces",
+        )),
+    }
+}
+
 async fn missing_namespaces(
     rest: &Rest,
     namespaces: &BTreeSet<String>,
 ) -> Result<Option<Blocker>, Error> {
+    // One GET per namespace (the migration may get namespaces, not list them), many at once.
+    let mut lookups = JoinSet::new();
     let mut missing = Vec::new();
     for namespace in namespaces {
-        let found = rest
-            .get(&format!("/api/v1/namespaces/{namespace}"))
-            .await
-            .map_err(|e| {
-                Error::failed(
-                    format!("reading namespace {namespace}: {e}"),
-                    "check RBAC access to namespaces",
-                )
-            })?;
-        if found.is_none() {
-            missing.push(namespace.as_str());
+        while lookups.len() >= QUEUED_WRITES {
+            missing.extend(namespace_lookup(lookups.join_next().await)?);
         }
+        let rest = rest.clone();
+        let namespace = namespace.clone();
+        lookups.spawn(async move {
+            let found = rest.get(&format!("/api/v1/namespaces/{namespace}")).await;
+            (namespace, found)
+        });
     }
+    while let Some(done) = lookups.join_next().await {
+        missing.extend(namespace_lookup(Some(done))?);
+    }
+    missing.sort();
     if missing.is_empty() {
         return Ok(None);
     }
