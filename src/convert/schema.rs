@@ -3077,7 +3077,7 @@ pub(crate) mod tests {
             Desired, Target, cluster_information_fields, ipam_to_kdd, to_kdd,
         };
         use crate::convert::version::CalicoVersion;
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/tests/fixtures/handmade/{name}", env!("CARGO_MANIFEST_DIR"));
         let file = crate::format::export_reader::read_to_end(std::path::Path::new(&path)).unwrap();
         let target = Target::new(
             cluster_information_fields(&file.cluster_information)

@@ -2042,12 +2042,12 @@ mod tests {
     }
 
     // -----------------------------------------------------------------------
-    // calicoctl's files
+    // Files in calicoctl's format (hand-made, tests/fixtures/handmade/)
     // -----------------------------------------------------------------------
 
     fn fixture(name: &str) -> (std::path::PathBuf, String) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
+            .join("tests/fixtures/handmade")
             .join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         (path, text)
