@@ -1,4 +1,4 @@
-//! Reads calicoctl's migration file (spec section 8.4) as a stream of events, for import and
+//! Reads calicoctl's migration file (docs/design.md §12) as a stream of events, for import and
 //! verify, with memory that does not grow with the file:
 //!
 //! ```text

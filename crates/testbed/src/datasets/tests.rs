@@ -47,7 +47,7 @@ fn plural_shape(plural: &str) -> Option<bool> {
 }
 
 #[test]
-fn keys_match_the_spec_patterns() {
+fn keys_match_the_etcd_key_patterns() {
     for (name, d) in all_small() {
         assert!(
             d.get(CLUSTER_INFORMATION_KEY).is_some(),
@@ -66,7 +66,7 @@ fn keys_match_the_spec_patterns() {
                 assert_eq!(
                     resource_key_shape(key),
                     Some(namespaced),
-                    "{name}: {key} does not match the spec 3.1 pattern of {plural}"
+                    "{name}: {key} does not match the resource key pattern of {plural} (docs/design.md §4.1)"
                 );
                 let v: Value = serde_json::from_str(value).unwrap();
                 let last = key.rsplit('/').next().unwrap();
@@ -76,8 +76,9 @@ fn keys_match_the_spec_patterns() {
                     assert_eq!(v["metadata"]["namespace"], ns, "{name}: {key} namespace");
                 }
             } else if key.starts_with("/calico/ipam/v2/") {
-                let parsed = parse_ipam_key(key)
-                    .unwrap_or_else(|| panic!("{name}: {key} is not a spec 3.3 IPAM key"));
+                let parsed = parse_ipam_key(key).unwrap_or_else(|| {
+                    panic!("{name}: {key} is not an IPAM key (docs/design.md §4.3)")
+                });
                 if let IpamKey::Block { cidr } = parsed {
                     let v: Value = serde_json::from_str(value).unwrap();
                     assert_eq!(v["cidr"], cidr.as_str(), "{name}: {key} cidr");
