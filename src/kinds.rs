@@ -32,9 +32,9 @@ pub enum IpamKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Naming {
     Plain,
-    /// Policies: stored names, the `default.` prefix and the tier label (spec section 10).
+    /// Policies: stored names, the `default.` prefix and the tier label (docs/design.md §8).
     Policy,
-    /// `node.<name>` objects follow Calico Node renames (spec section 5).
+    /// `node.<name>` objects follow Calico Node renames (docs/design.md §5).
     PerNode,
 }
 
@@ -77,7 +77,7 @@ const fn named(mut k: CalicoKind, naming: Naming) -> CalicoKind {
 
 use Role::{ClusterInformation, Ipam, NotMigrated, Resource};
 
-/// Every Calico kind, migrated ones first in calicoctl's export order (spec section 2.1).
+/// Every Calico kind, migrated ones first in calicoctl's export order (docs/design.md §6).
 /// Which of them a given release exports is in the version table (`convert::versions`).
 pub static KINDS: &[CalicoKind] = &[
     kind("IPPool", "ippools", Resource),
@@ -153,7 +153,7 @@ pub static KINDS: &[CalicoKind] = &[
     ),
 ];
 
-/// etcd v3 resources without a CRD here that are deliberately not migrated (spec section 2.3):
+/// etcd v3 resources without a CRD here that are deliberately not migrated (docs/design.md §7):
 /// plural, kind, and why. (CalicoNodeStatus has a CRD and is in [`KINDS`].)
 pub static SKIPPED_RESOURCES: &[(&str, &str, &str)] = &[
     (

@@ -461,8 +461,8 @@ mod datasets {
     use calico_migrate::kinds::IpamKind;
     use testbed::datasets::{self, Release, expected_export};
 
-    /// Exports a dataset in the full form and checks it against what the spec says that form
-    /// must contain.
+    /// Exports a dataset in the full form and checks it against what that form must contain
+    /// (`testbed::datasets::expected_export`, the reference model of docs/design.md §19).
     fn check(dataset: &testbed::Dataset, extra: &[&str]) -> (ExportFile, std::process::Output) {
         let env = Env::locked(dataset);
         let mut args = vec!["--full"];

@@ -773,7 +773,7 @@ fn files_in_calicoctl_format_import_and_verify_in(api: CrdApi) {
         }
         let fixture_text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures")
+                .join("tests/fixtures/handmade")
                 .join(fixture),
         )
         .unwrap();

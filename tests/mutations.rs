@@ -16,8 +16,8 @@ const NAME: &str = "mutated.export";
 fn seeds() -> Vec<Vec<u8>> {
     [
         "tests/fixtures/bad/valid.txt",
-        "tests/fixtures/calicoctl-v3.28-export.txt",
-        "tests/fixtures/calicoctl-v3.32-export.txt",
+        "tests/fixtures/handmade/calicoctl-v3.28-export.txt",
+        "tests/fixtures/handmade/calicoctl-v3.32-export.txt",
     ]
     .iter()
     .map(|file| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap())

@@ -1,4 +1,4 @@
-//! `ClusterInformation/default`: the lock flag and the fields import copies (spec 4.3, 6).
+//! `ClusterInformation/default`: the lock flag and the fields import copies (docs/design.md §10).
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};

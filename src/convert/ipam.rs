@@ -1,4 +1,4 @@
-//! IPAM data (spec sections 3.3, 5 and 8.4): etcd keys and raw values in, the entries of the
+//! IPAM data (docs/design.md §4.3, §5 and §12.1): etcd keys and raw values in, the entries of the
 //! export file's IPAM JSON out, with node renames applied and values in the form Go writes.
 
 use serde_json::{Map, Value, json};
@@ -185,8 +185,8 @@ fn parse_object(raw: &[u8]) -> Result<Value, IpamSkip> {
     }
 }
 
-/// Applies the node map to a block (spec 5.2): the `node` attribute of every allocation (and of
-/// alternate owners), tunnel handle IDs, and the affinity.
+/// Applies the node map to a block (docs/design.md §5.2): the `node` attribute of every allocation
+/// (and of alternate owners), tunnel handle IDs, and the affinity.
 fn rename_block(block: &mut Value, nodes: &NodeMap, ipv6_handles: bool) -> bool {
     let mut renamed = false;
     if let Some(attributes) = block.get_mut("attributes").and_then(Value::as_array_mut) {

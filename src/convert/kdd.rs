@@ -28,7 +28,7 @@ pub const HOSTNAME_HASH_LABEL: &str = "projectcalico.org/hostname-hash";
 pub const AFFINITY_TYPE_LABEL: &str = "projectcalico.org/affinity-type";
 pub const IP_VERSION_LABEL: &str = "projectcalico.org/ip-version";
 
-/// Node annotations holding Calico Node data in the Kubernetes datastore (spec 4.4).
+/// Node annotations holding Calico Node data in the Kubernetes datastore (docs/design.md §9.3).
 pub const NODE_IPV4_ADDRESS: &str = "projectcalico.org/IPv4Address";
 pub const NODE_IPV6_ADDRESS: &str = "projectcalico.org/IPv6Address";
 pub const NODE_IPIP_TUNNEL_ADDR: &str = "projectcalico.org/IPv4IPIPTunnelAddr";
@@ -64,7 +64,7 @@ const NODE_STRING_FIELDS: &[(&str, &str)] = &[
     (NODE_WIREGUARD_KEY_V6, "/status/wireguardPublicKeyV6"),
 ];
 
-/// Every node annotation import manages, in the order of spec 4.4.
+/// Every node annotation import manages, in the order of docs/design.md §9.3.
 pub const NODE_MANAGED_ANNOTATIONS: &[&str] = &[
     NODE_IPV4_ADDRESS,
     NODE_IPV6_ADDRESS,
@@ -127,8 +127,8 @@ pub enum Desired {
         kind: &'static CalicoKind,
         object: Value,
     },
-    /// Calico Node data as annotations of the Kubernetes Node `node` (spec 4.4): annotations to
-    /// set and to remove.
+    /// Calico Node data as annotations of the Kubernetes Node `node` (docs/design.md §9.3):
+    /// annotations to set and to remove.
     NodeAnnotations {
         node: String,
         set: BTreeMap<String, String>,
@@ -218,7 +218,7 @@ fn metadata_annotation(
     gojson::marshal(&Value::Object(meta))
 }
 
-/// Converts one v3 object of an export file (spec 4.2, 4.4).
+/// Converts one v3 object of an export file (docs/design.md §9.1, §9.3).
 pub fn to_kdd(object: &Value, target: &Target) -> Result<Desired, ConvertError> {
     let root = object.as_object().ok_or_else(|| ConvertError {
         object: "object".into(),
@@ -600,7 +600,7 @@ fn bool_field(value: &Value, field: &str) -> Result<bool, String> {
     }
 }
 
-/// Converts one IPAM entry of the export file into its CR (spec 4.5).
+/// Converts one IPAM entry of the export file into its CR (docs/design.md §9.4).
 pub fn ipam_to_kdd(entry: &IpamEntry, target: &Target) -> Result<Value, ConvertError> {
     let fail = |reason: String| ConvertError {
         object: format!("IPAM key {}", entry.key),

@@ -1,5 +1,5 @@
 //! What every key under `/calico/` is, so that an export can account for all of them:
-//! migrated, skipped with a reason, or ignored as status data (spec sections 2.3 and 3.4).
+//! migrated, skipped with a reason, or ignored as status data (docs/design.md §4.4 and §7).
 
 use super::ipam::{IpamKey, parse_ipam_key};
 use crate::kinds::{

@@ -1,5 +1,5 @@
-//! The pure conversion core: data in, data out, no clients. Every rule of the spec is a unit
-//! test here.
+//! The pure conversion core: data in, data out, no clients. Every conversion rule of
+//! docs/design.md (§4 to §14) is a unit test here.
 
 pub mod cel;
 pub mod cluster_info;

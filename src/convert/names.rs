@@ -1,5 +1,6 @@
 //! Names of the objects import writes to the Kubernetes datastore: Kubernetes name rules, IPAM
-//! object names (spec 4.5) and policy storage names by target version (spec 10.1).
+//! object names (docs/design.md §9.4) and policy storage names by target version
+//! (docs/design.md §8.2).
 
 use std::net::IpAddr;
 

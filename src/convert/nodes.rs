@@ -1,4 +1,4 @@
-//! Calico Node names: etcd name → Kubernetes name (spec section 5), with the fixes calicoctl
+//! Calico Node names: etcd name → Kubernetes name (docs/design.md §5), with the fixes calicoctl
 //! lacks — every unmapped node listed at once, explicit mappings, and collisions detected.
 
 use std::collections::BTreeMap;

@@ -235,8 +235,9 @@ pub fn export_resource(
     Outcome::Exported { object, notes }
 }
 
-/// Metadata as calicoctl's export leaves it (spec 8.2): no uid, resourceVersion, deletion
-/// fields, and a null creationTimestamp; name, namespace, labels, annotations and the rest kept.
+/// Metadata as calicoctl's export leaves it (docs/design.md §12.3): no uid, resourceVersion,
+/// deletion fields, and a null creationTimestamp; name, namespace, labels, annotations and the rest
+/// kept.
 fn clean_metadata(object: &mut Value, name: &str) {
     let Some(metadata) = super::metadata_mut(object) else {
         return;
@@ -451,7 +452,7 @@ fn note_user_profiles(object: &Value, notes: &mut Vec<Note>) {
     }
 }
 
-/// FelixConfiguration iptables actions, lower-cased then title-cased (spec 8.3).
+/// FelixConfiguration iptables actions, lower-cased then title-cased (docs/design.md §12.3).
 pub const IPTABLES_ACTION_FIELDS: &[&str] = &[
     "defaultEndpointToHostAction",
     "iptablesFilterAllowAction",

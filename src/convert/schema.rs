@@ -1,6 +1,6 @@
 //! What kube-apiserver stores for a custom resource, predicted from the CRD's structural schema
-//! (spec 15): unknown fields pruned, non-nullable nulls pruned, defaults applied, and the
-//! fractional durations the v3.32.1 FelixConfiguration patterns reject rewritten beforehand;
+//! (docs/design.md §14): unknown fields pruned, non-nullable nulls pruned, defaults applied, and
+//! the fractional durations the v3.32.1 FelixConfiguration patterns reject rewritten beforehand;
 //! and what it rejects, with its causes worded as the server words them ([`Schema::validate`]).
 
 use std::collections::BTreeMap;
@@ -1137,7 +1137,7 @@ fn check_number(n: &serde_json::Number, node: &Value, path: &str, out: &mut Vec<
 }
 
 impl Schema {
-    /// The causes kube-apiserver (the v1.24 of spec 15) gives for rejecting `object` when it
+    /// The causes kube-apiserver (v1.24, docs/design.md §14) gives for rejecting `object` when it
     /// is created, in its words; empty when the object is accepted. The object is first made
     /// what the server validates: [`Schema::apply`]'s pruning, null pruning and defaulting.
     ///
@@ -1147,7 +1147,7 @@ impl Schema {
     /// integers), `nullable`, `x-kubernetes-int-or-string`, `required`, `enum`, `pattern`,
     /// `format` for the string formats the server checks (`date-time`, `cidr`, `ipv4`,
     /// `ipv6`, `uuid`, `byte`, `mac`, `hostname`, …; `int32`, `int64` and other unknown
-    /// formats are dropped by the server, so ranges are not checked, spec 15.6),
+    /// formats are dropped by the server, so ranges are not checked, docs/design.md §14),
     /// `minimum`/`maximum` with their exclusive forms, `multipleOf`, `minLength`/`maxLength`
     /// (counted in characters), `minItems`/`maxItems`, `minProperties`/`maxProperties`,
     /// `items`, `properties`, `additionalProperties` (schema or boolean), `anyOf`, `allOf`,
@@ -2745,7 +2745,7 @@ pub(crate) mod tests {
                 );
             }
         }
-        // int32 and int64 are dropped by the server: no range check (spec 15.6); so are
+        // int32 and int64 are dropped by the server: no range check (docs/design.md §14); so are
         // formats it does not know.
         assert!(
             field_causes(
@@ -3000,7 +3000,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_spec_15_rejections_happen_with_the_real_crds() {
+    fn the_rejections_kube_apiserver_made_happen_with_the_real_crds() {
         // IPAMBlock without strictAffinity.
         let blocks = embedded("ipamblocks");
         let spec = json!({"cidr": "10.0.0.0/30", "allocations": [0, null], "unallocated": [1],
@@ -3077,7 +3077,10 @@ pub(crate) mod tests {
             Desired, Target, cluster_information_fields, ipam_to_kdd, to_kdd,
         };
         use crate::convert::version::CalicoVersion;
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/tests/fixtures/handmade/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let file = crate::format::export_reader::read_to_end(std::path::Path::new(&path)).unwrap();
         let target = Target::new(
             cluster_information_fields(&file.cluster_information)

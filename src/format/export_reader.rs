@@ -1,4 +1,4 @@
-//! Reads calicoctl's migration file (spec section 8.4) as a stream of events, for import and
+//! Reads calicoctl's migration file (docs/design.md §12) as a stream of events, for import and
 //! verify, with memory that does not grow with the file:
 //!
 //! ```text
@@ -2042,12 +2042,12 @@ mod tests {
     }
 
     // -----------------------------------------------------------------------
-    // calicoctl's files
+    // Files in calicoctl's format (hand-made, tests/fixtures/handmade/)
     // -----------------------------------------------------------------------
 
     fn fixture(name: &str) -> (std::path::PathBuf, String) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
+            .join("tests/fixtures/handmade")
             .join(name);
         let text = std::fs::read_to_string(&path).unwrap();
         (path, text)

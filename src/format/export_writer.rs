@@ -1,4 +1,4 @@
-//! Writes calicoctl's migration file (spec section 8.4) as the export reads etcd, one object at
+//! Writes calicoctl's migration file (docs/design.md §12) as the export reads etcd, one object at
 //! a time, so that memory does not grow with the cluster:
 //!
 //! ```text

@@ -433,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn spec_ipam_example() {
+    fn export_example_ipam() {
         let v = json!({
             "block_affinities": [{
                 "Key": "/calico/ipam/v2/host/worker-1/ipv4/block/10.65.79.0-26",

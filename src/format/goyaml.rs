@@ -2639,10 +2639,10 @@ mod tests {
         to_yaml(&json!({ "k": s }))
     }
 
-    // ----- spec §8.4 export example -----------------------------------------
+    // ----- the export example of docs/design.md §12.1 ------------------------
 
     #[test]
-    fn spec_ippool_list() {
+    fn export_example_ippool_list() {
         let list = json!({
             "kind": "IPPoolList",
             "apiVersion": "projectcalico.org/v3",
@@ -2689,7 +2689,7 @@ metadata:
     }
 
     #[test]
-    fn spec_node_list() {
+    fn export_example_node_list() {
         let list = json!({
             "kind": "NodeList",
             "apiVersion": "projectcalico.org/v3",

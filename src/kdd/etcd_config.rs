@@ -1,5 +1,5 @@
 //! Reads what the cluster says about etcd: ConfigMap `calico-config` and, when it names TLS
-//! files, Secret `calico-etcd-secrets` (spec section 7.2).
+//! files, Secret `calico-etcd-secrets` (docs/design.md §3.6).
 
 use std::collections::BTreeMap;
 

@@ -323,9 +323,9 @@ pub struct ImportLock {
 }
 
 impl KddStore {
-    /// Locks the Kubernetes datastore for an import and copies the source's cluster GUID and
-    /// Calico version (spec 4.3, 9.1 steps 5, 6 and 9), creating the ClusterInformation when it
-    /// is missing. Optimistic concurrency, retried on conflict.
+    /// Locks the Kubernetes datastore for an import and copies the source's cluster GUID and Calico
+    /// version (docs/design.md §10; `run` relies on it in its pre-copy and copy steps), creating
+    /// the ClusterInformation when it is missing. Optimistic concurrency, retried on conflict.
     pub async fn lock_for_import(
         &self,
         guid: Option<&str>,

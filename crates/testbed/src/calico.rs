@@ -1,5 +1,6 @@
-//! Calico data as an etcd-mode install stores it: keys and JSON values in the formats of spec
-//! section 3, with Go's field order, so that tests and the sandbox read what a real cluster holds.
+//! Calico data as an etcd-mode install stores it: keys and JSON values in the formats of
+//! docs/design.md §4, with Go's field order, so that tests and the sandbox read what a real cluster
+//! holds.
 
 use serde_json::{Value, json};
 
@@ -503,7 +504,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_follow_the_spec_layout() {
+    fn keys_follow_the_etcd_key_layout() {
         let d = sandbox_cluster();
         let keys: Vec<&str> = d.kvs.iter().map(|(k, _)| k.as_str()).collect();
         assert!(keys.contains(

@@ -1,6 +1,7 @@
 //! Test bed for kubectl calico-migrate: real etcd processes, TLS material, the local
-//! Kubernetes API server (or a real cluster), and Calico datasets in the etcd formats of the
-//! spec. Tests, the benchmark and the sandbox all build on it.
+//! Kubernetes API server (or a real cluster), and Calico datasets in the etcd formats of
+//! several Calico releases (docs/design.md §4). Tests, the benchmark and the sandbox all build
+//! on it.
 
 pub mod calico;
 pub mod datasets;

@@ -688,7 +688,7 @@ fn rules(release: Release, spec: &mut Value) {
     }
 }
 
-/// The kinds whose names follow the policy storage rules of spec section 10.1.
+/// The kinds whose names follow the policy storage rules (docs/design.md §8).
 pub fn is_tiered_policy_kind(kind: &str) -> bool {
     matches!(
         kind,
@@ -711,7 +711,7 @@ pub fn is_kept_policy_name(name: &str) -> bool {
     .any(|p| name.starts_with(p))
 }
 
-/// The etcd storage name of a policy whose v3 name is `v3_name` (spec sections 1 and 10.1):
+/// The etcd storage name of a policy whose v3 name is `v3_name` (docs/design.md §8.1):
 /// up to v3.29 default-tier names get a `default.` prefix; v3.30-3.31 store
 /// `TieredPolicyName(name)` (a name without a dot gets `default.`); v3.32+ store the v3 name.
 pub fn policy_storage_name(release: Release, v3_name: &str, tier: &str) -> String {
@@ -880,7 +880,7 @@ pub fn default_kube_controllers_configuration() -> Obj {
     kube_controllers_configuration(spec, status)
 }
 
-/// A Calico Node in the internal v3 format (spec section 3.2).
+/// A Calico Node in the internal v3 format (docs/design.md §4.2).
 #[derive(Clone, Debug, Default)]
 pub struct NodeDef {
     pub name: String,

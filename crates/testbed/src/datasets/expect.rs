@@ -48,7 +48,7 @@ pub const EXPORTED_KINDS: &[(&str, &str, bool)] = &[
     ("bgpfilters", "BGPFilter", false),
 ];
 
-/// Skipped v3 kinds (spec 2.3): (plural, skip group, namespaced).
+/// Skipped v3 kinds (docs/design.md §7): (plural, skip group, namespaced).
 pub const SKIPPED_KINDS: &[(&str, &str, bool)] = &[
     ("workloadendpoints", SKIP_WORKLOAD_ENDPOINTS, true),
     ("profiles", SKIP_PROFILES, false),
@@ -76,13 +76,13 @@ pub const SKIP_OTHER_KEYS: &str = "other keys";
 pub struct ExportedObject {
     pub kind: String,
     pub namespace: Option<String>,
-    /// The v3 name after every rename (policy names per spec 10.1, node names per spec 5).
+    /// The v3 name after every rename (policy names per docs/design.md §8.1, node names per §5).
     pub name: String,
     /// The etcd key it came from.
     pub key: String,
 }
 
-/// Everything spec sections 2, 3, 5 and 10 say an export of the dataset contains.
+/// Everything an export of the dataset contains (docs/design.md §4 to §8).
 #[derive(Clone, Debug, Default)]
 pub struct Expectation {
     /// From ClusterInformation `calicoVersion`.
@@ -180,9 +180,9 @@ impl Expectation {
     }
 }
 
-/// Which of spec 3.1's two key patterns a key under `/calico/resources/v3/projectcalico.org/`
-/// matches: `Some(false)` cluster (`<plural>/<name>`), `Some(true)` namespaced
-/// (`<plural>/<namespace>/<name>`), None neither.
+/// Which of the two resource key patterns (docs/design.md §4.1) a key under
+/// `/calico/resources/v3/projectcalico.org/` matches: `Some(false)` cluster (`<plural>/<name>`),
+/// `Some(true)` namespaced (`<plural>/<namespace>/<name>`), None neither.
 pub fn resource_key_shape(key: &str) -> Option<bool> {
     let rest = key.strip_prefix(RESOURCES)?.strip_prefix('/')?;
     let parts: Vec<&str> = rest.split('/').collect();
@@ -196,7 +196,7 @@ pub fn resource_key_shape(key: &str) -> Option<bool> {
     }
 }
 
-/// The IPAM key kinds of spec 3.3.
+/// The IPAM key kinds (docs/design.md §4.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IpamKey {
     /// A block key whose CIDR parses.
@@ -215,7 +215,8 @@ pub enum IpamKey {
     Config,
 }
 
-/// Parses an IPAM key with the patterns of spec 3.3 (block and affinity CIDRs must parse).
+/// Parses an IPAM key with the patterns of docs/design.md §4.3 (block and affinity CIDRs must
+/// parse).
 pub fn parse_ipam_key(key: &str) -> Option<IpamKey> {
     let rest = key
         .strip_prefix("/calico/ipam/v2/")
@@ -297,7 +298,7 @@ pub fn k8s_name_of_node(value: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// What the spec says an export of `dataset` contains.
+/// What an export of `dataset` contains, by the rules of docs/design.md §4 to §8.
 pub fn expected_export(dataset: &Dataset) -> Expectation {
     let mut e = Expectation::default();
     let mut pairs: Vec<(&str, &str)> = dataset.pairs().collect();

@@ -1,7 +1,7 @@
-//! IPAM data in the v1 model of spec section 3.3: blocks whose allocation arrays are built by
-//! simulating Calico's allocator (ordinals taken from the front of `unallocated`, released ones
-//! appended at its end, attributes kept dense, sequence numbers bumped on every write), their
-//! host affinities, and the handles that count each handle's addresses per block.
+//! IPAM data as `/calico/ipam/v2/` holds it (docs/design.md §4.3): blocks whose allocation arrays
+//! are built by simulating Calico's allocator (ordinals taken from the front of `unallocated`,
+//! released ones appended at its end, attributes kept dense, sequence numbers bumped on every
+//! write), their host affinities, and the handles that count each handle's addresses per block.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::build::{order, ordered, sorted_map};
 use crate::calico::Dataset;
 
-/// How a release writes block attributes (spec sections 1 and 3.3).
+/// How a release writes block attributes (docs/design.md §4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IpamFormat {
     /// Up to v3.31: `handle_id` and `secondary` without omitempty (`null` when unset); no
@@ -119,7 +119,7 @@ impl Attr {
     }
 }
 
-/// The five tunnel address types and their handle-ID prefixes (spec section 3.3).
+/// The five tunnel address types and their handle-ID prefixes (docs/design.md §4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TunnelKind {
     Ipip,
@@ -158,8 +158,8 @@ impl TunnelKind {
         }
     }
 
-    /// Whether upstream's export renames handles of this kind (spec 5 and 12.2: not the v6
-    /// ones); kubectl calico-migrate renames all five.
+    /// Whether upstream's export renames handles of this kind (docs/design.md §5.2 and §13.3:
+    /// not the v6 ones); kubectl calico-migrate renames all five.
     pub fn renamed_by_upstream(self) -> bool {
         matches!(
             self,

@@ -1,26 +1,26 @@
 //! Calico etcd datasets for the export, import and verify tests and the benchmark.
 //!
 //! Each dataset is a [`Dataset`](crate::calico::Dataset): etcd keys and values exactly as the
-//! Calico release it models writes them (spec section 3: key layout, Go `json.Marshal` output
-//! with fields in Go struct order and map keys sorted, policy storage names of spec 10.1, IPAM
-//! value formats of spec 3.3), the Kubernetes Nodes that exist, and the namespaces used.
+//! Calico release it models writes them (docs/design.md §4: key layout, Go `json.Marshal`
+//! output with fields in Go struct order and map keys sorted, policy storage names of §8.1,
+//! IPAM value formats of §4.3), the Kubernetes Nodes that exist, and the namespaces used.
 //!
 //! | function | release | what it is about |
 //! |---|---|---|
 //! | [`upstream_st`] / [`upstream_st_with_ipam`] | v3.29 | upstream's `test_migrate.py` (node4/node5 -> node4) |
 //! | [`fqdn_nodes`] | v3.28 | FQDN etcd node names, short Kubernetes names |
 //! | [`dual_stack_ipam`] | HEAD (3.34-dev) | every IPAM value shape, v4 and v6, all tunnel handles |
-//! | [`skipped_data`] | v3.31 | every skip group of spec 2.3, plus keys that must be ignored |
+//! | [`skipped_data`] | v3.31 | every skip group of docs/design.md §7, and keys to ignore |
 //! | [`policies_and_tiers`] | any [`Release`] | tiers, the policy kinds, storage-name regimes, Felix fix-ups |
 //! | [`no_ipam`] | v3.30 | resources, no `/calico/ipam/` key |
 //! | [`unmapped_nodes`] | v3.28 | nodes without a usable `k8s` orchRef, two nodes mapping to one name |
 //! | [`large`] | v3.30 | about 100,000 keys for the benchmark |
 //!
-//! [`expected_export`] derives, from a dataset alone, what an export must contain according
-//! to the spec (with kubectl calico-migrate's fixes: staged policies of every namespace, v6
-//! tunnel handles renamed): per-kind objects and names after renames, skip groups with their
-//! keys, ignored keys, the node map and the IPAM keys after renaming. Each dataset's doc lists
-//! the same numbers, and the unit tests check that both agree.
+//! [`expected_export`] derives, from a dataset alone, what an export must contain according to
+//! docs/design.md §4 to §8 (with kubectl calico-migrate's fixes of §13: staged policies of every
+//! namespace, v6 tunnel handles renamed): per-kind objects and names after renames, skip groups
+//! with their keys, ignored keys, the node map and the IPAM keys after renaming. Each dataset's doc
+//! lists the same numbers, and the unit tests check that both agree.
 
 mod build;
 mod expect;
@@ -44,7 +44,7 @@ pub enum Release {
     V3_30,
     V3_31,
     V3_32,
-    /// master at the spec's snapshot, 3.34.0-dev.
+    /// Calico's master branch when these datasets were written, 3.34.0-dev.
     Head,
 }
 

@@ -1,5 +1,5 @@
 //! The small, hand-made datasets. Each function's doc says what the dataset holds and what an
-//! export must produce for it according to the spec; [`super::expected_export`] derives the
+//! export must produce for it according to docs/design.md; [`super::expected_export`] derives the
 //! same from the keys, and the unit tests hold both to the numbers written here.
 
 use serde_json::{Value, json};
@@ -125,13 +125,13 @@ fn upstream_policy_spec(order: u32) -> Value {
 ///
 /// Kubernetes Nodes: `node4` only (node5 must not be found after import). Namespaces: `test`.
 ///
-/// Export (spec 2.1, 5, 10.1): IPPool 1, BGPPeer 1 (node1 kept), GlobalNetworkPolicy 1 named
-/// `policy-mypolicy1`, GlobalNetworkSet 1, HostEndpoint 1, NetworkPolicy 2
+/// Export (docs/design.md §5, §6, §8.1): IPPool 1, BGPPeer 1 (node1 kept), GlobalNetworkPolicy 1
+/// named `policy-mypolicy1`, GlobalNetworkSet 1, HostEndpoint 1, NetworkPolicy 2
 /// (`default/policy-mypolicy1`, `test/policy-mypolicy3`), NetworkSet 2, **Node 2, both named
 /// `node4`** (node5 renamed; the later one wins on import), BGPConfiguration 2 (`default`,
 /// `node.node5` -> `node.node4`), FelixConfiguration 2 (`felixconfiguration1`, `node.node5` ->
-/// `node.node4`), IPReservation 1, BGPFilter 1; 0 of the other kinds; nothing skipped; IPAM
-/// JSON `{}`. Exported policies carry `projectcalico.org/tier: default`.
+/// `node.node4`), IPReservation 1, BGPFilter 1; 0 of the other kinds; nothing skipped; IPAM JSON
+/// `{}`. Exported policies carry `projectcalico.org/tier: default`.
 pub fn upstream_st_without_ipam() -> Dataset {
     let release = Release::V3_29;
     let mut d = new_dataset(release);
@@ -297,7 +297,7 @@ pub fn upstream_st() -> Dataset {
 /// (`node.worker-1.example.com` -> `node.worker-1`, `node.cp-1.example.com` -> `node.cp-1`,
 /// `node.decommissioned.example.com` kept); BGPConfiguration 2 (`node.worker-2.example.com` ->
 /// `node.worker-2`); HostEndpoint and BGPPeer keep the FQDNs in `spec.node` (not remapped,
-/// spec 12.2.3); IPPool 2, GlobalNetworkPolicy `allow-cluster-dns`, NetworkPolicy
+/// docs/design.md §13.2); IPPool 2, GlobalNetworkPolicy `allow-cluster-dns`, NetworkPolicy
 /// `shop/allow-frontend`, KubeControllersConfiguration 1. IPAM: 4 blocks (3 affinities become
 /// `host:<short>`, attributes' `node` short; the stale block unchanged), 4 affinities (3 keyed
 /// by short name), 17 handles of which 4 renamed (`ipip-tunnel-addr-worker-1`,
@@ -456,7 +456,7 @@ pub fn fqdn_nodes() -> Dataset {
 // ---------------------------------------------------------------------------------------------
 // 3. Dual-stack IPAM in every value shape
 
-/// The IPv6 block of node-a: the key example of spec 3.3.
+/// The IPv6 block of node-a: the key example of docs/design.md §4.3.
 pub const DUAL_STACK_V6_BLOCK: &str = "fd5f:abcd:64:4f2c:ec1b:27b9:1989:77c0/122";
 
 /// A HEAD (3.34-dev) dual-stack cluster upgraded over the years, so IPAM values of every
@@ -502,14 +502,14 @@ pub const DUAL_STACK_V6_BLOCK: &str = "fd5f:abcd:64:4f2c:ec1b:27b9:1989:77c0/122
 ///
 /// Kubernetes Nodes: node-a, edge-1, node-b. Namespaces: web, ingress, kubevirt-vms.
 ///
-/// Export: IPPool 4, Node 3 (`edge-1.lab.internal` -> `edge-1`), FelixConfiguration 1. IPAM:
-/// 8 blocks (unchanged except the two edge-1 blocks: affinity `host:edge-1`, attribute `node`
-/// edge-1, tunnel handle IDs renamed; node-a's `alternateOwnerAttrs.node` becomes edge-1; all
-/// newer fields carried through untouched), 6 affinities (2 keyed under `edge-1`; the empty one
-/// exported as `{}`), the virtual affinity skipped (1), 19 handles with 4 renamed:
-/// `vxlan-tunnel-addr-edge-1`, `wireguard-tunnel-addr-edge-1`, and the v6 ones
-/// `vxlan-v6-tunnel-addr-edge-1`, `wireguard-v6-tunnel-addr-edge-1` (upstream keeps the
-/// v6 ones under the FQDN, spec 12.2.2), config (whose `ipCooldownSeconds` a v3.32.1 CRD prunes).
+/// Export: IPPool 4, Node 3 (`edge-1.lab.internal` -> `edge-1`), FelixConfiguration 1. IPAM: 8
+/// blocks (unchanged except the two edge-1 blocks: affinity `host:edge-1`, attribute `node` edge-1,
+/// tunnel handle IDs renamed; node-a's `alternateOwnerAttrs.node` becomes edge-1; all newer fields
+/// carried through untouched), 6 affinities (2 keyed under `edge-1`; the empty one exported as
+/// `{}`), the virtual affinity skipped (1), 19 handles with 4 renamed: `vxlan-tunnel-addr-edge-1`,
+/// `wireguard-tunnel-addr-edge-1`, and the v6 ones `vxlan-v6-tunnel-addr-edge-1`,
+/// `wireguard-v6-tunnel-addr-edge-1` (upstream keeps the v6 ones under the FQDN,
+/// docs/design.md §13.3), config (whose `ipCooldownSeconds` a v3.32.1 CRD prunes).
 pub fn dual_stack_ipam() -> Dataset {
     let release = Release::Head;
     let mut d = new_dataset(release);
@@ -709,8 +709,8 @@ pub const SKIPPED_DATA_BAD_KEYS: &[&str] = &[
     "/calico/ipam/v2/host/node-1/ipv4/block/10.48.0.0-26/stale",
 ];
 
-/// A v3.31 cluster holding every kind of data spec 2.3 skips, next to a little that is
-/// exported, plus keys the export must ignore and report.
+/// A v3.31 cluster holding every kind of data docs/design.md §7 leaves behind, next to a little
+/// that is exported, plus keys the export must ignore and report.
 ///
 /// Skipped (group: count, see the `SKIP_*` constants):
 /// - workloadendpoints: 3 (default/web-0, default/web-1, shop/api-0);

@@ -47,7 +47,7 @@ fn plural_shape(plural: &str) -> Option<bool> {
 }
 
 #[test]
-fn keys_match_the_spec_patterns() {
+fn keys_match_the_etcd_key_patterns() {
     for (name, d) in all_small() {
         assert!(
             d.get(CLUSTER_INFORMATION_KEY).is_some(),
@@ -66,7 +66,7 @@ fn keys_match_the_spec_patterns() {
                 assert_eq!(
                     resource_key_shape(key),
                     Some(namespaced),
-                    "{name}: {key} does not match the spec 3.1 pattern of {plural}"
+                    "{name}: {key} does not match the resource key pattern of {plural} (docs/design.md §4.1)"
                 );
                 let v: Value = serde_json::from_str(value).unwrap();
                 let last = key.rsplit('/').next().unwrap();
@@ -76,8 +76,9 @@ fn keys_match_the_spec_patterns() {
                     assert_eq!(v["metadata"]["namespace"], ns, "{name}: {key} namespace");
                 }
             } else if key.starts_with("/calico/ipam/v2/") {
-                let parsed = parse_ipam_key(key)
-                    .unwrap_or_else(|| panic!("{name}: {key} is not a spec 3.3 IPAM key"));
+                let parsed = parse_ipam_key(key).unwrap_or_else(|| {
+                    panic!("{name}: {key} is not an IPAM key (docs/design.md §4.3)")
+                });
                 if let IpamKey::Block { cidr } = parsed {
                     let v: Value = serde_json::from_str(value).unwrap();
                     assert_eq!(v["cidr"], cidr.as_str(), "{name}: {key} cidr");
@@ -832,9 +833,136 @@ fn allocator_simulation() {
     );
 }
 
+/// The expected export of every small dataset accounts for each of its keys exactly once
+/// (ClusterInformation, an exported object, a skip group, ignored, or IPAM), every exported
+/// kind's count is what the dataset holds under that kind's prefix less what is skipped or
+/// ignored there, and the summary text reports those same numbers.
 #[test]
-fn print_summaries() {
+fn expected_summaries_account_for_every_key() {
     for (name, d) in all_small() {
-        eprintln!("== {name}\n{}", expected_export(&d).summary());
+        let e = expected_export(&d);
+        let summary = e.summary();
+        assert!(e.cluster_information, "{name}: no ClusterInformation");
+        assert!(e.release.is_some(), "{name}: no known release\n{summary}");
+        assert!(
+            !e.exported.is_empty(),
+            "{name}: nothing exported\n{summary}"
+        );
+        let keys: BTreeSet<&str> = d.kvs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys.len(), d.kvs.len(), "{name}: duplicate keys");
+        let ignored = |key: &str| e.ignored.iter().any(|i| i == key);
+
+        // Keys that keep their name in the export, each once, all from the dataset.
+        let mut kept: Vec<&str> = vec![CLUSTER_INFORMATION_KEY];
+        kept.extend(e.exported.iter().map(|o| o.key.as_str()));
+        kept.extend(e.skipped.values().flatten().map(String::as_str));
+        kept.extend(e.ignored.iter().map(String::as_str));
+        kept.extend(e.blocks.iter().map(String::as_str));
+        for key in &kept {
+            assert!(
+                keys.contains(key),
+                "{name}: {key} is not a key of the dataset"
+            );
+        }
+        let distinct: BTreeSet<&str> = kept.iter().copied().collect();
+        assert_eq!(distinct.len(), kept.len(), "{name}: a key counted twice");
+        // Affinities and handles may be renamed: count them by their prefix in the dataset.
+        let under = |prefix: &str| {
+            keys.iter()
+                .filter(|&&k| k.starts_with(prefix) && !ignored(k))
+                .count()
+        };
+        let affinities = under("/calico/ipam/v2/host/");
+        let handles = under("/calico/ipam/v2/handle/");
+        let config = under("/calico/ipam/v2/config");
+        assert_eq!(e.block_affinities.len(), affinities, "{name}: affinities");
+        assert_eq!(e.handles.len(), handles, "{name}: handles");
+        assert_eq!(usize::from(e.ipam_config), config, "{name}: IPAM config");
+        assert_eq!(
+            e.blocks.len(),
+            under("/calico/ipam/v2/assignment/"),
+            "{name}: blocks"
+        );
+        assert_eq!(
+            kept.len() + affinities + handles + config,
+            keys.len(),
+            "{name}: keys not accounted for\n{summary}"
+        );
+
+        // Per kind: everything under the kind's prefix is exported, skipped or ignored.
+        for (plural, kind, _) in EXPORTED_KINDS {
+            let prefix = format!("{RESOURCES}/{plural}/");
+            let stored = keys.iter().filter(|k| k.starts_with(&prefix)).count();
+            let skipped = e
+                .skipped
+                .values()
+                .flatten()
+                .filter(|k| k.starts_with(&prefix))
+                .count();
+            let ignored_here = e.ignored.iter().filter(|k| k.starts_with(&prefix)).count();
+            assert_eq!(
+                e.count(kind) + skipped + ignored_here,
+                stored,
+                "{name}: {kind}\n{summary}"
+            );
+            assert!(
+                e.exported
+                    .iter()
+                    .filter(|o| o.kind == *kind)
+                    .all(|o| o.key.starts_with(&prefix)),
+                "{name}: a {kind} exported from another kind's key"
+            );
+        }
+        for (kind, from, to) in &e.renamed {
+            assert_ne!(from, to, "{name}: {kind} renamed to itself");
+            assert!(
+                e.names(kind).contains(to),
+                "{name}: {kind} {from} renamed to {to}, which is not exported"
+            );
+        }
+        for node in &e.unmapped_nodes {
+            assert!(
+                e.names("Node").contains(node),
+                "{name}: unmapped node {node} is exported under its etcd name"
+            );
+        }
+
+        // The summary says the same.
+        let line = |label: &str| -> String {
+            summary
+                .lines()
+                .find_map(|l| l.strip_prefix(label))
+                .unwrap_or_else(|| panic!("{name}: no {label:?} line in\n{summary}"))
+                .to_string()
+        };
+        let exported_line = line("exported: ");
+        let listed: BTreeMap<&str, usize> = exported_line
+            .split_whitespace()
+            .map(|item| {
+                let (kind, n) = item.split_once('=').expect("kind=count");
+                (kind, n.parse().expect("a count"))
+            })
+            .collect();
+        assert_eq!(listed, counts(&e), "{name}: exported line\n{summary}");
+        let skipped_line = line("skipped: ");
+        for (group, skipped_keys) in &e.skipped {
+            let item = format!("{group}={}", skipped_keys.len());
+            assert!(
+                skipped_line.contains(&item),
+                "{name}: {item} not in the skipped line\n{summary}"
+            );
+        }
+        assert_eq!(line("ignored: "), e.ignored.len().to_string(), "{name}");
+        assert_eq!(
+            line("ipam: "),
+            format!(
+                "blocks={} affinities={} handles={} config={}",
+                e.blocks.len(),
+                e.block_affinities.len(),
+                e.handles.len(),
+                e.ipam_config
+            ),
+            "{name}"
+        );
     }
 }

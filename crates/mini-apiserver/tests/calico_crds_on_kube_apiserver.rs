@@ -1,5 +1,5 @@
-//! Section 15 of the spec: what a real kube-apiserver (v1.24) did with the v3.32.1
-//! Calico CRDs, line by line, against the same manifests.
+//! What a real kube-apiserver (v1.24) did with the v3.32.1 Calico CRDs, observed request by
+//! request, replayed against the local server with the same manifests (docs/design.md §14).
 
 mod common;
 
