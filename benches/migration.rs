@@ -1301,9 +1301,11 @@ fn main() -> Result<()> {
             Some(copied("created") + copied("updated") + copied("deleted")),
             &final_run,
             format!(
-                "lock window {lock_window:.1} s (backup {:.1} s, copy {:.1} s: {} created, {} updated, {} deleted; verify {:.1} s); manifest {:.1} s, rollout {:.1} s",
+                "lock window {lock_window:.1} s (backup {:.1} s, copy {:.1} s: comparison {:.1} s, writes {:.1} s, {} created, {} updated, {} deleted; verify {:.1} s); manifest {:.1} s, rollout {:.1} s",
                 stage_seconds(&finished, "backup"),
                 stage_seconds(&finished, "copy-changes"),
+                copy["planSeconds"].as_f64().unwrap_or(0.0),
+                copy["writeSeconds"].as_f64().unwrap_or(0.0),
                 copied("created"),
                 copied("updated"),
                 copied("deleted"),

@@ -3,7 +3,7 @@
 //! after a write) equal to the file. Kubernetes gives an object a new resourceVersion on every
 //! change, so listing the target again and finding the same resourceVersions proves the target
 //! still equals the file, without reading and converting the file a second time. `run`
-//! verifies its copy this way under the lock (docs/design.md, the lock window); anything the
+//! verifies its copy this way under the lock (docs/design.md §16.3); anything the
 //! ledger cannot vouch for sends it back to the full comparison.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

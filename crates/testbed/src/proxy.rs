@@ -120,8 +120,8 @@ impl Proxy {
         }
     }
 
-    /// The next `connections` connections are reset once the server has sent them `bytes`
-    /// bytes: in the middle of a response when responses are larger.
+    /// The next `connections` connections that the server sends `bytes` bytes are reset there:
+    /// in the middle of a response when responses are larger.
     pub fn reset_responses_after(&self, bytes: u64, connections: u32) {
         self.rules().reset_after = (connections > 0).then_some((bytes, connections));
     }
@@ -218,16 +218,14 @@ fn serve(shared: &Arc<Shared>, client: TcpStream) {
         server: Arc::new(server),
         closed: Arc::new(AtomicBool::new(false)),
     };
-    let reset_after = {
-        let mut rules = shared.rules.lock().unwrap_or_else(|p| p.into_inner());
-        match rules.reset_after {
-            Some((bytes, left)) => {
-                rules.reset_after = (left > 1).then_some((bytes, left - 1));
-                Some(bytes)
-            }
-            None => None,
-        }
-    };
+    // Every connection accepted while the rule holds is cut at its limit, until the rule's
+    // count of cuts is used up (connections that close earlier do not use it up).
+    let reset_after = shared
+        .rules
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .reset_after
+        .map(|(bytes, _)| bytes);
     shared
         .open
         .lock()
@@ -253,6 +251,7 @@ fn serve(shared: &Arc<Shared>, client: TcpStream) {
         }
         if let Some(limit) = reset_after
             && sent + n as u64 >= limit
+            && take_reset(&shared)
         {
             let part = (limit - sent) as usize;
             let _ = writer.write_all(&buffer[..part]);
@@ -276,6 +275,18 @@ fn serve(shared: &Arc<Shared>, client: TcpStream) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .retain(|c| !Arc::ptr_eq(&c.closed, &connection.closed));
+}
+
+/// Uses up one cut of the reset rule; false when none is left.
+fn take_reset(shared: &Shared) -> bool {
+    let mut rules = shared.rules.lock().unwrap_or_else(|p| p.into_inner());
+    match rules.reset_after {
+        Some((bytes, left)) => {
+            rules.reset_after = (left > 1).then_some((bytes, left - 1));
+            true
+        }
+        None => false,
+    }
 }
 
 fn copy(mut from: TcpStream, mut to: TcpStream) {
