@@ -251,7 +251,7 @@ fn serve(shared: &Arc<Shared>, client: TcpStream) {
         }
         if let Some(limit) = reset_after
             && sent + n as u64 >= limit
-            && take_reset(&shared)
+            && take_reset(shared)
         {
             let part = (limit - sent) as usize;
             let _ = writer.write_all(&buffer[..part]);
