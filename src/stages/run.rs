@@ -602,8 +602,7 @@ impl Context<'_> {
     }
 
     /// Makes the Kubernetes datastore follow `file`: an import that also updates and deletes
-    /// what the migration wrote before.
-    /// Makes the target follow `file`; with `ledger`, keeps what it saw for the verify.
+    /// what the migration wrote before; with `ledger`, it keeps what it saw for the verify.
     async fn copy(&self, file: &Path, ledger: bool) -> Result<ImportReport, Error> {
         let mut options = ImportOptions::new(file.to_path_buf());
         options.sync = true;
