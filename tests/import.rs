@@ -842,19 +842,22 @@ fn files_in_calicoctl_format_import_and_verify_in(api: CrdApi) {
 #[test]
 fn the_api_group_is_chosen_as_calico_chooses_it() {
     // Both groups served (v1 CRDs behind a Calico API server, or both CRD sets): Calico uses
-    // crd.projectcalico.org/v1, and so does the import.
-    let exported = Exported::new(&calico::sandbox_cluster(), &[]);
-    let kube = &exported.env.install.kube;
-    install_calico_crds(kube, CrdApi::V3);
-    install_calico_crds(kube, CrdApi::V1);
-    let report = succeeded(&exported.import(&["-o", "json"]));
-    assert_eq!(report["crdApi"]["api"], "v1", "{report:#}");
-    assert_contains(
-        report["crdApi"]["reason"].as_str().unwrap(),
-        "serves both crd.projectcalico.org and projectcalico.org",
-    );
-    assert!(get_calico(kube, CrdApi::V1, "ippools", None, "default-ipv4-ippool").is_some());
-    assert!(list_calico(kube, CrdApi::V3, "ippools").is_empty());
+    // crd.projectcalico.org/v1, and so does the import. One install at a time: on a real
+    // cluster a second one would wait for this one's end (and its CRDs must be gone first).
+    {
+        let exported = Exported::new(&calico::sandbox_cluster(), &[]);
+        let kube = &exported.env.install.kube;
+        install_calico_crds(kube, CrdApi::V3);
+        install_calico_crds(kube, CrdApi::V1);
+        let report = succeeded(&exported.import(&["-o", "json"]));
+        assert_eq!(report["crdApi"]["api"], "v1", "{report:#}");
+        assert_contains(
+            report["crdApi"]["reason"].as_str().unwrap(),
+            "serves both crd.projectcalico.org and projectcalico.org",
+        );
+        assert!(get_calico(kube, CrdApi::V1, "ippools", None, "default-ipv4-ippool").is_some());
+        assert!(list_calico(kube, CrdApi::V3, "ippools").is_empty());
+    }
 
     // CALICO_API_GROUP wins over discovery, as in calicoctl; nothing served means v1.
     for (variable, api) in [
