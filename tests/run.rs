@@ -165,10 +165,7 @@ impl Cluster {
     /// dry run): Calico v3.32's native v3 CRDs use `selectableFields`, which Kubernetes
     /// before 1.30 does not know. When it does not, the test says so and is skipped.
     fn can_apply_manifest(&self) -> bool {
-        let kubectl = common::kubectl().expect("kubectl is installed (scripts/install-deps)");
-        let output = std::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(self.env.install.kube.kubeconfig())
+        let output = common::kubectl_for(&self.env)
             .args([
                 "apply",
                 "--server-side",

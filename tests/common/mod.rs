@@ -400,20 +400,27 @@ pub fn apply_etcd_manifest(
     let kdd_manifest = dir.join(kdd_file);
     let text = std::fs::read_to_string(source.join(kdd_file)).unwrap();
     write_servable(env, &kdd_manifest, &env.install.manifest(&text));
-    let applied =
-        std::process::Command::new(kubectl().expect("kubectl is installed (scripts/install-deps)"))
-            .arg("--kubeconfig")
-            .arg(env.install.kube.kubeconfig())
-            .args(["apply", "-f"])
-            .arg(&etcd_manifest)
-            .output()
-            .unwrap();
+    let applied = kubectl_for(env)
+        .args(["apply", "-f"])
+        .arg(&etcd_manifest)
+        .output()
+        .unwrap();
     assert!(
         applied.status.success(),
         "kubectl apply: {}",
         stderr(&applied)
     );
     (etcd_manifest, kdd_manifest)
+}
+
+/// The real kubectl, pointed at the test's cluster.
+pub fn kubectl_for(env: &Env) -> std::process::Command {
+    let mut command =
+        std::process::Command::new(kubectl().expect("kubectl is installed (scripts/install-deps)"));
+    command
+        .arg("--kubeconfig")
+        .arg(env.install.kube.kubeconfig());
+    command
 }
 
 /// Writes a manifest for this cluster: the CRDs its API server refuses are left out (v3.32's

@@ -662,26 +662,12 @@ impl KubeSide {
 
     /// Replaces a Calico custom resource (the object carries its resourceVersion).
     pub fn replace_calico(&self, plural: &str, object: &Value) -> Result<Value> {
-        let path = Self::calico_path(plural, object);
-        block_on(async {
-            let client = self.client().await?;
-            let request = http::Request::put(path)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(object)?)?;
-            Ok(client.request(request).await?)
-        })
+        self.replace_raw(&Self::calico_path(plural, object), object)
     }
 
     pub fn delete_calico(&self, plural: &str, namespace: Option<&str>, name: &str) -> Result<()> {
         let object = json!({"metadata": {"name": name, "namespace": namespace}});
-        let path = Self::calico_path(plural, &object);
-        block_on(async {
-            let client = self.client().await?;
-            client
-                .request_text(http::Request::delete(path).body(Vec::new())?)
-                .await?;
-            Ok(())
-        })
+        self.delete_raw(&Self::calico_path(plural, &object))
     }
 
     /// Sets one annotation of a Kubernetes Node.
