@@ -397,6 +397,7 @@ impl ImportArgs {
             source_may_be_unlocked: false,
             crd_api: self.crd_api.request(),
             ledger: false,
+            baseline: None,
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct Journal {
     pub step: Step,
     pub manifest: Option<FileRecord>,
     pub backup: Option<FileRecord>,
+    /// What the pre-copy saw of every object (its ledger), kept on the machine that ran it:
+    /// the copy under the lock compares with it instead of listing the target.
+    pub pre_copy_ledger: Option<FileRecord>,
     pub node_map: BTreeMap<String, String>,
     /// The API group the migration writes to, chosen when it began: a resumed run, its
     /// rollback and the commands in between work on the same one.

@@ -160,6 +160,11 @@ impl Group {
         }
     }
 
+    /// A group of `kind` without objects: the file has none of it.
+    pub fn empty(kind: &'static CalicoKind) -> Group {
+        Group::new(kind.kind)
+    }
+
     fn add(&mut self, desired: Result<Desired, ConvertError>) {
         self.read += 1;
         let desired = match desired {

@@ -623,6 +623,8 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
         status["kubernetes"]["lock"], "locked",
         "nothing acts on the copy"
     );
+    let ledger = pre_copy_ledger(&cluster);
+    assert!(ledger.is_file(), "the pre-copy keeps its ledger");
     // While etcd is still live: a policy is added, a pool changed, a handle released.
     let etcd = &cluster.env.install.etcd;
     let policy = json!({"kind": "GlobalNetworkPolicy", "apiVersion": "projectcalico.org/v3",
@@ -642,6 +644,10 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
         .expect("a pod's handle")
         .clone();
     etcd.delete(&released).unwrap();
+    // The only GlobalNetworkSet goes: the backup has none of the kind left.
+    let only_set = json!({"kind": "GlobalNetworkSet", "apiVersion": "projectcalico.org/v3",
+        "metadata": {"name": "trusted-offices"}});
+    etcd.delete(&calico::resource_key(&only_set)).unwrap();
     // Someone else's object in the target survives the sync.
     let theirs = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkSet",
         "metadata": {"name": "not-from-etcd"}, "spec": {"nets": ["198.51.100.0/24"]}});
@@ -671,13 +677,29 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
     };
     assert!(sum("created") >= 1, "{copy:#}");
     assert!(sum("updated") >= 1, "{copy:#}");
-    assert_eq!(sum("deleted"), 1, "{copy:#}");
+    assert_eq!(sum("deleted"), 2, "{copy:#}");
+    // Compared with the pre-copy's ledger, without listing the target: only the changes are
+    // written, and the ledger is gone once the copy is verified.
+    assert_eq!(copy["baseline"], true, "{copy:#}");
+    assert_eq!(
+        copy["writes"].as_u64().unwrap(),
+        sum("created") + sum("updated") + sum("deleted"),
+        "{copy:#}"
+    );
+    assert!(!ledger.exists(), "the ledger is removed after the verify");
+    assert!(cluster.journal()["preCopyLedger"].is_null());
     let kube = &cluster.env.install.kube;
     assert!(
         kube.get_calico("globalnetworksets", None, "not-from-etcd")
             .unwrap()
             .is_some(),
         "an object the migration did not write is never deleted"
+    );
+    assert!(
+        kube.get_calico("globalnetworksets", None, "trusted-offices")
+            .unwrap()
+            .is_none(),
+        "a kind the backup no longer has is deleted too"
     );
     let handle = released.rsplit('/').next().unwrap().to_lowercase();
     assert!(
@@ -753,6 +775,82 @@ fn a_pre_copy_killed_halfway_is_finished_under_the_lock() {
     );
 }
 
+/// The pre-copy's ledger file, as the journal names it.
+fn pre_copy_ledger(cluster: &Cluster) -> PathBuf {
+    let journal = cluster.journal();
+    PathBuf::from(
+        journal["preCopyLedger"]["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no pre-copy ledger in the journal: {journal:#}")),
+    )
+}
+
+#[test]
+fn without_the_pre_copy_ledger_the_copy_under_the_lock_lists_the_target() {
+    let cluster = Cluster::new();
+    succeeded(&cluster.run(&["--stop-after-pre-copy"]));
+    // The run goes on from another machine, or the temporary directory was cleaned.
+    std::fs::remove_file(pre_copy_ledger(&cluster)).unwrap();
+    let policy = json!({"kind": "GlobalNetworkPolicy", "apiVersion": "projectcalico.org/v3",
+        "metadata": {"name": "default.without-ledger", "creationTimestamp": "2026-12-01T10:00:00Z"},
+        "spec": {"tier": "default", "order": 70, "selector": "all()", "types": ["Ingress"]}});
+    cluster.put_in_etcd(&policy);
+    let report = succeeded(&cluster.run(&[]));
+    assert_eq!(report["copy"]["baseline"], false, "{:#}", report["copy"]);
+    assert_contains(
+        stage(&report, "copy-changes")["summary"].as_str().unwrap(),
+        "1 created",
+    );
+    assert_migrated(&cluster, &report);
+}
+
+#[test]
+fn a_rollback_after_the_pre_copy_removes_its_ledger() {
+    let cluster = Cluster::new();
+    let before = cluster.etcd_data();
+    succeeded(&cluster.run(&["--stop-after-pre-copy"]));
+    let ledger = pre_copy_ledger(&cluster);
+    assert!(ledger.is_file());
+    succeeded(&cluster.rollback(&["--manifest", cluster.etcd_manifest.to_str().unwrap()]));
+    assert!(
+        !ledger.exists(),
+        "a rolled-back migration leaves no ledger behind"
+    );
+    assert_eq!(
+        cluster.etcd_data(),
+        before,
+        "etcd's Calico data is untouched"
+    );
+    assert_eq!(cluster.status()["etcd"]["lock"], "unlocked");
+}
+
+/// Someone changes the copied pool in the target: no NAT.
+fn change_the_copied_pool(cluster: &Cluster) {
+    let kube = &cluster.env.install.kube;
+    let mut pool = list_calico(kube, CrdApi::V1, "ippools")
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == "default-ipv4-ippool")
+        .expect("the copied pool");
+    pool["spec"]["natOutgoing"] = json!(false);
+    kube.replace_calico("ippools", &pool).unwrap();
+}
+
+#[test]
+fn a_target_changed_after_the_pre_copy_is_found_under_the_lock_and_stops_the_run() {
+    let cluster = Cluster::new();
+    succeeded(&cluster.run(&["--stop-after-pre-copy"]));
+    // etcd keeps the pool as it was, so its digest is the pre-copy's; but someone changed the
+    // copy in the target meanwhile. The ledger's resourceVersion gives it away.
+    change_the_copied_pool(&cluster);
+    let output = cluster.run(&[]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert_contains(&err, "differs from the file");
+    assert_contains(&err, "natOutgoing");
+    assert_eq!(cluster.status()["etcd"]["lock"], "locked");
+    assert_eq!(cluster.status()["kubernetes"]["lock"], "locked");
+}
+
 /// The step `name` of a run's report.
 fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["stages"]
@@ -766,16 +864,10 @@ fn stage<'a>(report: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn a_change_after_the_copy_is_found_by_the_verify_and_stops_the_run() {
     let cluster = Cluster::new();
-    let kube = &cluster.env.install.kube;
     let go_on = cluster.dir.path().join("go-on");
     let (child, stderr_lines) = paused_before(&cluster, "verify", Some(&go_on));
     // Between the copy and the verify, someone changes a pool in the target.
-    let mut pool = list_calico(kube, CrdApi::V1, "ippools")
-        .into_iter()
-        .find(|p| p["metadata"]["name"] == "default-ipv4-ippool")
-        .expect("the copied pool");
-    pool["spec"]["natOutgoing"] = json!(false);
-    kube.replace_calico("ippools", &pool).unwrap();
+    change_the_copied_pool(&cluster);
     std::fs::write(&go_on, "").unwrap();
     let rest: String = stderr_lines.collect::<Vec<_>>().join("\n");
     let output = child.wait_with_output().unwrap();

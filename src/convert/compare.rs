@@ -143,6 +143,21 @@ fn calico_entries(object: &Value, field: &str) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
+/// `object` as the comparison sees it: the metadata annotation parsed, without its write-time
+/// fields. Two objects that differ only in those compare equal, so a digest of this form says
+/// when an object needs no write.
+pub fn comparable(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(annotations) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+        && let Some(parsed) = parsed_metadata(annotations.get(METADATA_ANNOTATION))
+    {
+        annotations.insert(METADATA_ANNOTATION.into(), parsed);
+    }
+    object
+}
+
 /// The metadata annotation parsed, without write-time fields; the raw text if it is not JSON.
 fn parsed_metadata(value: Option<&Value>) -> Option<Value> {
     let text = value?.as_str()?;

@@ -5,15 +5,31 @@
 //! still equals the file, without reading and converting the file a second time. `run`
 //! verifies its copy this way under the lock (docs/design.md §16.3); anything the
 //! ledger cannot vouch for sends it back to the full comparison.
+//!
+//! With each object the ledger also keeps a digest of the object as the copy meant to write
+//! it. `run` saves the pre-copy's ledger to a file; under the lock, the copy of the changes
+//! reads it back as its baseline: an object whose digest is the same is still equal to what
+//! the target held at that resourceVersion, so only objects with another digest are written,
+//! and the target is not listed (docs/design.md §16.2).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use super::rest::{Rest, RestError};
 use super::target::managed_by_migration;
+use crate::atomic_file::AtomicFile;
+use crate::convert::compare::comparable;
+use crate::convert::kdd::Desired;
 use crate::kinds::{CalicoKind, CrdApi, Role};
 
 /// What the copy saw of one object.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Seen {
     /// Equal to the file at this resourceVersion.
     At(String),
@@ -30,8 +46,42 @@ pub enum Seen {
 /// Per kind, what the copy saw of every object of the file.
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    kinds: BTreeMap<&'static str, (&'static CalicoKind, HashMap<String, Seen>)>,
+    kinds: BTreeMap<&'static str, (&'static CalicoKind, HashMap<String, Entry>)>,
 }
+
+/// What the ledger holds of one object.
+#[derive(Clone, Debug, Default)]
+struct Entry {
+    seen: Option<Seen>,
+    digest: Option<Digest>,
+}
+
+/// The digest of an object as a copy means to write it ([`digest`]).
+pub type Digest = [u8; 16];
+
+/// What an earlier copy recorded of one object: what it saw, and the digest of the object it
+/// meant to write (None for objects it deleted).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub seen: Seen,
+    pub digest: Option<Digest>,
+}
+
+/// One line of a ledger file (after the first, which holds the format): JSON lines, written
+/// and read one object at a time.
+#[derive(Serialize, Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    seen: Cow<'a, Seen>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    digest: Option<String>,
+}
+
+/// The first line of a ledger file; another format is not read.
+const LEDGER_HEADER: &str = r#"{"calicoMigrateLedger":1}"#;
 
 /// One object the ledger cannot vouch for.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,18 +114,115 @@ pub struct KindProof {
     pub foreign: Vec<String>,
 }
 
+/// The digest of an object as a copy means to write it (a custom resource after the repairs
+/// and defaults of the target, or a Node's Calico annotations): the first 128 bits of the
+/// SHA-256 of its JSON, which the conversion produces deterministically, in the form the
+/// comparison sees (without the write-time fields that an export stamps).
+pub fn digest(desired: &Desired) -> Digest {
+    let json = match desired {
+        Desired::Resource { object, .. } => serde_json::to_vec(&comparable(object)),
+        Desired::NodeAnnotations { set, remove, .. } => serde_json::to_vec(&(set, remove)),
+    };
+    let sha256 = Sha256::digest(json.expect("JSON values serialize"));
+    let mut digest = Digest::default();
+    digest.copy_from_slice(&sha256[..16]);
+    digest
+}
+
 impl Ledger {
-    pub fn note(&mut self, kind: &'static CalicoKind, name: String, seen: Seen) {
+    fn entry(&mut self, kind: &'static CalicoKind, name: String) -> &mut Entry {
         self.kinds
             .entry(kind.kind)
             .or_insert_with(|| (kind, HashMap::new()))
             .1
-            .insert(name, seen);
+            .entry(name)
+            .or_default()
     }
 
-    /// Objects noted (deleted ones included).
+    pub fn note(&mut self, kind: &'static CalicoKind, name: String, seen: Seen) {
+        self.entry(kind, name).seen = Some(seen);
+    }
+
+    /// The digest of the object the copy means to write ([`digest`]).
+    pub fn note_digest(&mut self, kind: &'static CalicoKind, name: String, digest: Digest) {
+        self.entry(kind, name).digest = Some(digest);
+    }
+
+    /// What the ledger recorded of every object of `kind`: objects it saw equal with the
+    /// digest they were compared with, and objects it deleted. An object seen without a
+    /// digest cannot tell whether the file changed it, and is left out.
+    pub fn recorded(&self, kind: &CalicoKind) -> HashMap<String, Recorded> {
+        let Some((_, entries)) = self.kinds.get(kind.kind) else {
+            return HashMap::new();
+        };
+        entries
+            .iter()
+            .filter_map(|(name, entry)| {
+                let recorded = recorded(entry)?;
+                Some((name.clone(), recorded))
+            })
+            .collect()
+    }
+
+    /// Writes the ledger to `path` (whole or not at all), one object per line; returns the
+    /// file's SHA-256.
+    pub fn save(&self, path: &Path) -> std::io::Result<String> {
+        let mut file = std::io::BufWriter::new(AtomicFile::create(path)?);
+        writeln!(file, "{LEDGER_HEADER}")?;
+        for (kind, entries) in self.kinds.values() {
+            for (name, entry) in entries {
+                let Some(recorded) = recorded(entry) else {
+                    continue;
+                };
+                let line = Line {
+                    kind: Cow::Borrowed(kind.kind),
+                    name: Cow::Borrowed(name),
+                    seen: Cow::Owned(recorded.seen),
+                    digest: recorded.digest.map(|d| hex(&d)),
+                };
+                serde_json::to_writer(&mut file, &line)?;
+                file.write_all(b"\n")?;
+            }
+        }
+        file.into_inner().map_err(|e| e.into_error())?.commit()?;
+        crate::digest::sha256_file(path)
+    }
+
+    /// Reads a ledger [`Ledger::save`] wrote, if the file is still the one with `sha256`.
+    pub fn load(path: &Path, sha256: &str) -> Result<Ledger, String> {
+        let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        if crate::digest::sha256_file(path).map_err(|e| at(&e))? != sha256 {
+            return Err(at(&"changed since it was written"));
+        }
+        let file = std::fs::File::open(path).map_err(|e| at(&e))?;
+        let mut lines = std::io::BufReader::new(file).lines();
+        let header = lines.next().transpose().map_err(|e| at(&e))?;
+        if header.as_deref() != Some(LEDGER_HEADER) {
+            return Err(at(&"not a ledger of this version"));
+        }
+        let mut ledger = Ledger::default();
+        for line in lines {
+            let line = line.map_err(|e| at(&e))?;
+            let line: Line = serde_json::from_str(&line).map_err(|e| at(&e))?;
+            let kind = CalicoKind::by_kind(&line.kind)
+                .ok_or_else(|| at(&format!("unknown kind {}", line.kind)))?;
+            let name = line.name.into_owned();
+            if let Some(digest) = line.digest {
+                let digest = unhex(&digest).ok_or_else(|| at(&format!("digest {digest:?}")))?;
+                ledger.note_digest(kind, name.clone(), digest);
+            }
+            ledger.note(kind, name, line.seen.into_owned());
+        }
+        Ok(ledger)
+    }
+
+    /// Objects seen (deleted ones included).
     pub fn len(&self) -> usize {
-        self.kinds.values().map(|(_, seen)| seen.len()).sum()
+        self.kinds
+            .values()
+            .flat_map(|(_, entries)| entries.values())
+            .filter(|entry| entry.seen.is_some())
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,19 +232,50 @@ impl Ledger {
     /// Lists every kind of the ledger in `api` again and compares with what the copy saw.
     pub async fn check(&self, rest: &Rest, api: CrdApi) -> Result<Vec<KindProof>, RestError> {
         let mut proofs = Vec::new();
-        for (kind, seen) in self.kinds.values() {
-            proofs.push(check_kind(rest, api, kind, seen).await?);
+        for (kind, entries) in self.kinds.values() {
+            proofs.push(check_kind(rest, api, kind, entries).await?);
         }
         Ok(proofs)
     }
+}
+
+/// What an entry tells a later copy: only what was seen, with a digest unless deleted.
+fn recorded(entry: &Entry) -> Option<Recorded> {
+    match (&entry.seen, entry.digest) {
+        (Some(Seen::Gone), _) => Some(Recorded {
+            seen: Seen::Gone,
+            digest: None,
+        }),
+        (Some(seen), Some(digest)) => Some(Recorded {
+            seen: seen.clone(),
+            digest: Some(digest),
+        }),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Digest> {
+    let mut digest = Digest::default();
+    if text.len() != 2 * digest.len() || !text.is_ascii() {
+        return None;
+    }
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
 }
 
 async fn check_kind(
     rest: &Rest,
     api: CrdApi,
     kind: &'static CalicoKind,
-    seen: &HashMap<String, Seen>,
+    entries: &HashMap<String, Entry>,
 ) -> Result<KindProof, RestError> {
+    let seen = |name: &str| entries.get(name).and_then(|entry| entry.seen.as_ref());
     let is_node = kind.role == Role::Node;
     let path = match kind.role {
         Role::Node => "/api/v1/nodes".to_string(),
@@ -105,7 +283,10 @@ async fn check_kind(
     };
     let mut proof = KindProof {
         kind: kind.kind,
-        source: seen.values().filter(|s| **s != Seen::Gone).count() as u64,
+        source: entries
+            .values()
+            .filter(|e| e.seen.as_ref().is_some_and(|s| *s != Seen::Gone))
+            .count() as u64,
         ..Default::default()
     };
     let mut listed = HashSet::new();
@@ -122,7 +303,7 @@ async fn check_kind(
                 .unwrap_or_default()
                 .iter()
                 .map(|m| m.manager.as_deref());
-            match seen.get(&name) {
+            match seen(&name) {
                 Some(expected) => match judge(expected, metadata) {
                     None => proof.matching += 1,
                     Some(why) => proof.unproven.push(Unproven {
@@ -149,9 +330,11 @@ async fn check_kind(
         Err(e) if e.is(404) => {}
         Err(e) => return Err(e),
     }
-    let mut missing: Vec<&String> = seen
+    let mut missing: Vec<&String> = entries
         .iter()
-        .filter(|(name, s)| **s != Seen::Gone && !listed.contains(*name))
+        .filter(|(name, e)| {
+            e.seen.as_ref().is_some_and(|s| *s != Seen::Gone) && !listed.contains(*name)
+        })
         .map(|(name, _)| name)
         .collect();
     missing.sort();
@@ -232,6 +415,77 @@ mod tests {
 
     fn metadata(object: serde_json::Value) -> LeanMetadata {
         serde_json::from_value::<Lean>(object).unwrap().metadata
+    }
+
+    fn kind(name: &str) -> &'static CalicoKind {
+        CalicoKind::by_kind(name).unwrap()
+    }
+
+    #[test]
+    fn a_saved_ledger_reads_back_with_its_digests_and_only_as_it_was_written() {
+        let pools = kind("IPPool");
+        let mut ledger = Ledger::default();
+        let pool = Desired::Resource {
+            kind: pools,
+            object: json!({"metadata": {"name": "a"}, "spec": {"cidr": "10.0.0.0/16"}}),
+        };
+        ledger.note(pools, "a".into(), Seen::At("7".into()));
+        ledger.note_digest(pools, "a".into(), digest(&pool));
+        // Written, but the answer did not prove it: no resourceVersion to vouch with.
+        ledger.note_digest(pools, "b".into(), digest(&pool));
+        ledger.note(pools, "gone".into(), Seen::Gone);
+        // Seen without a digest cannot tell whether the file changed it.
+        ledger.note(pools, "no-digest".into(), Seen::At("9".into()));
+        let nodes = kind("Node");
+        let node = Desired::NodeAnnotations {
+            node: "n".into(),
+            set: [("projectcalico.org/IPv4Address".into(), "10.0.0.1/24".into())].into(),
+            remove: Vec::new(),
+        };
+        let Desired::NodeAnnotations { set, remove, .. } = &node else {
+            unreachable!()
+        };
+        let seen_node = Seen::Node {
+            set: set.clone(),
+            remove: remove.clone(),
+        };
+        ledger.note(nodes, "n".into(), seen_node.clone());
+        ledger.note_digest(nodes, "n".into(), digest(&node));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pre-copy.ledger");
+        let sha256 = ledger.save(&path).unwrap();
+        let read = Ledger::load(&path, &sha256).unwrap();
+        let recorded = read.recorded(pools);
+        let mut names: Vec<&String> = recorded.keys().collect();
+        names.sort();
+        assert_eq!(names, ["a", "gone"]);
+        assert_eq!(recorded["a"].seen, Seen::At("7".into()));
+        assert_eq!(recorded["a"].digest, Some(digest(&pool)));
+        assert_eq!(recorded["gone"].digest, None);
+        assert_eq!(read.recorded(nodes)["n"].seen, seen_node);
+
+        let other = Desired::Resource {
+            kind: pools,
+            object: json!({"metadata": {"name": "a"}, "spec": {"cidr": "10.1.0.0/16"}}),
+        };
+        assert_ne!(digest(&pool), digest(&other));
+        let stamped = |time: &str| Desired::Resource {
+            kind: pools,
+            object: json!({"metadata": {"name": "a", "annotations": {
+                "projectcalico.org/metadata": format!("{{\"creationTimestamp\":\"{time}\"}}")}}}),
+        };
+        assert_eq!(
+            digest(&stamped("2026-12-03T06:39:08Z")),
+            digest(&stamped("2026-12-03T06:41:00Z")),
+            "write-time fields are not the object's content"
+        );
+        std::fs::write(&path, b"{}").unwrap();
+        let refused = Ledger::load(&path, &sha256).unwrap_err();
+        assert!(
+            refused.contains("changed since it was written"),
+            "{refused}"
+        );
     }
 
     #[test]

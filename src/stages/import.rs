@@ -37,7 +37,7 @@ use crate::error::{Blocker, Error};
 use crate::format::export_reader::ReadError;
 use crate::kdd::KddStore;
 use crate::kdd::crds;
-use crate::kdd::ledger::{Ledger, Seen};
+use crate::kdd::ledger::{self, Ledger, Recorded, Seen};
 use crate::kdd::rest::Rest;
 use crate::kdd::target::{Listed, TargetIndex};
 use crate::kdd::writer::{Action, Outcome, Writer, Written};
@@ -79,6 +79,10 @@ pub struct ImportOptions {
     /// Keep a ledger of the resourceVersion at which each object was found or written equal
     /// to the file, for a verify that lists the target again instead of reading the file.
     pub ledger: bool,
+    /// Compare with what an earlier copy recorded (its ledger) instead of listing the target:
+    /// an object whose digest the ledger has is taken as equal at the resourceVersion it
+    /// records; the rest is written. Only a verify by ledger afterwards proves the result.
+    pub baseline: Option<Arc<Ledger>>,
 }
 
 impl ImportOptions {
@@ -113,6 +117,7 @@ impl ImportOptions {
             source_may_be_unlocked: false,
             crd_api: CrdApiRequest::Auto,
             ledger: false,
+            baseline: None,
         }
     }
 }
@@ -151,6 +156,8 @@ pub struct ImportReport {
     pub crd_api: Option<ApiChoice>,
     pub dry_run: bool,
     pub sync: bool,
+    /// Compared with an earlier copy's ledger instead of listing the target.
+    pub baseline: bool,
     pub crds_created: Vec<String>,
     /// With `dry_run`: the Calico CRDs the import would install.
     pub crds_missing: Vec<String>,
@@ -360,6 +367,7 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
         crd_api: Some(choice),
         dry_run: options.dry_run,
         sync: options.sync,
+        baseline: options.baseline.is_some(),
         ledger: options.ledger.then(Ledger::default),
         ..Default::default()
     };
@@ -500,21 +508,24 @@ async fn plan(
         let Some(kind) = group.kind else {
             continue;
         };
-        let index = TargetIndex::list(rest, writer.api(), kind)
-            .await
-            .map_err(|e| {
-                Error::failed(
-                    format!(
-                        "listing {} in the Kubernetes datastore: {e}",
-                        writer.api().plural(kind)
-                    ),
-                    "check RBAC access to Calico's custom resources and Nodes",
-                )
-            })?;
+        let baseline = match &options.baseline {
+            Some(ledger) => Baseline::Recorded(ledger.recorded(kind)),
+            None => Baseline::Listed(TargetIndex::list(rest, writer.api(), kind).await.map_err(
+                |e| {
+                    Error::failed(
+                        format!(
+                            "listing {} in the Kubernetes datastore: {e}",
+                            writer.api().plural(kind)
+                        ),
+                        "check RBAC access to Calico's custom resources and Nodes",
+                    )
+                },
+            )?),
+        };
         let kind_plan = plan_kind(
             kind,
             &group,
-            index,
+            baseline,
             schemas.get(kind.plural),
             writer,
             options,
@@ -525,15 +536,45 @@ async fn plan(
         plan.kinds.push(kind_plan);
     }
     finished_reading(groups, path)?;
+    // A kind the earlier copy wrote and the file no longer has at all: all of it is deleted.
+    if let Some(ledger) = options.baseline.as_ref().filter(|_| options.sync) {
+        for kind in crate::kinds::KINDS {
+            if plan.kinds.iter().any(|k| k.kind.kind == kind.kind) {
+                continue;
+            }
+            let recorded = ledger.recorded(kind);
+            if recorded.is_empty() {
+                continue;
+            }
+            let kind_plan = plan_kind(
+                kind,
+                &Group::empty(kind),
+                Baseline::Recorded(recorded),
+                schemas.get(kind.plural),
+                writer,
+                options,
+                &mut plan,
+                report,
+            );
+            plan.kinds.push(kind_plan);
+        }
+    }
     Ok(plan)
 }
 
-/// Decides every object of one kind against the target's listing.
+/// What one kind's objects are compared with: the target's listing, or what an earlier copy
+/// recorded of them (`ImportOptions::baseline`).
+enum Baseline {
+    Listed(TargetIndex),
+    Recorded(HashMap<String, Recorded>),
+}
+
+/// Decides every object of one kind against its baseline.
 #[allow(clippy::too_many_arguments)]
 fn plan_kind(
     kind: &'static CalicoKind,
     group: &Group,
-    mut index: TargetIndex,
+    mut baseline: Baseline,
     schema: Option<&Schema>,
     writer: &Writer,
     options: &ImportOptions,
@@ -547,97 +588,39 @@ fn plan_kind(
         deletes: Vec::new(),
     };
     for (name, compact) in group.objects() {
-        let listed = index.take(name);
-        let listed_version = listed.as_ref().and_then(|l| l.resource_version.clone());
-        let decision = match compact.desired() {
-            Desired::Resource { mut object, .. } => {
-                if let Some(namespace) = object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                {
-                    plan.namespaces.insert(namespace.to_string());
-                }
-                for repair in writer.prepare(kind, &mut object) {
-                    report
-                        .rewritten
-                        .push(format!("{} {name}: {repair}", kind.kind));
-                }
-                // What the target already holds as the file has it needs no write, so no
-                // check either: the server accepted it. A re-run costs what a verify costs.
-                let comparison = listed
-                    .as_ref()
-                    .map(|listed| compare(&object, &listed.object(), schema));
-                if let Some(comparison) = &comparison {
-                    for field in &comparison.dropped_by_schema {
-                        *report
-                            .dropped_fields
-                            .entry(format!("{} {field}", kind.kind))
-                            .or_default() += 1;
-                    }
-                }
-                let causes = match &comparison {
-                    Some(c) if c.differences.is_empty() => Vec::new(),
-                    _ => schema.map(|s| s.validate(&object)).unwrap_or_default(),
-                };
-                if !causes.is_empty() {
-                    let result = report.result(group.name);
-                    result.invalid += 1;
-                    if report.invalid.len() < LISTED {
-                        report.invalid.push(Problem {
-                            object: format!("{} {name}", kind.kind),
-                            details: causes.iter().map(|c| c.message.clone()).collect(),
-                        });
-                    }
-                    if options.skip_invalid {
-                        plan.skipped.push(object);
-                    }
-                    continue;
-                }
-                match (listed, comparison) {
-                    (None, _) | (_, None) => Decision::Write(Action::Create),
-                    (Some(listed), Some(comparison)) => {
-                        if comparison.differences.is_empty() {
-                            Decision::Unchanged
-                        } else if writer.may_replace(listed.ours) {
-                            Decision::Write(Action::Update {
-                                resource_version: listed.resource_version,
-                            })
-                        } else {
-                            Decision::Conflict(
-                                comparison
-                                    .differences
-                                    .iter()
-                                    .take(10)
-                                    .map(|d| d.to_string())
-                                    .collect(),
-                            )
-                        }
-                    }
-                }
+        let mut desired = compact.desired();
+        if let Desired::Resource { object, .. } = &mut desired {
+            if let Some(namespace) = object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+            {
+                plan.namespaces.insert(namespace.to_string());
             }
-            desired @ Desired::NodeAnnotations { .. } => match listed {
-                None => Decision::NodeNotFound,
-                Some(listed) => {
-                    let differences = compare_node(&desired, &listed.annotations());
-                    let clashes: Vec<String> = differences
-                        .iter()
-                        .filter(|d| d.actual.is_some())
-                        .map(|d| d.to_string())
-                        .collect();
-                    if differences.is_empty() {
-                        Decision::Unchanged
-                    } else if !clashes.is_empty() && !writer.may_replace(listed.ours) {
-                        Decision::Conflict(clashes)
-                    } else {
-                        Decision::Write(Action::Update {
-                            resource_version: listed.resource_version,
-                        })
-                    }
-                }
-            },
+            for repair in writer.prepare(kind, object) {
+                report
+                    .rewritten
+                    .push(format!("{} {name}: {repair}", kind.kind));
+            }
+        }
+        let digest = (report.ledger.is_some() || options.baseline.is_some())
+            .then(|| ledger::digest(&desired));
+        let (decision, seen_version) = match &mut baseline {
+            Baseline::Listed(index) => {
+                let listed = index.take(name);
+                let version = listed.as_ref().and_then(|l| l.resource_version.clone());
+                let decision = decide_listed(kind, &desired, listed, schema, writer, report);
+                (decision, version)
+            }
+            Baseline::Recorded(recorded) => {
+                let recorded = recorded.remove(name);
+                decide_recorded(&desired, recorded, digest, schema)
+            }
         };
         if let Some(ledger) = report.ledger.as_mut() {
-            note_planned(ledger, kind, name, compact, &decision, listed_version);
+            note_planned(ledger, kind, name, &desired, &decision, seen_version);
+            if let Some(digest) = digest {
+                ledger.note_digest(kind, name.clone(), digest);
+            }
         }
         let result = report.result(group.name);
         match decision {
@@ -652,6 +635,20 @@ fn plan_kind(
                     kind_plan.kept.push((name.clone(), compact.clone()));
                 } else {
                     kind_plan.kept = Vec::new();
+                }
+            }
+            Decision::Invalid(causes) => {
+                result.invalid += 1;
+                if report.invalid.len() < LISTED {
+                    report.invalid.push(Problem {
+                        object: format!("{} {name}", kind.kind),
+                        details: causes,
+                    });
+                }
+                if options.skip_invalid
+                    && let Desired::Resource { object, .. } = desired
+                {
+                    plan.skipped.push(object);
                 }
             }
             Decision::NodeNotFound => {
@@ -669,6 +666,155 @@ fn plan_kind(
             }
         }
     }
+    match baseline {
+        Baseline::Listed(index) => plan_leftovers(kind, index, options, &mut kind_plan, report),
+        Baseline::Recorded(recorded) if options.sync => {
+            // What the earlier copy wrote or found and the file no longer has.
+            let mut leftovers: Vec<(String, Recorded)> = recorded.into_iter().collect();
+            leftovers.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, recorded) in leftovers {
+                let resource_version = match recorded.seen {
+                    Seen::At(version) => Some(version),
+                    Seen::Node { .. } => None,
+                    Seen::Gone => continue,
+                };
+                kind_plan
+                    .deletes
+                    .push((name, Action::Delete { resource_version }));
+            }
+        }
+        Baseline::Recorded(_) => {}
+    }
+    kind_plan
+}
+
+/// The decision for one object against the target's listing of it.
+fn decide_listed(
+    kind: &'static CalicoKind,
+    desired: &Desired,
+    listed: Option<Listed>,
+    schema: Option<&Schema>,
+    writer: &Writer,
+    report: &mut ImportReport,
+) -> Decision {
+    match desired {
+        Desired::Resource { object, .. } => {
+            // What the target already holds as the file has it needs no write, so no
+            // check either: the server accepted it. A re-run costs what a verify costs.
+            let comparison = listed
+                .as_ref()
+                .map(|listed| compare(object, &listed.object(), schema));
+            if let Some(comparison) = &comparison {
+                for field in &comparison.dropped_by_schema {
+                    *report
+                        .dropped_fields
+                        .entry(format!("{} {field}", kind.kind))
+                        .or_default() += 1;
+                }
+            }
+            let (listed, comparison) = match (listed, comparison) {
+                (Some(_), Some(comparison)) if comparison.differences.is_empty() => {
+                    return Decision::Unchanged;
+                }
+                (Some(listed), Some(comparison)) => (listed, comparison),
+                _ => return checked(object, schema, Action::Create),
+            };
+            let update = Action::Update {
+                resource_version: listed.resource_version,
+            };
+            match checked(object, schema, update) {
+                Decision::Write(_) if !writer.may_replace(listed.ours) => Decision::Conflict(
+                    comparison
+                        .differences
+                        .iter()
+                        .take(10)
+                        .map(|d| d.to_string())
+                        .collect(),
+                ),
+                decision => decision,
+            }
+        }
+        Desired::NodeAnnotations { .. } => match listed {
+            None => Decision::NodeNotFound,
+            Some(listed) => {
+                let differences = compare_node(desired, &listed.annotations());
+                let clashes: Vec<String> = differences
+                    .iter()
+                    .filter(|d| d.actual.is_some())
+                    .map(|d| d.to_string())
+                    .collect();
+                if differences.is_empty() {
+                    Decision::Unchanged
+                } else if !clashes.is_empty() && !writer.may_replace(listed.ours) {
+                    Decision::Conflict(clashes)
+                } else {
+                    Decision::Write(Action::Update {
+                        resource_version: listed.resource_version,
+                    })
+                }
+            }
+        },
+    }
+}
+
+/// The decision for one object against what an earlier copy recorded of it, with the
+/// resourceVersion it is taken to be equal at. The same digest means the object is what the
+/// copy found or made equal then; any other object is written, and a write that meets a newer
+/// version judges that one again (the writer's reconcile).
+fn decide_recorded(
+    desired: &Desired,
+    recorded: Option<Recorded>,
+    digest: Option<ledger::Digest>,
+    schema: Option<&Schema>,
+) -> (Decision, Option<String>) {
+    let same = recorded
+        .as_ref()
+        .is_some_and(|r| r.digest.is_some() && r.digest == digest);
+    let seen = recorded.map(|r| r.seen);
+    match (desired, seen) {
+        (_, Some(Seen::At(version))) if same => (Decision::Unchanged, Some(version)),
+        (Desired::NodeAnnotations { .. }, Some(Seen::Node { .. })) if same => {
+            (Decision::Unchanged, None)
+        }
+        (Desired::NodeAnnotations { .. }, _) => (
+            Decision::Write(Action::Update {
+                resource_version: None,
+            }),
+            None,
+        ),
+        (Desired::Resource { object, .. }, Some(Seen::At(version))) => (
+            checked(
+                object,
+                schema,
+                Action::Update {
+                    resource_version: Some(version),
+                },
+            ),
+            None,
+        ),
+        (Desired::Resource { object, .. }, _) => (checked(object, schema, Action::Create), None),
+    }
+}
+
+/// `action` for an object the target's schema accepts.
+fn checked(object: &Value, schema: Option<&Schema>, action: Action) -> Decision {
+    let causes = schema.map(|s| s.validate(object)).unwrap_or_default();
+    if causes.is_empty() {
+        Decision::Write(action)
+    } else {
+        Decision::Invalid(causes.into_iter().map(|c| c.message).collect())
+    }
+}
+
+/// What the target has beyond the file: deleted when the migration wrote it (a sync), else
+/// reported.
+fn plan_leftovers(
+    kind: &'static CalicoKind,
+    index: TargetIndex,
+    options: &ImportOptions,
+    kind_plan: &mut KindPlan,
+    report: &mut ImportReport,
+) {
     // What the target has beyond the file.
     let mut extra = Extra {
         kind: kind.kind,
@@ -702,7 +848,6 @@ fn plan_kind(
     if extra.count > 0 {
         report.only_in_target.push(extra);
     }
-    kind_plan
 }
 
 /// What the plan saw of one object, for the ledger: an object found equal, and the Calico
@@ -711,18 +856,20 @@ fn note_planned(
     ledger: &mut Ledger,
     kind: &'static CalicoKind,
     name: &str,
-    compact: &Compact,
+    desired: &Desired,
     decision: &Decision,
-    listed_version: Option<String>,
+    seen_version: Option<String>,
 ) {
-    match (kind.role, decision) {
-        (Role::Node, Decision::Unchanged | Decision::Write(_)) => {
-            if let Desired::NodeAnnotations { set, remove, .. } = compact.desired() {
-                ledger.note(kind, name.to_string(), Seen::Node { set, remove });
-            }
+    match (desired, decision) {
+        (
+            Desired::NodeAnnotations { set, remove, .. },
+            Decision::Unchanged | Decision::Write(_),
+        ) => {
+            let (set, remove) = (set.clone(), remove.clone());
+            ledger.note(kind, name.to_string(), Seen::Node { set, remove });
         }
         (_, Decision::Unchanged) => {
-            if let Some(version) = listed_version {
+            if let Some(version) = seen_version {
                 ledger.note(kind, name.to_string(), Seen::At(version));
             }
         }
@@ -733,6 +880,8 @@ fn note_planned(
 enum Decision {
     Unchanged,
     Write(Action),
+    /// The target's schema refuses it, for these reasons.
+    Invalid(Vec<String>),
     Conflict(Vec<String>),
     NodeNotFound,
 }

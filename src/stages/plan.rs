@@ -345,16 +345,15 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     }
     report.warnings.extend(imported.warnings.iter().cloned());
     let plan_seconds = imported.plan_seconds;
-    // Under the lock: a fresh snapshot (as long as this read), the delta's comparison and the
-    // verification (a comparison of every object, then a list of the whole target: together
-    // about twice this comparison or the read, whichever is longer), and the writes of what
-    // changed since the pre-copy.
-    let pass = read_seconds.max(plan_seconds);
+    // Under the lock: a fresh snapshot (as long as this read); the delta, which converts every
+    // object and compares its digest with the pre-copy's ledger, and the verification, a list
+    // of the whole target (together about what this comparison did: convert, list and
+    // compare); and the writes of what changed since the pre-copy.
     let writes = total_objects as f64 * TYPICAL_CHURN / TYPICAL_CREATE_RATE;
     report.lock_window = Estimate {
-        seconds: read_seconds + 2.0 * pass + writes,
+        seconds: read_seconds + plan_seconds + writes,
         basis: format!(
-            "reading etcd took {read_seconds:.1}s and comparing with the target {plan_seconds:.1}s for {total_objects} objects; under the lock run reads etcd once, compares every object (the copy), lists them again (the verify) and writes what changed since the pre-copy (estimated at 1% of the objects at {TYPICAL_CREATE_RATE:.0} writes/s)"
+            "reading etcd took {read_seconds:.1}s and comparing with the target {plan_seconds:.1}s for {total_objects} objects; under the lock run reads etcd once, converts every object and finds the changes by digest (the copy), lists the target (the verify) and writes what changed since the pre-copy (estimated at 1% of the objects at {TYPICAL_CREATE_RATE:.0} writes/s)"
         ),
     };
     drop(dir);

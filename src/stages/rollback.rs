@@ -289,6 +289,12 @@ pub async fn rollback(
                 journal.finished = Some(jiff::Timestamp::now().to_string());
             }
         }
+        if *step == RollbackStep::EtcdUnlocked
+            && let Some(record) = stored.journal.pre_copy_ledger.take()
+        {
+            // The pre-copy's ledger is of no use to a new migration, which copies afresh.
+            let _ = std::fs::remove_file(&record.path);
+        }
         stored.save(&rest).await?;
         let step_report = StepReport {
             number,

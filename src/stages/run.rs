@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -291,6 +292,7 @@ pub async fn run(
         stored: &mut stored,
         report: &mut report,
         ledger: None,
+        backup_checked: None,
     };
     for (index, (step, name, title)) in STEPS.iter().enumerate() {
         if context.stored.journal.step >= *step {
@@ -371,6 +373,8 @@ struct Context<'a> {
     report: &'a mut RunReport,
     /// What the copy of the changes saw, for the verify that follows it in this process.
     ledger: Option<Ledger>,
+    /// The backup file, checked against the journal in this process.
+    backup_checked: Option<PathBuf>,
 }
 
 impl Context<'_> {
@@ -415,8 +419,25 @@ impl Context<'_> {
                     },
                 )
                 .await?;
-                let copied = self.copy(&snapshot, false).await?;
-                let summary = copy_summary(&copied);
+                let mut copied = self.copy(&snapshot, None).await?;
+                let mut summary = copy_summary(&copied);
+                // Kept for the copy under the lock; without it, that copy lists the target.
+                if let Some(ledger) = copied.ledger.take() {
+                    let journal = &mut self.stored.journal;
+                    let path = pre_copy_ledger_path(&journal.started);
+                    match ledger.save(&path) {
+                        Ok(sha256) => {
+                            journal.pre_copy_ledger = Some(FileRecord {
+                                path: absolute(&path),
+                                sha256,
+                            })
+                        }
+                        Err(e) => summary.push_str(&format!(
+                            "; its ledger could not be kept ({}: {e}), so the copy under the lock compares with a listing of the target",
+                            path.display()
+                        )),
+                    }
+                }
                 self.report.pre_copy = Some(copied);
                 Ok(summary)
             }
@@ -464,11 +485,18 @@ impl Context<'_> {
                     record.path, exported.revision, record.sha256
                 );
                 journal.backup = Some(record);
+                self.backup_checked = Some(PathBuf::from(absolute(&path)));
                 Ok(summary)
             }
             Step::Copied => {
                 let backup = self.backup()?;
-                let mut copied = self.copy(&backup, true).await?;
+                let baseline = self
+                    .stored
+                    .journal
+                    .pre_copy_ledger
+                    .as_ref()
+                    .and_then(|record| Ledger::load(Path::new(&record.path), &record.sha256).ok());
+                let mut copied = self.copy(&backup, baseline.map(Arc::new)).await?;
                 self.ledger = copied.ledger.take();
                 let summary = copy_summary(&copied);
                 self.report.copy = Some(copied);
@@ -476,7 +504,8 @@ impl Context<'_> {
             }
             Step::Verified => {
                 let backup = self.backup()?;
-                // The copy just compared every object; listing the target again proves nothing
+                // The copy just compared every object (or took the pre-copy's word for those
+                // whose digest did not change); listing the target again proves nothing
                 // changed since. A resumed run, or anything the ledger cannot vouch for, gets
                 // the full comparison with the backup.
                 let by_ledger = match self.ledger.take() {
@@ -533,6 +562,10 @@ impl Context<'_> {
                     ));
                 }
                 self.stored.journal.verified_at = Some(now());
+                if let Some(record) = self.stored.journal.pre_copy_ledger.take() {
+                    // Served its purpose; it names the cluster's objects, so it is not left behind.
+                    let _ = std::fs::remove_file(&record.path);
+                }
                 let matching: u64 = verified.kinds.iter().map(|k| k.matching).sum();
                 Ok(format!(
                     "{matching} objects match the locked snapshot ({how})"
@@ -602,8 +635,13 @@ impl Context<'_> {
     }
 
     /// Makes the Kubernetes datastore follow `file`: an import that also updates and deletes
-    /// what the migration wrote before; with `ledger`, it keeps what it saw for the verify.
-    async fn copy(&self, file: &Path, ledger: bool) -> Result<ImportReport, Error> {
+    /// what the migration wrote before, comparing with `baseline` (an earlier copy's ledger)
+    /// when given, else with a listing of the target. It keeps a ledger of what it saw.
+    async fn copy(
+        &self,
+        file: &Path,
+        baseline: Option<Arc<Ledger>>,
+    ) -> Result<ImportReport, Error> {
         let mut options = ImportOptions::new(file.to_path_buf());
         options.sync = true;
         options.source_may_be_unlocked = true;
@@ -611,15 +649,34 @@ impl Context<'_> {
         options.qps = self.options.qps;
         options.calico_version = self.options.calico_version.clone();
         options.crd_api = CrdApiRequest::Given(self.api);
-        options.ledger = ledger;
+        options.ledger = true;
+        options.baseline = baseline;
         let copied = import(self.session, &options).await?;
         match copied.failure() {
-            Some(failure) => Err(failure),
+            // The report is not shown within a run: the message names what stopped it.
+            Some(failure) => {
+                let mut message = failure.to_string();
+                let problems = copied.conflicts.iter().chain(&copied.failures);
+                for problem in problems.take(5) {
+                    let details = problem.details.iter().take(3).cloned();
+                    message.push_str(&format!(
+                        "\n  {}: {}",
+                        problem.object,
+                        details.collect::<Vec<_>>().join("; ")
+                    ));
+                }
+                Err(Error::failed(message, failure.hint().unwrap_or_default()))
+            }
             None => Ok(copied),
         }
     }
 
-    fn backup(&self) -> Result<PathBuf, Error> {
+    /// The backup file, once checked to be the one the journal records (the check reads
+    /// the whole file, so it is made once per process).
+    fn backup(&mut self) -> Result<PathBuf, Error> {
+        if let Some(checked) = &self.backup_checked {
+            return Ok(checked.clone());
+        }
         let record = self.stored.journal.backup.as_ref().ok_or_else(|| {
             Error::failed(
                 "the journal names no backup file",
@@ -638,14 +695,20 @@ impl Context<'_> {
                 "restore the file, or delete it and run again: a new one is taken (etcd is still locked)",
             ));
         }
+        self.backup_checked = Some(path.clone());
         Ok(path)
     }
 }
 
 fn copy_summary(copied: &ImportReport) -> String {
     let sum = |f: fn(&super::import::KindResult) -> u64| copied.kinds.iter().map(f).sum::<u64>();
+    let against = if copied.baseline {
+        " (compared with the pre-copy's ledger)"
+    } else {
+        ""
+    };
     format!(
-        "{} created, {} updated, {} deleted, {} unchanged in {:.1}s",
+        "{} created, {} updated, {} deleted, {} unchanged in {:.1}s{against}",
         sum(|k| k.created),
         sum(|k| k.updated),
         sum(|k| k.deleted),
@@ -796,6 +859,18 @@ fn lock_window(journal: &Journal) -> Option<LockWindow> {
 /// The time now, with the sub-second precision the lock window needs.
 fn now() -> String {
     jiff::Timestamp::now().to_string()
+}
+
+/// Where the pre-copy's ledger is kept: a file of the machine's temporary directory named
+/// after the migration's start and this process (it holds object names, resourceVersions and
+/// digests, no Calico data).
+fn pre_copy_ledger_path(started: &str) -> PathBuf {
+    let stamp: String = started
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let process = std::process::id();
+    std::env::temp_dir().join(format!("calico-migrate-precopy-{stamp}-{process}.ledger"))
 }
 
 fn default_backup_path() -> PathBuf {
