@@ -290,40 +290,53 @@ async fn check_kind(
         ..Default::default()
     };
     let mut listed = HashSet::new();
-    let result = rest
-        .list_all_as(&path, |object: Lean| {
-            let metadata = &object.metadata;
-            let name = match &metadata.namespace {
-                Some(namespace) => format!("{namespace}/{}", metadata.name),
-                None => metadata.name.clone(),
-            };
-            let managers = metadata
-                .managed_fields
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .map(|m| m.manager.as_deref());
-            match seen(&name) {
-                Some(expected) => match judge(expected, metadata) {
-                    None => proof.matching += 1,
-                    Some(why) => proof.unproven.push(Unproven {
-                        name: name.clone(),
-                        why,
-                        class: Class::Different,
-                    }),
-                },
-                // Nodes without Calico data are none of the migration's business.
-                None if is_node => {}
-                None if managed_by_migration(managers, true) => proof.unproven.push(Unproven {
-                    name: name.clone(),
-                    why: "written by the migration, not in the file".into(),
-                    class: Class::OnlyInTarget,
-                }),
-                None => proof.foreign.push(name.clone()),
-            }
-            listed.insert(name);
+    // From the server's watch cache, at least as recent as every resourceVersion the ledger
+    // holds of the kind (the copy's own writes included), so the listing shows all of them.
+    let newest = entries
+        .values()
+        .filter_map(|e| match &e.seen {
+            Some(Seen::At(version)) => Some(version.parse::<u64>().ok()),
+            _ => None,
         })
-        .await;
+        .collect::<Option<Vec<u64>>>()
+        .map(|versions| versions.into_iter().max());
+    let each = |object: Lean| {
+        let metadata = &object.metadata;
+        let name = match &metadata.namespace {
+            Some(namespace) => format!("{namespace}/{}", metadata.name),
+            None => metadata.name.clone(),
+        };
+        let managers = metadata
+            .managed_fields
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| m.manager.as_deref());
+        match seen(&name) {
+            Some(expected) => match judge(expected, metadata) {
+                None => proof.matching += 1,
+                Some(why) => proof.unproven.push(Unproven {
+                    name: name.clone(),
+                    why,
+                    class: Class::Different,
+                }),
+            },
+            // Nodes without Calico data are none of the migration's business.
+            None if is_node => {}
+            None if managed_by_migration(managers, true) => proof.unproven.push(Unproven {
+                name: name.clone(),
+                why: "written by the migration, not in the file".into(),
+                class: Class::OnlyInTarget,
+            }),
+            None => proof.foreign.push(name.clone()),
+        }
+        listed.insert(name);
+    };
+    let result = match newest {
+        Some(newest) => rest.list_cached_as(&path, newest, each).await,
+        // resourceVersions that are not numbers cannot be compared: a list from etcd.
+        None => rest.list_all_as(&path, each).await,
+    };
     match result {
         Ok(()) => {}
         // The CRD is gone: every object of the kind is missing.

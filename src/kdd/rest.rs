@@ -342,6 +342,32 @@ impl Rest {
         }
     }
 
+    /// Every item of a list as the API server's watch cache holds it, at least as recent as
+    /// `not_older_than` (a resourceVersion of this collection), in one response: far cheaper
+    /// for the server than [`Rest::list_all_as`], whose pages it reads from etcd, but not
+    /// paged (the cache ignores `limit`), so one response holds the whole collection. Meant
+    /// for few fields of many objects. Without a resourceVersion, the cache as it is.
+    pub async fn list_cached_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        not_older_than: Option<u64>,
+        mut each: impl FnMut(T),
+    ) -> Result<(), RestError> {
+        let query = match not_older_than {
+            Some(version) => {
+                format!("{path}?resourceVersion={version}&resourceVersionMatch=NotOlderThan")
+            }
+            None => format!("{path}?resourceVersion=0"),
+        };
+        let (answer, _) = self
+            .call_sized(Method::GET, &query, None, None, Parse::Raw)
+            .await?;
+        let page: Page<T> = serde_json::from_slice(&answer.raw)
+            .map_err(|e| RestError::Transport(format!("reading the list {path}: {e}")))?;
+        page.items.into_iter().for_each(&mut each);
+        Ok(())
+    }
+
     async fn list_page_sized<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,

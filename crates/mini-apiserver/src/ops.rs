@@ -1927,6 +1927,44 @@ fn decode_continue(token: &str) -> Result<(u64, String), ApiError> {
     Ok((rv, start.trim_end_matches('\u{0}').to_string()))
 }
 
+/// The state a list without a continue token reads, from `resourceVersion` and
+/// `resourceVersionMatch` as kube-apiserver reads them: the latest state unless `Exact` asks
+/// for an older one; `NotOlderThan` a version the server has not reached yet is a 504 (a real
+/// server waits about 3 s for its watch cache first).
+fn list_version(st: &State, q: &Query) -> Result<u64, ApiError> {
+    let version = q.get("resourceVersion").unwrap_or("");
+    let invalid = |e: FieldError| ApiError::invalid("meta.k8s.io", "ListOptions", "", &[e]);
+    let parsed = || {
+        version.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!("invalid resource version: {}", go_quote(version)))
+        })
+    };
+    match q.get("resourceVersionMatch").unwrap_or("") {
+        "" => Ok(st.rv),
+        _ if version.is_empty() => Err(invalid(FieldError::forbidden(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        ))),
+        "NotOlderThan" => {
+            let wanted = parsed()?;
+            if wanted > st.rv {
+                return Err(ApiError::new(
+                    504,
+                    "Timeout",
+                    format!("Too large resource version: {wanted}, current: {}", st.rv),
+                ));
+            }
+            Ok(st.rv)
+        }
+        "Exact" => parsed(),
+        other => Err(invalid(FieldError::not_supported(
+            "resourceVersionMatch",
+            BadValue::Str(other.to_string()),
+            &["Exact".to_string(), "NotOlderThan".to_string()],
+        ))),
+    }
+}
+
 /// A page of a list.
 pub(crate) struct Page {
     pub items: Vec<Arc<Value>>,
@@ -1960,7 +1998,10 @@ pub(crate) fn list_page(st: &State, t: &Target, q: &Query) -> Result<Page, ApiEr
             Some(decode_continue(c)?)
         }
     };
-    let rv = token.as_ref().map_or(st.rv, |(rv, _)| (*rv).min(st.rv));
+    let rv = match token {
+        Some((rv, _)) => rv.min(st.rv),
+        None => list_version(st, q)?,
+    };
     let coll = t.info.collection();
     let snap = st.snapshot(&coll, rv).ok_or_else(|| {
         ApiError::expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")

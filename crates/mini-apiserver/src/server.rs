@@ -715,12 +715,29 @@ impl Handled {
     }
 }
 
+/// Whether kube-apiserver 1.28 reads a list from etcd rather than its watch cache
+/// (`shouldDelegateList`): no resourceVersion, a continue token, a limit unless the version is
+/// "0", or an exact version.
+fn read_from_etcd(q: &Query) -> bool {
+    let version = q.get("resourceVersion").unwrap_or("");
+    let limited = q
+        .get("limit")
+        .is_some_and(|l| l.parse::<i64>().is_ok_and(|l| l > 0));
+    version.is_empty()
+        || q.get("continue").is_some_and(|c| !c.is_empty())
+        || limited && version != "0"
+        || !matches!(
+            q.get("resourceVersionMatch").unwrap_or(""),
+            "" | "NotOlderThan"
+        )
+}
+
 /// The kind of work a request on a resource is, for the cost model.
 fn work_of(method: &Method, t: &Target, q: &Query, headers: &HeaderMap, items: usize) -> Work {
     match *method {
-        Method::GET if t.name.is_empty() || q.flag("watch") && q.get("watch").is_some() => {
-            Work::List(items)
-        }
+        Method::GET if q.flag("watch") && q.get("watch").is_some() => Work::List(items),
+        Method::GET if t.name.is_empty() && read_from_etcd(q) => Work::StorageList(items),
+        Method::GET if t.name.is_empty() => Work::List(items),
         Method::GET => Work::Get,
         Method::POST => Work::Create,
         Method::PUT => Work::Update,

@@ -665,6 +665,47 @@ fn list_paging_is_consistent() {
 }
 
 #[test]
+fn lists_read_resource_version_and_its_match_as_kube_apiserver() {
+    let (_s, c) = server();
+    c.create(CMS, &cm("a", json!({})));
+    let now = c.get_json(CMS)["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    // At least as recent as a version the server has reached: the present.
+    let listed = c.get_json(&format!(
+        "{CMS}?resourceVersion={now}&resourceVersionMatch=NotOlderThan"
+    ));
+    assert_eq!(names_of(&listed), vec!["a"]);
+    assert_eq!(
+        names_of(&c.get_json(&format!("{CMS}?resourceVersion=0"))),
+        vec!["a"]
+    );
+    // A version it has not reached: the real server gives up after waiting for its cache.
+    let st = c
+        .get(&format!(
+            "{CMS}?resourceVersion={}&resourceVersionMatch=NotOlderThan",
+            now + 1000
+        ))
+        .status_of(504, "Timeout");
+    let message = st["message"].as_str().unwrap();
+    assert!(message.contains("Too large resource version"), "{message}");
+    // An exact version shows the list as it was then.
+    c.create(CMS, &cm("b", json!({})));
+    let then = c.get_json(&format!(
+        "{CMS}?resourceVersion={now}&resourceVersionMatch=Exact"
+    ));
+    assert_eq!(names_of(&then), vec!["a"]);
+    c.get(&format!("{CMS}?resourceVersionMatch=NotOlderThan"))
+        .status_of(422, "Invalid");
+    c.get(&format!(
+        "{CMS}?resourceVersion=1&resourceVersionMatch=Newest"
+    ))
+    .status_of(422, "Invalid");
+}
+
+#[test]
 fn cluster_wide_lists_are_ordered_by_namespace_then_name() {
     let (_s, c) = server();
     c.create(
