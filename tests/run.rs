@@ -664,7 +664,7 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
     // reading the backup a second time.
     assert_contains(
         stage(&report, "verify")["summary"].as_str().unwrap(),
-        "listed again at the resourceVersions the copy compared them at",
+        "listed again from the API server's watch cache, at the resourceVersions the copy compared them at",
     );
     let copy = &report["copy"];
     let sum = |field: &str| -> u64 {

@@ -194,3 +194,53 @@ fn cluster_information_is_checked() {
         );
     }
 }
+
+#[test]
+fn a_ledger_is_checked_from_the_watch_cache_and_page_by_page_when_the_cache_cannot_answer() {
+    use calico_migrate::kdd::ledger::{Ledger, Seen};
+    use calico_migrate::kdd::rest::{Rest, RestOptions};
+    use calico_migrate::kinds::CalicoKind;
+
+    let exported = imported(CrdApi::V1);
+    let kube = &exported.env.install.kube;
+    let pools = CalicoKind::by_kind("IPPool").unwrap();
+    let mut ledger = Ledger::default();
+    for pool in common::list_calico(kube, CrdApi::V1, "ippools") {
+        let name = pool["metadata"]["name"].as_str().unwrap().to_string();
+        let version = pool["metadata"]["resourceVersion"].as_str().unwrap();
+        ledger.note(pools, name, Seen::At(version.to_string()));
+    }
+    let count = ledger.len() as u64;
+    assert!(count > 0);
+    // As the plugin connects: its own retries, none of the client library's.
+    let client = testbed::block_on(async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(kube.kubeconfig())?;
+        let options = kube::config::KubeConfigOptions::default();
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?;
+        config.default_retry = false;
+        Ok::<_, anyhow::Error>(kube::Client::try_from(config)?)
+    })
+    .unwrap();
+    let rest = Rest::new(client, RestOptions::default());
+    let proofs =
+        testbed::block_on(async { Ok::<_, anyhow::Error>(ledger.check(&rest, CrdApi::V1).await?) })
+            .unwrap();
+    assert!(proofs[0].cached, "listed from the watch cache");
+    assert_eq!(proofs[0].matching, count);
+    assert!(proofs[0].unproven.is_empty(), "{:?}", proofs[0].unproven);
+
+    // A version the server has not reached: its cache cannot answer (a real one waits for it
+    // first), and the paged list finds the object at another version.
+    ledger.note(
+        pools,
+        "default-ipv4-ippool".into(),
+        Seen::At("999999999".into()),
+    );
+    let proofs =
+        testbed::block_on(async { Ok::<_, anyhow::Error>(ledger.check(&rest, CrdApi::V1).await?) })
+            .unwrap();
+    assert!(!proofs[0].cached, "listed page by page");
+    assert_eq!(proofs[0].matching, count - 1);
+    assert_eq!(proofs[0].unproven.len(), 1);
+    assert_contains(&proofs[0].unproven[0].why, "resourceVersion 999999999");
+}

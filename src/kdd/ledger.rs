@@ -112,6 +112,8 @@ pub struct KindProof {
     pub unproven: Vec<Unproven>,
     /// Objects the migration never wrote (someone else's; left alone).
     pub foreign: Vec<String>,
+    /// Listed from the API server's watch cache (else page by page, from etcd).
+    pub cached: bool,
 }
 
 /// The digest of an object as a copy means to write it (a custom resource after the repairs
@@ -275,21 +277,10 @@ async fn check_kind(
     kind: &'static CalicoKind,
     entries: &HashMap<String, Entry>,
 ) -> Result<KindProof, RestError> {
-    let seen = |name: &str| entries.get(name).and_then(|entry| entry.seen.as_ref());
-    let is_node = kind.role == Role::Node;
     let path = match kind.role {
         Role::Node => "/api/v1/nodes".to_string(),
         _ => api.collection_path(kind, None),
     };
-    let mut proof = KindProof {
-        kind: kind.kind,
-        source: entries
-            .values()
-            .filter(|e| e.seen.as_ref().is_some_and(|s| *s != Seen::Gone))
-            .count() as u64,
-        ..Default::default()
-    };
-    let mut listed = HashSet::new();
     // From the server's watch cache, at least as recent as every resourceVersion the ledger
     // holds of the kind (the copy's own writes included), so the listing shows all of them.
     let newest = entries
@@ -300,7 +291,61 @@ async fn check_kind(
         })
         .collect::<Option<Vec<u64>>>()
         .map(|versions| versions.into_iter().max());
-    let each = |object: Lean| {
+    let mut scan = Scan::new(kind, entries);
+    let cached = match newest {
+        Some(newest) => Some(rest.list_cached_as(&path, newest, |o| scan.see(o)).await),
+        // resourceVersions that are not numbers cannot be compared: paged, from etcd.
+        None => None,
+    };
+    let result = match cached {
+        Some(Ok(())) => {
+            scan.proof.cached = true;
+            Ok(())
+        }
+        Some(Err(e)) if e.is(404) => Err(e),
+        // The cache could not answer (a server that is behind, a cut connection): the paged
+        // list, with its retries, from the start.
+        _ => {
+            scan = Scan::new(kind, entries);
+            rest.list_all_as(&path, |o| scan.see(o)).await
+        }
+    };
+    match result {
+        Ok(()) => {}
+        // The CRD is gone: every object of the kind is missing.
+        Err(e) if e.is(404) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(scan.finish())
+}
+
+/// One listing of a kind compared with the ledger, object by object.
+struct Scan<'a> {
+    entries: &'a HashMap<String, Entry>,
+    is_node: bool,
+    proof: KindProof,
+    listed: HashSet<String>,
+}
+
+impl<'a> Scan<'a> {
+    fn new(kind: &'static CalicoKind, entries: &'a HashMap<String, Entry>) -> Scan<'a> {
+        let proof = KindProof {
+            kind: kind.kind,
+            source: entries
+                .values()
+                .filter(|e| e.seen.as_ref().is_some_and(|s| *s != Seen::Gone))
+                .count() as u64,
+            ..Default::default()
+        };
+        Scan {
+            entries,
+            is_node: kind.role == Role::Node,
+            proof,
+            listed: HashSet::new(),
+        }
+    }
+
+    fn see(&mut self, object: Lean) {
         let metadata = &object.metadata;
         let name = match &metadata.namespace {
             Some(namespace) => format!("{namespace}/{}", metadata.name),
@@ -312,7 +357,8 @@ async fn check_kind(
             .unwrap_or_default()
             .iter()
             .map(|m| m.manager.as_deref());
-        match seen(&name) {
+        let proof = &mut self.proof;
+        match self.entries.get(&name).and_then(|e| e.seen.as_ref()) {
             Some(expected) => match judge(expected, metadata) {
                 None => proof.matching += 1,
                 Some(why) => proof.unproven.push(Unproven {
@@ -322,7 +368,7 @@ async fn check_kind(
                 }),
             },
             // Nodes without Calico data are none of the migration's business.
-            None if is_node => {}
+            None if self.is_node => {}
             None if managed_by_migration(managers, true) => proof.unproven.push(Unproven {
                 name: name.clone(),
                 why: "written by the migration, not in the file".into(),
@@ -330,35 +376,29 @@ async fn check_kind(
             }),
             None => proof.foreign.push(name.clone()),
         }
-        listed.insert(name);
-    };
-    let result = match newest {
-        Some(newest) => rest.list_cached_as(&path, newest, each).await,
-        // resourceVersions that are not numbers cannot be compared: a list from etcd.
-        None => rest.list_all_as(&path, each).await,
-    };
-    match result {
-        Ok(()) => {}
-        // The CRD is gone: every object of the kind is missing.
-        Err(e) if e.is(404) => {}
-        Err(e) => return Err(e),
+        self.listed.insert(name);
     }
-    let mut missing: Vec<&String> = entries
-        .iter()
-        .filter(|(name, e)| {
-            e.seen.as_ref().is_some_and(|s| *s != Seen::Gone) && !listed.contains(*name)
-        })
-        .map(|(name, _)| name)
-        .collect();
-    missing.sort();
-    for name in missing {
-        proof.unproven.push(Unproven {
-            name: name.clone(),
-            why: "not in the target".into(),
-            class: Class::Missing,
-        });
+
+    /// The proof, with what the listing lacked.
+    fn finish(mut self) -> KindProof {
+        let mut missing: Vec<&String> = self
+            .entries
+            .iter()
+            .filter(|(name, e)| {
+                e.seen.as_ref().is_some_and(|s| *s != Seen::Gone) && !self.listed.contains(*name)
+            })
+            .map(|(name, _)| name)
+            .collect();
+        missing.sort();
+        for name in missing {
+            self.proof.unproven.push(Unproven {
+                name: name.clone(),
+                why: "not in the target".into(),
+                class: Class::Missing,
+            });
+        }
+        self.proof
     }
-    Ok(proof)
 }
 
 /// What the check reads of a listed object.

@@ -107,6 +107,98 @@ struct PageMetadata {
     next: Option<String>,
 }
 
+/// The bytes of a response as they arrive, for a parser on a blocking thread.
+struct ChunkReader {
+    chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => {
+                    self.current = chunk;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buffer.len().min(self.current.len() - self.at);
+        buffer[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A list read as it is parsed: each of its `items` is sent on as soon as it is read.
+struct ListSeed<T> {
+    items: tokio::sync::mpsc::Sender<T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for ListSeed<T> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListSeed<T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes list")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+            if key == "items" {
+                map.next_value_seed(ItemsSeed { items: &self.items })?;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `items` of a list, sent on one by one.
+struct ItemsSeed<'a, T> {
+    items: &'a tokio::sync::mpsc::Sender<T>,
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for ItemsSeed<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ItemsSeed<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the items of a list")
+    }
+
+    // `null` items: an empty list.
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<T>()? {
+            if self.items.blocking_send(item).is_err() {
+                return Err(serde::de::Error::custom("the reader of the list stopped"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Spaces requests evenly at a rate (a burst of one).
 struct RateLimiter {
     interval: Duration,
@@ -343,11 +435,12 @@ impl Rest {
     }
 
     /// Every item of a list as the API server's watch cache holds it, at least as recent as
-    /// `not_older_than` (a resourceVersion of this collection), in one response: far cheaper
-    /// for the server than [`Rest::list_all_as`], whose pages it reads from etcd, but not
-    /// paged (the cache ignores `limit`), so one response holds the whole collection. Meant
-    /// for few fields of many objects. Without a resourceVersion, the cache as it is.
-    pub async fn list_cached_as<T: serde::de::DeserializeOwned>(
+    /// `not_older_than` (a resourceVersion of this collection; without one, the cache as it
+    /// is): far cheaper for the server than [`Rest::list_all_as`], whose pages it reads from
+    /// etcd. The cache ignores `limit`, so the whole collection comes in one response, which
+    /// is read as it arrives, item by item, never whole. One attempt: on any failure the
+    /// caller starts again with [`Rest::list_all_as`], which retries.
+    pub async fn list_cached_as<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         path: &str,
         not_older_than: Option<u64>,
@@ -359,13 +452,83 @@ impl Rest {
             }
             None => format!("{path}?resourceVersion=0"),
         };
-        let (answer, _) = self
-            .call_sized(Method::GET, &query, None, None, Parse::Raw)
-            .await?;
-        let page: Page<T> = serde_json::from_slice(&answer.raw)
-            .map_err(|e| RestError::Transport(format!("reading the list {path}: {e}")))?;
-        page.items.into_iter().for_each(&mut each);
-        Ok(())
+        if let Some(rate) = &self.rate {
+            rate.acquire().await;
+        }
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(&query)
+            .header("accept", "application/json")
+            .body(kube::client::Body::empty())
+            .map_err(|e| RestError::Transport(format!("bad request for {path}: {e}")))?;
+        let streamed = tokio::time::timeout(self.options.timeout, async {
+            let (parts, mut body) = self.send(request).await?;
+            if !parts.status.is_success() {
+                let bytes = body
+                    .collect()
+                    .await
+                    .map_err(|e| RestError::Transport(e.to_string()))?
+                    .to_bytes();
+                return Err(status_error(parts.status, &bytes));
+            }
+            // The body goes to a parser on a blocking thread chunk by chunk; the items come
+            // back one by one.
+            let (chunks, chunks_in) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+            let (items_out, mut items) = tokio::sync::mpsc::channel::<T>(1024);
+            let parser = tokio::task::spawn_blocking(move || {
+                let reader = ChunkReader {
+                    chunks: chunks_in,
+                    current: Vec::new(),
+                    at: 0,
+                };
+                let mut json = serde_json::Deserializer::from_reader(reader);
+                serde::de::DeserializeSeed::deserialize(ListSeed { items: items_out }, &mut json)
+            });
+            let feeder = tokio::spawn(async move {
+                while let Some(frame) = body.frame().await {
+                    let frame = frame.map_err(|e| e.to_string())?;
+                    if let Ok(data) = frame.into_data()
+                        && chunks.send(data.to_vec()).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                Ok::<(), String>(())
+            });
+            while let Some(item) = items.recv().await {
+                each(item);
+            }
+            let fed = feeder.await.map_err(|e| e.to_string());
+            let parsed = parser.await.map_err(|e| e.to_string());
+            match (fed, parsed) {
+                (Ok(Err(e)) | Err(e), _) => Err(RestError::Transport(e)),
+                (_, Err(e)) => Err(RestError::Transport(e)),
+                (_, Ok(Err(e))) => Err(RestError::Transport(format!(
+                    "reading the list {path}: {e}"
+                ))),
+                (Ok(Ok(())), Ok(Ok(()))) => Ok(()),
+            }
+        })
+        .await;
+        streamed.unwrap_or_else(|_| {
+            Err(RestError::Transport(format!(
+                "no answer within {}s",
+                self.options.timeout.as_secs_f64()
+            )))
+        })
+    }
+
+    /// One request, as it is answered: the status and headers, and the body to read.
+    async fn send(
+        &self,
+        request: Request<kube::client::Body>,
+    ) -> Result<(http::response::Parts, kube::client::Body), RestError> {
+        let response = self
+            .client
+            .send(request)
+            .await
+            .map_err(|e| RestError::Transport(root_cause(&e)))?;
+        Ok(response.into_parts())
     }
 
     async fn list_page_sized<T: serde::de::DeserializeOwned>(
@@ -476,12 +639,7 @@ impl Rest {
             }
         };
         let sent = tokio::time::timeout(self.options.timeout, async {
-            let response = self
-                .client
-                .send(request)
-                .await
-                .map_err(|e| RestError::Transport(root_cause(&e)))?;
-            let (parts, body) = response.into_parts();
+            let (parts, body) = self.send(request).await?;
             let bytes = body
                 .collect()
                 .await
@@ -503,6 +661,7 @@ impl Rest {
         };
         let status = parts.status;
         if status.is_success() {
+            let size = bytes.len();
             let warnings = parts
                 .headers
                 .get_all("warning")
@@ -519,10 +678,10 @@ impl Rest {
                 Parse::Raw => Answer {
                     body: Value::Null,
                     warnings,
-                    raw: bytes.to_vec(),
+                    raw: Vec::from(bytes),
                 },
             };
-            return Outcome::Done(Ok((answer, bytes.len())));
+            return Outcome::Done(Ok((answer, size)));
         }
         let error = status_error(status, &bytes);
         let retry_after = parts

@@ -515,10 +515,13 @@ impl Context<'_> {
                     None => None,
                 };
                 let (verified, how) = match by_ledger.filter(|v| v.equal) {
-                    Some(verified) => (
-                        verified,
-                        "listed again at the resourceVersions the copy compared them at",
-                    ),
+                    Some(verified) => {
+                        let listed = verified.listed.clone().unwrap_or_default();
+                        let how = format!(
+                            "listed again {listed}, at the resourceVersions the copy compared them at"
+                        );
+                        (verified, how)
+                    }
                     None => (
                         verify(
                             self.session,
@@ -532,7 +535,7 @@ impl Context<'_> {
                             },
                         )
                         .await?,
-                        "compared with the backup object by object",
+                        "compared with the backup object by object".to_string(),
                     ),
                 };
                 let differences = verified.count_differences();

@@ -89,6 +89,10 @@ pub struct VerifyReport {
     /// writes it.
     pub merged: Vec<crate::convert::merge::Merge>,
     pub warnings: Vec<String>,
+    /// With a ledger: how the target was listed (`from the API server's watch cache`, or
+    /// `page by page from etcd` where the cache could not answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listed: Option<String>,
 }
 
 impl VerifyReport {
@@ -201,6 +205,16 @@ pub async fn verify_by_ledger(
         )
     })?;
     spinner.finish_and_clear();
+    let from_etcd: Vec<&str> = proofs
+        .iter()
+        .filter(|p| !p.cached)
+        .map(|p| p.kind)
+        .collect();
+    report.listed = Some(if from_etcd.is_empty() {
+        "from the API server's watch cache".into()
+    } else {
+        format!("page by page from etcd ({})", from_etcd.join(", "))
+    });
     for proof in proofs {
         let check = report.check(proof.kind);
         check.source += proof.source;
