@@ -490,15 +490,17 @@ impl Context<'_> {
             }
             Step::Copied => {
                 let backup = self.backup()?;
-                let baseline = self
-                    .stored
-                    .journal
-                    .pre_copy_ledger
-                    .as_ref()
-                    .and_then(|record| Ledger::load(Path::new(&record.path), &record.sha256).ok());
-                let mut copied = self.copy(&backup, baseline.map(Arc::new)).await?;
+                let baseline = match &self.stored.journal.pre_copy_ledger {
+                    Some(record) => Ledger::load(Path::new(&record.path), &record.sha256),
+                    None => Err("the pre-copy kept no ledger".into()),
+                };
+                let unread = baseline.as_ref().err().cloned();
+                let mut copied = self.copy(&backup, baseline.ok().map(Arc::new)).await?;
                 self.ledger = copied.ledger.take();
-                let summary = copy_summary(&copied);
+                let mut summary = copy_summary(&copied);
+                if let Some(why) = unread {
+                    summary.push_str(&format!(" (compared with a listing of the target: {why})"));
+                }
                 self.report.copy = Some(copied);
                 Ok(summary)
             }
