@@ -197,6 +197,7 @@ fn cluster_information_is_checked() {
 
 #[test]
 fn a_ledger_is_checked_from_the_watch_cache_and_page_by_page_when_the_cache_cannot_answer() {
+    use calico_migrate::kdd::client::{KubeOptions, connect};
     use calico_migrate::kdd::ledger::{Ledger, Seen};
     use calico_migrate::kdd::rest::{Rest, RestOptions};
     use calico_migrate::kinds::CalicoKind;
@@ -213,14 +214,13 @@ fn a_ledger_is_checked_from_the_watch_cache_and_page_by_page_when_the_cache_cann
     let count = ledger.len() as u64;
     assert!(count > 0);
     // As the plugin connects: its own retries, none of the client library's.
-    let client = testbed::block_on(async {
-        let kubeconfig = kube::config::Kubeconfig::read_from(kube.kubeconfig())?;
-        let options = kube::config::KubeConfigOptions::default();
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?;
-        config.default_retry = false;
-        Ok::<_, anyhow::Error>(kube::Client::try_from(config)?)
-    })
-    .unwrap();
+    let options = KubeOptions {
+        kubeconfig: Some(kube.kubeconfig().to_path_buf()),
+        context: None,
+        request_timeout: std::time::Duration::ZERO,
+    };
+    // The client's buffer task needs the runtime it will run on.
+    let client = testbed::block_on(async { connect(&options).await?.bulk_client() }).unwrap();
     let rest = Rest::new(client, RestOptions::default());
     let proofs =
         testbed::block_on(async { Ok::<_, anyhow::Error>(ledger.check(&rest, CrdApi::V1).await?) })

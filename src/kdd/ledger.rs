@@ -14,11 +14,10 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
 use super::rest::{Rest, RestError};
 use super::target::managed_by_migration;
@@ -125,9 +124,10 @@ pub fn digest(desired: &Desired) -> Digest {
         Desired::Resource { object, .. } => serde_json::to_vec(&comparable(object)),
         Desired::NodeAnnotations { set, remove, .. } => serde_json::to_vec(&(set, remove)),
     };
-    let sha256 = Sha256::digest(json.expect("JSON values serialize"));
+    let sha256 = crate::digest::sha256(&json.expect("JSON values serialize"));
     let mut digest = Digest::default();
-    digest.copy_from_slice(&sha256[..16]);
+    let size = digest.len();
+    digest.copy_from_slice(&sha256[..size]);
     digest
 }
 
@@ -160,8 +160,9 @@ impl Ledger {
         entries
             .iter()
             .filter_map(|(name, entry)| {
-                let recorded = recorded(entry)?;
-                Some((name.clone(), recorded))
+                let (seen, digest) = recorded(entry)?;
+                let seen = seen.clone();
+                Some((name.clone(), Recorded { seen, digest }))
             })
             .collect()
     }
@@ -169,43 +170,43 @@ impl Ledger {
     /// Writes the ledger to `path` (whole or not at all), one object per line; returns the
     /// file's SHA-256.
     pub fn save(&self, path: &Path) -> std::io::Result<String> {
-        let mut file = std::io::BufWriter::new(AtomicFile::create(path)?);
+        let file = AtomicFile::create(path)?;
+        let mut file = std::io::BufWriter::new(crate::digest::Sha256Writer::new(file));
         writeln!(file, "{LEDGER_HEADER}")?;
         for (kind, entries) in self.kinds.values() {
             for (name, entry) in entries {
-                let Some(recorded) = recorded(entry) else {
+                let Some((seen, digest)) = recorded(entry) else {
                     continue;
                 };
                 let line = Line {
                     kind: Cow::Borrowed(kind.kind),
                     name: Cow::Borrowed(name),
-                    seen: Cow::Owned(recorded.seen),
-                    digest: recorded.digest.map(|d| hex(&d)),
+                    seen: Cow::Borrowed(seen),
+                    digest: digest.map(|d| crate::digest::hex(&d)),
                 };
                 serde_json::to_writer(&mut file, &line)?;
                 file.write_all(b"\n")?;
             }
         }
-        file.into_inner().map_err(|e| e.into_error())?.commit()?;
-        crate::digest::sha256_file(path)
+        let (file, sha256) = file.into_inner().map_err(|e| e.into_error())?.finish();
+        file.commit()?;
+        Ok(sha256)
     }
 
     /// Reads a ledger [`Ledger::save`] wrote, if the file is still the one with `sha256`.
     pub fn load(path: &Path, sha256: &str) -> Result<Ledger, String> {
         let at = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        if crate::digest::sha256_file(path).map_err(|e| at(&e))? != sha256 {
+        let text = std::fs::read(path).map_err(|e| at(&e))?;
+        if crate::digest::sha256_hex(&text) != sha256 {
             return Err(at(&"changed since it was written"));
         }
-        let file = std::fs::File::open(path).map_err(|e| at(&e))?;
-        let mut lines = std::io::BufReader::new(file).lines();
-        let header = lines.next().transpose().map_err(|e| at(&e))?;
-        if header.as_deref() != Some(LEDGER_HEADER) {
+        let mut lines = text.split(|b| *b == b'\n').filter(|line| !line.is_empty());
+        if lines.next() != Some(LEDGER_HEADER.as_bytes()) {
             return Err(at(&"not a ledger of this version"));
         }
         let mut ledger = Ledger::default();
         for line in lines {
-            let line = line.map_err(|e| at(&e))?;
-            let line: Line = serde_json::from_str(&line).map_err(|e| at(&e))?;
+            let line: Line = serde_json::from_slice(line).map_err(|e| at(&e))?;
             let kind = CalicoKind::by_kind(&line.kind)
                 .ok_or_else(|| at(&format!("unknown kind {}", line.kind)))?;
             let name = line.name.into_owned();
@@ -242,22 +243,12 @@ impl Ledger {
 }
 
 /// What an entry tells a later copy: only what was seen, with a digest unless deleted.
-fn recorded(entry: &Entry) -> Option<Recorded> {
+fn recorded(entry: &Entry) -> Option<(&Seen, Option<Digest>)> {
     match (&entry.seen, entry.digest) {
-        (Some(Seen::Gone), _) => Some(Recorded {
-            seen: Seen::Gone,
-            digest: None,
-        }),
-        (Some(seen), Some(digest)) => Some(Recorded {
-            seen: seen.clone(),
-            digest: Some(digest),
-        }),
+        (Some(Seen::Gone), _) => Some((&Seen::Gone, None)),
+        (Some(seen), Some(digest)) => Some((seen, Some(digest))),
         _ => None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Digest> {

@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::json;
 
 /// User plus system CPU time of this process.
 fn process_cpu() -> Duration {
@@ -22,12 +21,7 @@ fn process_cpu() -> Duration {
 /// CPU time of the process per create of `n` IPPools.
 fn per_create(c: &Client, prefix: &str, n: u32) -> Duration {
     let start = process_cpu();
-    for i in 0..n {
-        let pool = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
-            "metadata": {"name": format!("{prefix}-{i}")},
-            "spec": {"cidr": format!("10.{}.{}.0/24", i / 256, i % 256), "ipipMode": "Always", "natOutgoing": true}});
-        c.create(&format!("{CALICO}/ippools"), &pool);
-    }
+    create_pools(c, prefix, n);
     (process_cpu() - start) / n
 }
 

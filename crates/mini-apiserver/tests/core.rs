@@ -107,14 +107,19 @@ fn unknown_paths_and_methods() {
         .status_of(405, "MethodNotAllowed");
 }
 
+/// The resourceVersion of a list of `path`.
+fn list_version(c: &Client, path: &str) -> u64 {
+    c.get_json(path)["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn configmap_lifecycle_and_metadata() {
     let (_s, c) = server();
-    let before = c.get_json(CMS)["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
+    let before = list_version(&c, CMS);
     let mut body = cm("a", json!({"k": "v"}));
     body["metadata"]["uid"] = json!("client-uid");
     body["metadata"]["creationTimestamp"] = json!("2001-01-01T00:00:00Z");
@@ -668,11 +673,7 @@ fn list_paging_is_consistent() {
 fn lists_read_resource_version_and_its_match_as_kube_apiserver() {
     let (_s, c) = server();
     c.create(CMS, &cm("a", json!({})));
-    let now = c.get_json(CMS)["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
+    let now = list_version(&c, CMS);
     // At least as recent as a version the server has reached: the present.
     let listed = c.get_json(&format!(
         "{CMS}?resourceVersion={now}&resourceVersionMatch=NotOlderThan"
@@ -1043,10 +1044,7 @@ fn table_output_for_kubectl_get() {
 fn watch_streams_changes() {
     let (_s, c) = server();
     c.create(CMS, &cm("w0", json!({})));
-    let rv = c.get_json(CMS)["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rv = list_version(&c, CMS).to_string();
     let c2 = c.clone();
     let watcher = std::thread::spawn(move || {
         c2.get(&format!(

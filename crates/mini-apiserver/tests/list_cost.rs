@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::json;
 
 /// Server CPU accounted to lists during `list`.
 fn list_cost(controls: &mini_apiserver::Controls, list: impl FnOnce()) -> Duration {
@@ -24,12 +23,7 @@ fn a_list_from_etcd_costs_four_times_what_one_from_the_watch_cache_does() {
     install_calico(&c, &["ippools"]);
     let controls = s.controls();
     controls.set_cost(0.0);
-    for i in 0..200 {
-        let pool = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
-            "metadata": {"name": format!("pool-{i}")},
-            "spec": {"cidr": format!("10.{}.{}.0/24", i / 256, i % 256), "ipipMode": "Always"}});
-        c.create(&format!("{CALICO}/ippools"), &pool);
-    }
+    create_pools(&c, "pool", 200);
     controls.set_cost(1.0);
     let pools = format!("{CALICO}/ippools");
     let cached = list_cost(&controls, || {

@@ -423,3 +423,13 @@ pub fn causes(status: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// `n` IPPools named `<prefix>-<i>`, created one by one.
+pub fn create_pools(c: &Client, prefix: &str, n: u32) {
+    for i in 0..n {
+        let pool = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
+            "metadata": {"name": format!("{prefix}-{i}")},
+            "spec": {"cidr": format!("10.{}.{}.0/24", i / 256, i % 256), "ipipMode": "Always", "natOutgoing": true}});
+        c.create(&format!("{CALICO}/ippools"), &pool);
+    }
+}
