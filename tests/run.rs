@@ -1050,12 +1050,14 @@ fn a_run_under_api_priority_and_fairness_backs_off_and_completes() {
         return;
     };
     // Few seats and a short queue: writes beyond them get 429 with Retry-After.
+    // Every write holds its seat for 50 ms, so that the plugin's parallel writes
+    // overflow the queue however fast the machine answers.
     let controls = cluster.env.install.kube.controls().expect("a local server");
     controls.set_apf(mini_apiserver::Apf {
         max_inflight: 2,
         queue_length: 1,
     });
-    let _ = faults;
+    faults.set_latency(std::time::Duration::from_millis(50));
     let report = succeeded(&cluster.run(&[]));
     assert_migrated(&cluster, &report);
     let throttled = report["preCopy"]["throttled"].as_u64().unwrap_or(0)
