@@ -56,21 +56,50 @@ pub fn convert(event: Event, target: &Target) -> Option<Item> {
     }
 }
 
-/// Reads the file in a thread and sends its items; the handle yields the reader's result.
-pub fn spawn(
-    path: PathBuf,
-    target: Target,
-    capacity: usize,
-) -> (
-    mpsc::Receiver<Item>,
-    std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>,
-) {
-    let (tx, rx) = mpsc::channel(capacity.max(1));
+/// One object of the file as a group takes it: named and compacted in the reader's thread.
+struct Read {
+    group: &'static str,
+    object: Result<(String, Compact), ConvertError>,
+}
+
+impl Read {
+    fn of(item: Item) -> Read {
+        Read {
+            group: item.group,
+            object: item
+                .desired
+                .map(|desired| (target_name(&desired), Compact::of(desired))),
+        }
+    }
+}
+
+/// Objects handed over at once: one wake-up of the receiver per batch, not per object.
+const PER_BATCH: usize = 64;
+
+/// The thread that reads a file: how reading it ended.
+type Reader = std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>;
+
+/// Reads the file in a thread and sends its objects in batches (at most `capacity` objects
+/// waiting).
+fn spawn(path: PathBuf, target: Target, capacity: usize) -> (mpsc::Receiver<Vec<Read>>, Reader) {
+    let (tx, rx) = mpsc::channel((capacity / PER_BATCH).max(1));
     let handle = std::thread::spawn(move || {
-        export_reader::read_file(&path, |event| match convert(event, &target) {
-            Some(item) => tx.blocking_send(item).map_err(|_| Stopped),
-            None => Ok(()),
-        })
+        let mut batch = Vec::with_capacity(PER_BATCH);
+        let summary = export_reader::read_file(&path, |event| {
+            if let Some(item) = convert(event, &target) {
+                batch.push(Read::of(item));
+            }
+            if batch.len() < PER_BATCH {
+                return Ok(());
+            }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(PER_BATCH));
+            tx.blocking_send(full).map_err(|_| Stopped)
+        })?;
+        if !batch.is_empty() {
+            tx.blocking_send(batch)
+                .map_err(|_| ReadError::Callback(Stopped))?;
+        }
+        Ok(summary)
     });
     (rx, handle)
 }
@@ -165,17 +194,16 @@ impl Group {
         Group::new(kind.kind)
     }
 
-    fn add(&mut self, desired: Result<Desired, ConvertError>) {
+    fn add(&mut self, object: Result<(String, Compact), ConvertError>) {
         self.read += 1;
-        let desired = match desired {
-            Ok(desired) => desired,
+        let (name, compact) = match object {
+            Ok(named) => named,
             Err(error) => {
                 self.errors.push(error);
                 return;
             }
         };
-        let name = target_name(&desired);
-        match self.objects.insert(name.clone(), Compact::of(desired)) {
+        match self.objects.insert(name.clone(), compact) {
             None => self.order.push(name),
             Some(_) => *self.repeated.entry(name).or_insert(1) += 1,
         }
@@ -202,18 +230,30 @@ impl Group {
 
 /// A file's groups, one at a time, read and converted in a thread.
 pub struct Groups {
-    items: mpsc::Receiver<Item>,
-    reader: Option<std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>>,
-    next: Option<Item>,
+    batches: mpsc::Receiver<Vec<Read>>,
+    /// The rest of the batch being taken, in file order.
+    batch: std::vec::IntoIter<Read>,
+    reader: Option<Reader>,
+    next: Option<Read>,
 }
 
 impl Groups {
     pub fn open(path: PathBuf, target: Target) -> Groups {
-        let (items, reader) = spawn(path, target, 1024);
+        let (batches, reader) = spawn(path, target, 1024);
         Groups {
-            items,
+            batches,
+            batch: Vec::new().into_iter(),
             reader: Some(reader),
             next: None,
+        }
+    }
+
+    async fn read(&mut self) -> Option<Read> {
+        loop {
+            if let Some(read) = self.batch.next() {
+                return Some(read);
+            }
+            self.batch = self.batches.recv().await?.into_iter();
         }
     }
 
@@ -221,24 +261,24 @@ impl Groups {
     /// [`Groups::finish`]).
     pub async fn next(&mut self) -> Option<Group> {
         let first = match self.next.take() {
-            Some(item) => item,
-            None => self.items.recv().await?,
+            Some(read) => read,
+            None => self.read().await?,
         };
         let mut group = Group::new(first.group);
-        group.add(first.desired);
-        while let Some(item) = self.items.recv().await {
-            if item.group != group.name {
-                self.next = Some(item);
+        group.add(first.object);
+        while let Some(read) = self.read().await {
+            if read.group != group.name {
+                self.next = Some(read);
                 break;
             }
-            group.add(item.desired);
+            group.add(read.object);
         }
         Some(group)
     }
 
     /// How reading the file ended.
     pub fn finish(mut self) -> Result<Summary, ReadError<Stopped>> {
-        self.items.close();
+        self.batches.close();
         match self.reader.take().map(|r| r.join()) {
             Some(Ok(result)) => result,
             _ => Err(ReadError::Callback(Stopped)),
@@ -250,7 +290,11 @@ impl Groups {
 mod tests {
     use super::*;
 
-    fn node(name: &str, address: &str) -> Result<Desired, ConvertError> {
+    fn node(name: &str, address: &str) -> Result<(String, Compact), ConvertError> {
+        node_desired(name, address).map(|desired| (name.to_string(), Compact::of(desired)))
+    }
+
+    fn node_desired(name: &str, address: &str) -> Result<Desired, ConvertError> {
         Ok(Desired::NodeAnnotations {
             node: name.into(),
             set: [(
@@ -279,7 +323,7 @@ mod tests {
             "each object once, in order of first entry"
         );
         assert_eq!(objects[0].0, "node4");
-        assert_eq!(objects[0].1, node("node4", "10.0.0.6/24").unwrap());
+        assert_eq!(objects[0].1, node_desired("node4", "10.0.0.6/24").unwrap());
         assert_eq!(group.read, 4);
         assert_eq!(
             group.merges(),

@@ -145,17 +145,46 @@ fn calico_entries(object: &Value, field: &str) -> Map<String, Value> {
 
 /// `object` as the comparison sees it: the metadata annotation parsed, without its write-time
 /// fields. Two objects that differ only in those compare equal, so a digest of this form says
-/// when an object needs no write.
-pub fn comparable(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(annotations) = object
-        .pointer_mut("/metadata/annotations")
-        .and_then(Value::as_object_mut)
-        && let Some(parsed) = parsed_metadata(annotations.get(METADATA_ANNOTATION))
-    {
-        annotations.insert(METADATA_ANNOTATION.into(), parsed);
+/// when an object needs no write. A view to serialize: only the metadata is copied.
+pub fn comparable(object: &Value) -> Comparable<'_> {
+    let metadata = object.get("metadata").and_then(|metadata| {
+        let annotations = metadata.get("annotations")?.as_object()?;
+        let parsed = parsed_metadata(annotations.get(METADATA_ANNOTATION))?;
+        let mut metadata = metadata.clone();
+        if let Some(annotations) = metadata
+            .get_mut("annotations")
+            .and_then(Value::as_object_mut)
+        {
+            annotations.insert(METADATA_ANNOTATION.into(), parsed);
+        }
+        Some(metadata)
+    });
+    Comparable { object, metadata }
+}
+
+/// See [`comparable`]: serializes as the object with `metadata` replaced.
+pub struct Comparable<'a> {
+    object: &'a Value,
+    metadata: Option<Value>,
+}
+
+impl serde::Serialize for Comparable<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match (self.object.as_object(), &self.metadata) {
+            (Some(fields), Some(metadata)) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    match key.as_str() {
+                        "metadata" => map.serialize_entry(key, metadata)?,
+                        _ => map.serialize_entry(key, value)?,
+                    }
+                }
+                map.end()
+            }
+            _ => self.object.serialize(serializer),
+        }
     }
-    object
 }
 
 /// The metadata annotation parsed, without write-time fields; the raw text if it is not JSON.
@@ -352,6 +381,35 @@ mod tests {
             json!("{}"),
         );
         object
+    }
+
+    #[test]
+    fn the_comparable_form_drops_write_time_fields_of_the_metadata_annotation_only() {
+        let stamped = |uid: &str| {
+            json!({
+                "apiVersion": "crd.projectcalico.org/v1",
+                "kind": "IPPool",
+                "metadata": {"name": "p", "annotations": {
+                    "a": "b",
+                    METADATA_ANNOTATION: format!(r#"{{"uid":"{uid}","creationTimestamp":"2026-01-0{uid}T00:00:00Z","labels":{{"x":"y"}}}}"#),
+                    "z": "w"
+                }},
+                "spec": {"cidr": "10.0.0.0/16"}
+            })
+        };
+        let text = |object: &Value| serde_json::to_string(&comparable(object)).unwrap();
+        assert_eq!(text(&stamped("1")), text(&stamped("2")));
+        assert_eq!(
+            text(&stamped("1")),
+            r#"{"apiVersion":"crd.projectcalico.org/v1","kind":"IPPool","metadata":{"name":"p","annotations":{"a":"b","projectcalico.org/metadata":{"labels":{"x":"y"}},"z":"w"}},"spec":{"cidr":"10.0.0.0/16"}}"#
+        );
+        // Without the annotation (or with text that is not JSON) the object is as it is.
+        let plain = json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {}});
+        assert_eq!(text(&plain), serde_json::to_string(&plain).unwrap());
+        let mut odd = stamped("1");
+        odd["metadata"]["annotations"][METADATA_ANNOTATION] = json!("not json");
+        assert_eq!(text(&odd), serde_json::to_string(&odd).unwrap());
+        assert_ne!(text(&odd), text(&stamped("1")));
     }
 
     #[test]

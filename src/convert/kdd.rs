@@ -137,6 +137,16 @@ pub enum Desired {
 }
 
 impl Desired {
+    /// The namespace of a namespaced resource.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Desired::Resource { object, .. } => object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str),
+            Desired::NodeAnnotations { .. } => None,
+        }
+    }
+
     /// `<Kind> <name>` or `<Kind> <namespace>/<name>`, for messages.
     pub fn describe(&self) -> String {
         match self {
@@ -145,10 +155,7 @@ impl Desired {
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or("");
-                match object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                {
+                match self.namespace() {
                     Some(ns) => format!("{} {ns}/{name}", kind.kind),
                     None => format!("{} {name}", kind.kind),
                 }

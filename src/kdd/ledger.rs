@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::rest::{Rest, RestError};
@@ -41,6 +42,9 @@ pub enum Seen {
         remove: Vec<String>,
     },
 }
+
+/// Kinds a check lists at once.
+const LISTS_AT_ONCE: usize = 2;
 
 /// Per kind, what the copy saw of every object of the file.
 #[derive(Clone, Debug, Default)]
@@ -233,12 +237,14 @@ impl Ledger {
     }
 
     /// Lists every kind of the ledger in `api` again and compares with what the copy saw.
+    /// Kinds are listed [`LISTS_AT_ONCE`] at a time, so that the server answers one list while
+    /// the plugin reads another; the proofs come in the ledger's order of kinds.
     pub async fn check(&self, rest: &Rest, api: CrdApi) -> Result<Vec<KindProof>, RestError> {
-        let mut proofs = Vec::new();
-        for (kind, entries) in self.kinds.values() {
-            proofs.push(check_kind(rest, api, kind, entries).await?);
-        }
-        Ok(proofs)
+        futures::stream::iter(self.kinds.values())
+            .map(|(kind, entries)| check_kind(rest, api, kind, entries))
+            .buffered(LISTS_AT_ONCE)
+            .try_collect()
+            .await
     }
 }
 

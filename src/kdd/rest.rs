@@ -132,9 +132,12 @@ impl std::io::Read for ChunkReader {
     }
 }
 
-/// A list read as it is parsed: each of its `items` is sent on as soon as it is read.
+/// Items handed from the parser to the caller at once: one wake-up per batch, not per item.
+const ITEMS_PER_BATCH: usize = 256;
+
+/// A list read as it is parsed: its `items` are sent on in batches as they are read.
 struct ListSeed<T> {
-    items: tokio::sync::mpsc::Sender<T>,
+    items: tokio::sync::mpsc::Sender<Vec<T>>,
 }
 
 impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for ListSeed<T> {
@@ -164,9 +167,9 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListSeed<T
     }
 }
 
-/// The `items` of a list, sent on one by one.
+/// The `items` of a list, sent on in batches.
 struct ItemsSeed<'a, T> {
-    items: &'a tokio::sync::mpsc::Sender<T>,
+    items: &'a tokio::sync::mpsc::Sender<Vec<T>>,
 }
 
 impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for ItemsSeed<'_, T> {
@@ -190,10 +193,17 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ItemsSeed<
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let stopped = || serde::de::Error::custom("the reader of the list stopped");
+        let mut batch = Vec::with_capacity(ITEMS_PER_BATCH);
         while let Some(item) = seq.next_element::<T>()? {
-            if self.items.blocking_send(item).is_err() {
-                return Err(serde::de::Error::custom("the reader of the list stopped"));
+            batch.push(item);
+            if batch.len() == ITEMS_PER_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(ITEMS_PER_BATCH));
+                self.items.blocking_send(full).map_err(|_| stopped())?;
             }
+        }
+        if !batch.is_empty() {
+            self.items.blocking_send(batch).map_err(|_| stopped())?;
         }
         Ok(())
     }
@@ -474,13 +484,16 @@ impl Rest {
             // The body goes to a parser on a blocking thread chunk by chunk; the items come
             // back one by one.
             let (chunks, chunks_in) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-            let (items_out, mut items) = tokio::sync::mpsc::channel::<T>(1024);
+            let (items_out, mut items) = tokio::sync::mpsc::channel::<Vec<T>>(4);
             let parser = tokio::task::spawn_blocking(move || {
                 let reader = ChunkReader {
                     chunks: chunks_in,
                     current: Vec::new(),
                     at: 0,
                 };
+                // serde_json reads a reader byte by byte: buffered, each byte is a copy, not
+                // a call.
+                let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
                 let mut json = serde_json::Deserializer::from_reader(reader);
                 serde::de::DeserializeSeed::deserialize(ListSeed { items: items_out }, &mut json)
             });
@@ -495,8 +508,8 @@ impl Rest {
                 }
                 Ok::<(), String>(())
             });
-            while let Some(item) = items.recv().await {
-                each(item);
+            while let Some(batch) = items.recv().await {
+                batch.into_iter().for_each(&mut each);
             }
             let fed = feeder.await.map_err(|e| e.to_string());
             let parsed = parser.await.map_err(|e| e.to_string());

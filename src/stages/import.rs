@@ -587,23 +587,20 @@ fn plan_kind(
         kept: Vec::new(),
         deletes: Vec::new(),
     };
+    let with_digest = report.ledger.is_some() || options.baseline.is_some();
     for (name, compact) in group.objects() {
         let mut desired = compact.desired();
         if let Desired::Resource { object, .. } = &mut desired {
-            if let Some(namespace) = object
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-            {
-                plan.namespaces.insert(namespace.to_string());
-            }
             for repair in writer.prepare(kind, object) {
                 report
                     .rewritten
                     .push(format!("{} {name}: {repair}", kind.kind));
             }
         }
-        let digest = (report.ledger.is_some() || options.baseline.is_some())
-            .then(|| ledger::digest(&desired));
+        if let Some(namespace) = desired.namespace() {
+            plan.namespaces.insert(namespace.to_string());
+        }
+        let digest = with_digest.then(|| ledger::digest(&desired));
         let (decision, seen_version) = match &mut baseline {
             Baseline::Listed(index) => {
                 let listed = index.take(name);
