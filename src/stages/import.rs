@@ -52,6 +52,9 @@ const CRD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 const LISTED: usize = 100;
 /// Write tasks started ahead of the concurrency limit (they wait for a place).
 const QUEUED_WRITES: usize = 256;
+/// Namespace lookups in flight at once (API Priority and Fairness gives a priority level a few
+/// dozen seats and queues of 50).
+const LOOKUPS_AT_ONCE: usize = 16;
 
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
@@ -1226,11 +1229,12 @@ async fn missing_namespaces(
     rest: &Rest,
     namespaces: &BTreeSet<String>,
 ) -> Result<Option<Blocker>, Error> {
-    // One GET per namespace (the migration may get namespaces, not list them), many at once.
+    // One GET per namespace (the migration may get namespaces, not list them), a few at once:
+    // more than a priority level's seats and queue get 429s and a second's wait each.
     let mut lookups = JoinSet::new();
     let mut missing = Vec::new();
     for namespace in namespaces {
-        while lookups.len() >= QUEUED_WRITES {
+        while lookups.len() >= LOOKUPS_AT_ONCE {
             missing.extend(namespace_lookup(lookups.join_next().await)?);
         }
         let rest = rest.clone();
