@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod atomic_file;
+pub mod batch;
 pub mod cli;
 pub mod commands;
 pub mod console;

@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
+use crate::batch::{self, Batches};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::convert::kdd::{ConvertError, Desired, Target, ipam_to_kdd, to_kdd};
 use crate::convert::merge::Merge;
@@ -81,27 +81,17 @@ type Reader = std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>;
 
 /// Reads the file in a thread and sends its objects in batches (at most `capacity` objects
 /// waiting).
-fn spawn(path: PathBuf, target: Target, capacity: usize) -> (mpsc::Receiver<Vec<Read>>, Reader) {
-    let (tx, rx) = mpsc::channel((capacity / PER_BATCH).max(1));
+fn spawn(path: PathBuf, target: Target, capacity: usize) -> (Batches<Read>, Reader) {
+    let (mut batcher, batches) = batch::channel(PER_BATCH, capacity);
     let handle = std::thread::spawn(move || {
-        let mut batch = Vec::with_capacity(PER_BATCH);
-        let summary = export_reader::read_file(&path, |event| {
-            if let Some(item) = convert(event, &target) {
-                batch.push(Read::of(item));
-            }
-            if batch.len() < PER_BATCH {
-                return Ok(());
-            }
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(PER_BATCH));
-            tx.blocking_send(full).map_err(|_| Stopped)
+        let summary = export_reader::read_file(&path, |event| match convert(event, &target) {
+            Some(item) => batcher.push(Read::of(item)).map_err(|_| Stopped),
+            None => Ok(()),
         })?;
-        if !batch.is_empty() {
-            tx.blocking_send(batch)
-                .map_err(|_| ReadError::Callback(Stopped))?;
-        }
+        batcher.finish().map_err(|_| ReadError::Callback(Stopped))?;
         Ok(summary)
     });
-    (rx, handle)
+    (batches, handle)
 }
 
 /// The ClusterInformation of part 2, read without parsing part 1 (bounded like the reader).
@@ -230,30 +220,18 @@ impl Group {
 
 /// A file's groups, one at a time, read and converted in a thread.
 pub struct Groups {
-    batches: mpsc::Receiver<Vec<Read>>,
-    /// The rest of the batch being taken, in file order.
-    batch: std::vec::IntoIter<Read>,
+    reads: Batches<Read>,
     reader: Option<Reader>,
     next: Option<Read>,
 }
 
 impl Groups {
     pub fn open(path: PathBuf, target: Target) -> Groups {
-        let (batches, reader) = spawn(path, target, 1024);
+        let (reads, reader) = spawn(path, target, 1024);
         Groups {
-            batches,
-            batch: Vec::new().into_iter(),
+            reads,
             reader: Some(reader),
             next: None,
-        }
-    }
-
-    async fn read(&mut self) -> Option<Read> {
-        loop {
-            if let Some(read) = self.batch.next() {
-                return Some(read);
-            }
-            self.batch = self.batches.recv().await?.into_iter();
         }
     }
 
@@ -262,11 +240,11 @@ impl Groups {
     pub async fn next(&mut self) -> Option<Group> {
         let first = match self.next.take() {
             Some(read) => read,
-            None => self.read().await?,
+            None => self.reads.next().await?,
         };
         let mut group = Group::new(first.group);
         group.add(first.object);
-        while let Some(read) = self.read().await {
+        while let Some(read) = self.reads.next().await {
             if read.group != group.name {
                 self.next = Some(read);
                 break;
@@ -278,7 +256,7 @@ impl Groups {
 
     /// How reading the file ended.
     pub fn finish(mut self) -> Result<Summary, ReadError<Stopped>> {
-        self.batches.close();
+        self.reads.close();
         match self.reader.take().map(|r| r.join()) {
             Some(Ok(result)) => result,
             _ => Err(ReadError::Callback(Stopped)),

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::limiter::{AdaptiveLimiter, Answer as Observed};
+use crate::batch::{self, Batcher};
 
 /// The field manager of every write: `metadata.managedFields` then says which objects the
 /// migration wrote (and only those are ever deleted by it).
@@ -132,15 +133,15 @@ impl std::io::Read for ChunkReader {
     }
 }
 
-/// Items handed from the parser to the caller at once: one wake-up per batch, not per item.
+/// Items handed from the parser to the caller at once.
 const ITEMS_PER_BATCH: usize = 256;
 
-/// A list read as it is parsed: its `items` are sent on in batches as they are read.
+/// A list read as it is parsed: its `items` are sent on as they are read.
 struct ListSeed<T> {
-    items: tokio::sync::mpsc::Sender<Vec<T>>,
+    items: Batcher<T>,
 }
 
-impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for ListSeed<T> {
+impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for &mut ListSeed<T> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -148,7 +149,7 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for Li
     }
 }
 
-impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListSeed<T> {
+impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for &mut ListSeed<T> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -158,7 +159,9 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListSeed<T
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
             if key == "items" {
-                map.next_value_seed(ItemsSeed { items: &self.items })?;
+                map.next_value_seed(ItemsSeed {
+                    items: &mut self.items,
+                })?;
             } else {
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
@@ -167,9 +170,9 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListSeed<T
     }
 }
 
-/// The `items` of a list, sent on in batches.
+/// The `items` of a list, sent on as they are read.
 struct ItemsSeed<'a, T> {
-    items: &'a tokio::sync::mpsc::Sender<Vec<T>>,
+    items: &'a mut Batcher<T>,
 }
 
 impl<'de, T: serde::de::DeserializeOwned> serde::de::DeserializeSeed<'de> for ItemsSeed<'_, T> {
@@ -193,17 +196,10 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ItemsSeed<
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let stopped = || serde::de::Error::custom("the reader of the list stopped");
-        let mut batch = Vec::with_capacity(ITEMS_PER_BATCH);
         while let Some(item) = seq.next_element::<T>()? {
-            batch.push(item);
-            if batch.len() == ITEMS_PER_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(ITEMS_PER_BATCH));
-                self.items.blocking_send(full).map_err(|_| stopped())?;
-            }
-        }
-        if !batch.is_empty() {
-            self.items.blocking_send(batch).map_err(|_| stopped())?;
+            self.items
+                .push(item)
+                .map_err(|_| serde::de::Error::custom("the reader of the list stopped"))?;
         }
         Ok(())
     }
@@ -482,9 +478,9 @@ impl Rest {
                 return Err(status_error(parts.status, &bytes));
             }
             // The body goes to a parser on a blocking thread chunk by chunk; the items come
-            // back one by one.
+            // back in batches.
             let (chunks, chunks_in) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
-            let (items_out, mut items) = tokio::sync::mpsc::channel::<Vec<T>>(4);
+            let (items_out, mut items) = batch::channel::<T>(ITEMS_PER_BATCH, 4 * ITEMS_PER_BATCH);
             let parser = tokio::task::spawn_blocking(move || {
                 let reader = ChunkReader {
                     chunks: chunks_in,
@@ -495,7 +491,13 @@ impl Rest {
                 // a call.
                 let reader = std::io::BufReader::with_capacity(64 * 1024, reader);
                 let mut json = serde_json::Deserializer::from_reader(reader);
-                serde::de::DeserializeSeed::deserialize(ListSeed { items: items_out }, &mut json)
+                let mut seed = ListSeed { items: items_out };
+                serde::de::DeserializeSeed::deserialize(&mut seed, &mut json)?;
+                seed.items.finish().map_err(|_| {
+                    <serde_json::Error as serde::de::Error>::custom(
+                        "the reader of the list stopped",
+                    )
+                })
             });
             let feeder = tokio::spawn(async move {
                 while let Some(frame) = body.frame().await {
@@ -508,8 +510,8 @@ impl Rest {
                 }
                 Ok::<(), String>(())
             });
-            while let Some(batch) = items.recv().await {
-                batch.into_iter().for_each(&mut each);
+            while let Some(item) = items.next().await {
+                each(item);
             }
             let fed = feeder.await.map_err(|e| e.to_string());
             let parsed = parser.await.map_err(|e| e.to_string());
