@@ -622,8 +622,7 @@ mod datasets {
             "{handles:?}"
         );
         assert!(file.ipam.iter().any(|e| e.kind == IpamKind::BlockAffinity
-            && calico_migrate::format::gojson::marshal(&e.value)
-                == r#"{"state":"","deleted":false}"#));
+            && go_compat::json::marshal(&e.value) == r#"{"state":"","deleted":false}"#));
         let text: String = file.ipam.iter().map(|e| e.value.to_string()).collect();
         for newer in ["affinity_claim_time", "alternateOwnerAttrs", "releasedAt"] {
             assert!(text.contains(newer), "{newer} carried through");

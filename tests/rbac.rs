@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use calico_migrate::format::goyaml;
 use calico_migrate::permissions::{self, Scope};
 use common::{Env, assert_contains, json_output, stderr, stdout, succeeded};
+use go_compat::yaml as goyaml;
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
 

@@ -17,8 +17,8 @@ use super::resources::METADATA_ANNOTATION;
 use super::sorted;
 use super::version::CalicoVersion;
 use super::versions::{Release, Rule};
-use crate::format::gojson;
 use crate::kinds::{CalicoKind, CrdApi, IpamKind, Role, SKIPPED_RESOURCES};
+use go_compat::json as gojson;
 
 /// The apiVersion of the objects of an export file.
 const V3_API_VERSION: &str = "projectcalico.org/v3";

@@ -491,7 +491,7 @@ fn drop_set_repeats(values: &mut Vec<Value>, path: &[Seg], out: &mut Vec<Rewrite
         let times = seen.entry(set_key(v)).or_insert(0);
         *times += 1;
         if *times == 2 {
-            repeated.push(crate::format::gojson::marshal(v));
+            repeated.push(go_compat::json::marshal(v));
         }
         *times == 1
     });
@@ -885,7 +885,7 @@ fn go_printable(c: char) -> bool {
 fn go_number(n: &serde_json::Number) -> String {
     match n.as_i64() {
         Some(i) => i.to_string(),
-        None => crate::format::gojson::format_float_g(n.as_f64().unwrap_or(0.0)),
+        None => go_compat::json::format_float_g(n.as_f64().unwrap_or(0.0)),
     }
 }
 
@@ -1065,7 +1065,7 @@ fn check_enum(value: &Value, node: &Value, path: &str, out: &mut Vec<FieldError>
         .iter()
         .map(|c| match c {
             Value::String(s) => s.clone(),
-            other => crate::format::gojson::marshal(other),
+            other => go_compat::json::marshal(other),
         })
         .collect();
     out.push(FieldError::not_supported(
@@ -1088,7 +1088,7 @@ fn check_number(n: &serde_json::Number, node: &Value, path: &str, out: &mut Vec<
     let x = n.as_f64().unwrap_or(0.0);
     let shown = |limit: f64| match integer {
         Some(_) => (limit as i64).to_string(),
-        None => crate::format::gojson::format_float_g(limit),
+        None => go_compat::json::format_float_g(limit),
     };
     if let Some(factor) = bound("multipleOf").filter(|f| *f > 0.0) {
         let whole = factor as i64;
@@ -1562,7 +1562,7 @@ fn canonical_json(value: &Value) -> String {
                 .map(|(k, v)| {
                     format!(
                         "{}:{}",
-                        crate::format::gojson::marshal(&Value::String((*k).clone())),
+                        go_compat::json::marshal(&Value::String((*k).clone())),
                         canonical_json(v)
                     )
                 })
@@ -1573,7 +1573,7 @@ fn canonical_json(value: &Value) -> String {
             let items: Vec<String> = items.iter().map(canonical_json).collect();
             format!("[{}]", items.join(","))
         }
-        other => crate::format::gojson::marshal(other),
+        other => go_compat::json::marshal(other),
     }
 }
 

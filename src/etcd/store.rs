@@ -283,7 +283,7 @@ impl EtcdStore {
                 });
             }
             let updated = with_datastore_ready(&current, ready);
-            let bytes = crate::format::gojson::marshal(&updated).into_bytes();
+            let bytes = go_compat::json::marshal(&updated).into_bytes();
             if self
                 .put_if_unchanged(CLUSTER_INFORMATION_KEY, revision, bytes)
                 .await?

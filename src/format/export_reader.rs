@@ -74,9 +74,9 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::goyaml;
 use crate::convert::ipam::{IpamEntry, IpamKey, parse_ipam_key};
 use crate::kinds::IpamKind;
+use go_compat::yaml as goyaml;
 
 /// What to do about a broken file, added to most format errors.
 const RECREATE: &str = "recreate it with kubectl calico-migrate export";
@@ -1972,7 +1972,7 @@ mod tests {
     }
 
     fn gojson_text(v: &Value) -> String {
-        crate::format::gojson::marshal(v)
+        go_compat::json::marshal(v)
     }
 
     /// Writes a file read back with the writer (every list gets `revision`).

@@ -17,9 +17,9 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{gojson, goyaml};
 use crate::convert::ipam::IpamEntry;
 use crate::kinds::IpamKind;
+use go_compat::{json as gojson, yaml as goyaml};
 
 /// The separator between the three parts of the file.
 pub const PART_SEPARATOR: &str = "===\n";

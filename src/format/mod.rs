@@ -1,7 +1,5 @@
-//! The export file format, and byte-exact reproductions of the Go encoders calicoctl writes it
-//! with.
+//! The export file format calicoctl writes and reads. The Go encoders it is written with live in
+//! the `go-compat` crate.
 
 pub mod export_reader;
 pub mod export_writer;
-pub mod gojson;
-pub mod goyaml;

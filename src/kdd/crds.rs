@@ -16,8 +16,8 @@ use crate::convert::gotypes::{in_ranges, parse_tag_ranges};
 use crate::convert::schema::Schema;
 use crate::convert::version::CalicoVersion;
 use crate::convert::versions::Release;
-use crate::format::goyaml;
 use crate::kinds::{CalicoKind, CrdApi};
+use go_compat::yaml as goyaml;
 
 const INDEX: &str = include_str!("../../crds/index.txt");
 const INDEX_V3: &str = include_str!("../../crds/v3/index.txt");

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::rest::{Rest, RestError};
-use crate::format::goyaml;
+use go_compat::yaml as goyaml;
 
 /// Which datastore a manifest runs Calico on, from `DATASTORE_TYPE` of its calico-node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

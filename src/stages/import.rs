@@ -1168,7 +1168,7 @@ fn keep_skipped(path: &Path, skipped: &[Value]) -> Result<String, Error> {
     );
     for object in skipped {
         text.push_str("---\n");
-        text.push_str(&crate::format::goyaml::to_yaml(object));
+        text.push_str(&go_compat::yaml::to_yaml(object));
     }
     let mut file =
         AtomicFile::create(&side).map_err(Error::io(format!("creating {}", side.display())))?;

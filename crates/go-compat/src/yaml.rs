@@ -8,7 +8,7 @@
 //! `yaml.Marshal`. [`to_yaml`] reproduces the whole chain for an object whose
 //! JSON is the given value:
 //!
-//! - numbers: the Go JSON text of the number (see [`super::gojson`]) is
+//! - numbers: the Go JSON text of the number (see [`crate::json`]) is
 //!   resolved as go-yaml resolves a plain scalar (`int`, then `uint64`, then
 //!   `float64`), so `2.0` becomes `2` and `1e20` becomes `1e+20`; floats are
 //!   written with `strconv.FormatFloat(f, 'g', -1, 64)`;
@@ -106,7 +106,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
-use super::gojson;
+use crate::json as gojson;
 
 // ---------------------------------------------------------------------------
 // Character classes (go-yaml's yamlprivateh.go, on chars instead of bytes)
