@@ -31,7 +31,7 @@ cluster's calico-config ConfigMap and calico-etcd-secrets Secret in the --namesp
 #[command(
     name = "kubectl-calico_migrate",
     bin_name = "kubectl calico-migrate",
-    version = crate::commands::version::LONG_VERSION,
+    version = crate::build_info::LONG_VERSION,
     about = "Migrate Calico from the etcd datastore to the Kubernetes datastore",
     long_about = "Migrate Calico from the etcd datastore to the Kubernetes datastore.\n\n\
         Both datastores are reached from one kubeconfig context: the Kubernetes side as kubectl \
@@ -71,7 +71,14 @@ pub enum Command {
     /// Print the version, the git commit and the build date
     Version,
     /// Print a shell completion script for the kubectl-calico_migrate binary
-    Completion(crate::commands::completion::CompletionArgs),
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to print a completion script for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

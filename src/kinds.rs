@@ -487,24 +487,6 @@ mod tests {
     }
 
     #[test]
-    fn scopes_and_names_match_the_vendored_crds() {
-        let newest = crate::convert::versions::Release::of(None);
-        for api in CrdApi::ALL {
-            for kind in CalicoKind::with_crd() {
-                let crd = crate::kdd::crds::manifest(api, &newest, kind).unwrap();
-                let namespaced = crd["spec"]["scope"] == "Namespaced";
-                assert_eq!(namespaced, kind.namespaced, "{}", kind.kind);
-                assert_eq!(crd["spec"]["names"]["kind"], api.kind_name(kind));
-                assert_eq!(crd["spec"]["group"], api.group());
-                assert_eq!(
-                    crd["metadata"]["name"].as_str(),
-                    api.crd_name(kind).as_deref()
-                );
-            }
-        }
-    }
-
-    #[test]
     fn ipam_config_is_ipam_configuration_in_v3() {
         let config = IpamKind::Config.calico_kind();
         assert_eq!(CrdApi::V1.plural(config), "ipamconfigs");

@@ -12,6 +12,7 @@
 
 pub mod atomic_file;
 pub mod batch;
+pub mod build_info;
 pub mod cli;
 pub mod commands;
 pub mod console;

@@ -15,9 +15,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::builder::{ArgAction, ValueHint};
-use clap::{Arg, Args, CommandFactory};
+use clap::{Arg, CommandFactory};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, CompletionArgs};
 use crate::console::Console;
 use crate::error::Error;
 
@@ -31,13 +31,6 @@ const BIN_NAME: &str = "kubectl-calico_migrate";
 /// clap_complete's bash script cannot follow subcommands when the program name has a hyphen
 /// (clap issue 6421): it is generated under this name and registered for [`BIN_NAME`].
 const BASH_FUNCTION_NAME: &str = "kubectl_calico_migrate";
-
-#[derive(Debug, Args)]
-pub struct CompletionArgs {
-    /// The shell to print a completion script for
-    #[arg(value_enum, value_name = "SHELL")]
-    pub shell: clap_complete::Shell,
-}
 
 pub fn run(console: &Console, args: &CompletionArgs) -> Result<(), Error> {
     console.stdout(&script(args.shell))?;

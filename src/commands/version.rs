@@ -1,28 +1,14 @@
 //! `version` and `--version`: which release this is, the git commit it was built from, and when.
 //!
 //! The commit and date come from `build.rs`; a build outside a git checkout says `unknown`.
-//! krew's manifest carries `v` + [`VERSION`] as its `spec.version`.
+//! krew's manifest carries `v` + [`VERSION`] as its `spec.version`; the values live in
+//! [`crate::build_info`].
 
 use serde::Serialize;
 
+use crate::build_info::{BUILD_DATE, GIT_COMMIT, LONG_VERSION, VERSION};
 use crate::console::Console;
 use crate::error::Error;
-
-/// The release version, as in Cargo.toml (krew's `spec.version` is this with a leading `v`).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The full git commit the binary was built from, or `unknown`.
-pub const GIT_COMMIT: &str = env!("CALICO_MIGRATE_GIT_COMMIT");
-/// When the binary was built (RFC 3339, UTC), or `unknown`.
-pub const BUILD_DATE: &str = env!("CALICO_MIGRATE_BUILD_DATE");
-/// What `--version` prints after the program name.
-pub const LONG_VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (commit ",
-    env!("CALICO_MIGRATE_GIT_COMMIT"),
-    ", built ",
-    env!("CALICO_MIGRATE_BUILD_DATE"),
-    ")"
-);
 
 /// `version -o json|yaml`, named as `kubectl version` names its client fields.
 #[derive(Debug, Serialize)]
@@ -82,12 +68,5 @@ mod tests {
         assert_eq!(platform("linux", "aarch64"), "linux/arm64");
         assert_eq!(platform("macos", "aarch64"), "darwin/arm64");
         assert_eq!(platform("windows", "x86_64"), "windows/amd64");
-    }
-
-    #[test]
-    fn the_long_version_names_version_commit_and_date() {
-        assert!(LONG_VERSION.starts_with(VERSION));
-        assert!(LONG_VERSION.contains(&format!("commit {GIT_COMMIT}")));
-        assert!(LONG_VERSION.contains(&format!("built {BUILD_DATE}")));
     }
 }

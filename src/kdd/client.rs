@@ -64,7 +64,7 @@ impl KubeError {
             }
             KubeError::Api {
                 code: 403, message, ..
-            } => crate::permissions::forbidden_hint(message),
+            } => super::forbidden::forbidden_hint(message),
             KubeError::CrdsMissing => {
                 "install Calico's CRDs first (`kubectl calico-migrate import` installs them)".into()
             }

@@ -269,6 +269,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scopes_and_names_match_the_vendored_crds() {
+        let newest = Release::of(None);
+        for api in CrdApi::ALL {
+            for kind in CalicoKind::with_crd() {
+                let crd = manifest(api, &newest, kind).unwrap();
+                let namespaced = crd["spec"]["scope"] == "Namespaced";
+                assert_eq!(namespaced, kind.namespaced, "{}", kind.kind);
+                assert_eq!(crd["spec"]["names"]["kind"], api.kind_name(kind));
+                assert_eq!(crd["spec"]["group"], api.group());
+                assert_eq!(
+                    crd["metadata"]["name"].as_str(),
+                    api.crd_name(kind).as_deref()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn builtin_tiers_are_not_extras() {
         let tier = CalicoKind::by_kind("Tier").unwrap();
         assert!(is_builtin(tier, "default"));

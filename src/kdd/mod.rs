@@ -5,6 +5,7 @@ pub mod client;
 mod crd_files;
 pub mod crds;
 pub mod etcd_config;
+pub mod forbidden;
 pub mod ledger;
 pub mod limiter;
 pub mod manifest;

@@ -333,7 +333,7 @@ pub async fn import(session: &Session, options: &ImportOptions) -> Result<Import
     .unwrap_or_default();
     prepared
         .blockers
-        .splice(0..0, denied.iter().map(permissions::Denied::blocker));
+        .splice(0..0, denied.iter().map(permissions::blocker));
     if !prepared.blockers.is_empty() {
         return Err(Error::blocked(
             format!(

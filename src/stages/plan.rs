@@ -181,7 +181,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
         Ok(denied) => {
             report
                 .blockers
-                .extend(denied.iter().map(permissions::Denied::blocker));
+                .extend(denied.iter().map(permissions::blocker));
             report.denied = denied;
         }
         Err(error) => report.warnings.push(format!(
