@@ -26,9 +26,8 @@ pub mod journal;
 pub mod kdd;
 pub mod kinds;
 pub mod permissions;
-pub mod pipeline;
 pub mod session;
-pub mod snapshot;
+pub mod source;
 pub mod stages;
 
 use std::process::ExitCode;

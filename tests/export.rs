@@ -334,7 +334,7 @@ struct Collect {
     ipam: usize,
 }
 
-impl calico_migrate::snapshot::Sink for Collect {
+impl calico_migrate::source::etcd::Sink for Collect {
     fn list_start(&mut self, _: &'static calico_migrate::kinds::CalicoKind) -> std::io::Result<()> {
         Ok(())
     }
@@ -414,7 +414,7 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
                 .await
                 .unwrap();
         let store = &mut connected.store;
-        let header = calico_migrate::snapshot::open(store, &Default::default(), 2)
+        let header = calico_migrate::source::etcd::open(store, &Default::default(), 2)
             .await
             .unwrap();
         // A change after the snapshot's revision was taken...
@@ -429,15 +429,15 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
             .unwrap()
         });
         let mut before = Collect::default();
-        calico_migrate::snapshot::stream(store, &header, 2, &progress, &mut before)
+        calico_migrate::source::etcd::stream(store, &header, 2, &progress, &mut before)
             .await
             .unwrap();
         // ...is not in it, while a new snapshot sees it.
-        let header = calico_migrate::snapshot::open(store, &Default::default(), 2)
+        let header = calico_migrate::source::etcd::open(store, &Default::default(), 2)
             .await
             .unwrap();
         let mut after = Collect::default();
-        calico_migrate::snapshot::stream(store, &header, 500, &progress, &mut after)
+        calico_migrate::source::etcd::stream(store, &header, 500, &progress, &mut after)
             .await
             .unwrap();
         (before, after)

@@ -7,7 +7,7 @@ use std::path::Path;
 use calico_migrate::convert::kdd::Target;
 use calico_migrate::convert::version::CalicoVersion;
 use calico_migrate::format::export_reader::{self, Event, ReadError};
-use calico_migrate::pipeline;
+use calico_migrate::source::file;
 use proptest::prelude::*;
 
 const NAME: &str = "mutated.export";
@@ -127,7 +127,7 @@ fn read_and_convert(file: &[u8], target: &Target) -> Result<(), TestCaseError> {
         if let Event::Object { object, .. } = &event {
             assert!(object["kind"].is_string() && object["metadata"]["name"].is_string());
         }
-        if let Some(item) = pipeline::convert(event, target) {
+        if let Some(item) = file::convert(event, target) {
             converted += 1;
             if let Err(error) = &item.desired {
                 assert!(
@@ -193,7 +193,7 @@ fn the_seeds_read_and_convert_whole() {
     );
     for seed in seeds() {
         let summary = export_reader::read(&seed[..], NAME, |event| {
-            let item = pipeline::convert(event, &target);
+            let item = file::convert(event, &target);
             assert!(item.is_none_or(|item| item.desired.is_ok()));
             Ok::<(), std::convert::Infallible>(())
         })

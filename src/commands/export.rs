@@ -6,7 +6,7 @@ use crate::cli::ExportArgs;
 use crate::console::{Console, OutputFormat};
 use crate::error::Error;
 use crate::session::Session;
-use crate::snapshot;
+use crate::source;
 use crate::stages::export::{ExportReport, export};
 
 pub async fn run(session: &Session, console: &Console, args: &ExportArgs) -> Result<(), Error> {
@@ -70,7 +70,7 @@ fn print_report(console: &Console, report: &ExportReport, file: Option<&Path>) {
             text.push_str(&format!("  {} → {}\n", rename.etcd, rename.kubernetes));
         }
     }
-    let handled = snapshot::keys_handled(&report.data);
+    let handled = source::etcd::keys_handled(&report.data);
     let not_migrated: u64 = report.keys.not_migrated.iter().map(|n| n.count).sum();
     text.push_str(&format!(
         "\nKeys under /calico/ at revision {}: {} = {} read for migration + {} not migrated + {} unknown\n",
@@ -97,7 +97,7 @@ fn print_report(console: &Console, report: &ExportReport, file: Option<&Path>) {
         console.info(format!(
             "Wrote {} ({}).",
             path.display(),
-            snapshot::file_form(report.data.full, report.calico_version.as_deref())
+            source::etcd::file_form(report.data.full, report.calico_version.as_deref())
         ));
     }
 }

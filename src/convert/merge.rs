@@ -2,7 +2,7 @@
 //! orchRefs name the same Kubernetes Node (upstream's node5 → node4), their `node.<name>`
 //! Felix and BGP configurations, their tunnel handles — are merged by calicoctl's rule: its
 //! import applies the entries in file order, each one replacing the previous, so the last one
-//! wins. Import and verify keep only the last entry of each object (`pipeline::Group`), and
+//! wins. Import and verify keep only the last entry of each object (`source::file::Group`), and
 //! say so with a [`Merge`].
 
 /// An object the file has several entries for.

@@ -105,7 +105,7 @@ impl SkipReason {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
+pub enum ExportOutcome {
     Exported {
         object: Value,
         notes: Vec<Note>,
@@ -143,19 +143,19 @@ pub fn export_resource(
     key: &str,
     raw: &[u8],
     ctx: ExportContext<'_>,
-) -> Outcome {
+) -> ExportOutcome {
     let Some((namespace, key_name)) = parse_resource_key(kind, key) else {
-        return Outcome::Skipped(SkipReason::UnexpectedKey);
+        return ExportOutcome::Skipped(SkipReason::UnexpectedKey);
     };
     if namespace.is_some_and(|ns| ns != "default")
         && !ctx.full
         && !ctx.release.has(kind.kind, Rule::AllNamespaces)
     {
-        return Outcome::Skipped(SkipReason::OutsideDefaultNamespace);
+        return ExportOutcome::Skipped(SkipReason::OutsideDefaultNamespace);
     }
     let stored: Value = match serde_json::from_slice(raw) {
         Ok(value @ Value::Object(_)) => value,
-        _ => return Outcome::Skipped(SkipReason::Unparseable),
+        _ => return ExportOutcome::Skipped(SkipReason::Unparseable),
     };
     let stored_name = stored
         .pointer("/metadata/name")
@@ -180,7 +180,7 @@ pub fn export_resource(
             reencoded.value
         }
         Some(Err(error)) => {
-            return Outcome::Unreadable {
+            return ExportOutcome::Unreadable {
                 name: stored_name,
                 error,
             };
@@ -192,7 +192,7 @@ pub fn export_resource(
         Naming::Policy => match policy_v3_name(&mut object, &stored_name, kind, ctx.release) {
             Ok(name) => name,
             Err(error) => {
-                return Outcome::Unreadable {
+                return ExportOutcome::Unreadable {
                     name: stored_name,
                     error,
                 };
@@ -202,14 +202,14 @@ pub fn export_resource(
         Naming::Plain if kind.role == Role::Node => match ctx.nodes.get(&stored_name) {
             Some(k8s) => k8s.to_string(),
             None if ctx.nodes.is_dropped(&stored_name) => {
-                return Outcome::Skipped(SkipReason::NodeNotMigrated);
+                return ExportOutcome::Skipped(SkipReason::NodeNotMigrated);
             }
             None => stored_name.clone(),
         },
         Naming::Plain => stored_name.clone(),
     };
     if let Some(reason) = skip_by_name(kind, &name, ctx.release) {
-        return Outcome::Skipped(reason);
+        return ExportOutcome::Skipped(reason);
     }
     if name != stored_name {
         notes.push(Note::Renamed {
@@ -232,7 +232,7 @@ pub fn export_resource(
     }
     super::defaults::on_read(&mut object, kind.kind, ctx.release);
     clean_metadata(&mut object, &name);
-    Outcome::Exported { object, notes }
+    ExportOutcome::Exported { object, notes }
 }
 
 /// Metadata as calicoctl's export leaves it (docs/design.md §12.3): no uid, resourceVersion,
@@ -526,7 +526,7 @@ mod tests {
         nodes: &NodeMap,
         version: &str,
         full: bool,
-    ) -> Outcome {
+    ) -> ExportOutcome {
         let ns = object
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -545,13 +545,13 @@ mod tests {
         )
     }
 
-    fn export(kind_name: &str, object: Value, nodes: &NodeMap, version: &str) -> Outcome {
+    fn export(kind_name: &str, object: Value, nodes: &NodeMap, version: &str) -> ExportOutcome {
         export_as(kind_name, object, nodes, version, false)
     }
 
-    fn exported(outcome: Outcome) -> (Value, Vec<Note>) {
+    fn exported(outcome: ExportOutcome) -> (Value, Vec<Note>) {
         match outcome {
-            Outcome::Exported { object, notes } => (object, notes),
+            ExportOutcome::Exported { object, notes } => (object, notes),
             other => panic!("not exported: {other:?}"),
         }
     }
@@ -571,7 +571,7 @@ mod tests {
         json!({"kind": kind_name, "apiVersion": "projectcalico.org/v3", "metadata": meta, "spec": spec})
     }
 
-    fn name_of(outcome: Outcome) -> String {
+    fn name_of(outcome: ExportOutcome) -> String {
         exported(outcome).0["metadata"]["name"]
             .as_str()
             .unwrap()
@@ -639,7 +639,7 @@ mod tests {
     fn values_the_types_cannot_read_are_skipped_with_the_reason() {
         let pool = json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {"cidr": "10.0.0.0/8", "blockSize": "26"}});
         match export("IPPool", pool, &NodeMap::default(), "v3.28.0") {
-            Outcome::Unreadable { name, error } => {
+            ExportOutcome::Unreadable { name, error } => {
                 assert_eq!(name, "p");
                 assert_eq!(
                     error.to_string(),
@@ -807,14 +807,14 @@ mod tests {
                     &nodes,
                     version
                 ),
-                Outcome::Skipped(SkipReason::KubernetesNetworkPolicy)
+                ExportOutcome::Skipped(SkipReason::KubernetesNetworkPolicy)
             );
         }
         // calicoctl lists staged policies in namespace default only; --full keeps the others.
         let staged = policy("StagedNetworkPolicy", "default.trial", None, None);
         assert_eq!(
             export("StagedNetworkPolicy", staged.clone(), &nodes, "v3.31.0"),
-            Outcome::Skipped(SkipReason::OutsideDefaultNamespace)
+            ExportOutcome::Skipped(SkipReason::OutsideDefaultNamespace)
         );
         let (o, _) = exported(export_as(
             "StagedNetworkPolicy",
@@ -846,7 +846,7 @@ mod tests {
                     &nodes,
                     version
                 ),
-                Outcome::Skipped(SkipReason::AdminNetworkPolicy),
+                ExportOutcome::Skipped(SkipReason::AdminNetworkPolicy),
                 "{version}"
             );
         }
@@ -857,7 +857,7 @@ mod tests {
                 &nodes,
                 "v3.29.3"
             ),
-            Outcome::Exported { .. }
+            ExportOutcome::Exported { .. }
         ));
         assert_eq!(
             export(
@@ -866,7 +866,7 @@ mod tests {
                 &nodes,
                 "v3.30.0"
             ),
-            Outcome::Skipped(SkipReason::AdminNetworkPolicy)
+            ExportOutcome::Skipped(SkipReason::AdminNetworkPolicy)
         );
         for version in ["v3.28.0", "v3.32.1"] {
             assert!(matches!(
@@ -876,7 +876,7 @@ mod tests {
                     &nodes,
                     version
                 ),
-                Outcome::Exported { .. }
+                ExportOutcome::Exported { .. }
             ));
         }
     }
@@ -959,7 +959,7 @@ mod tests {
         let node = json!({"kind": "Node", "apiVersion": "projectcalico.org/v3", "metadata": {"name": "standalone"}, "spec": {}});
         assert_eq!(
             export("Node", node, &nodes, "v3.28.0"),
-            Outcome::Skipped(SkipReason::NodeNotMigrated)
+            ExportOutcome::Skipped(SkipReason::NodeNotMigrated)
         );
     }
 
@@ -1021,7 +1021,7 @@ mod tests {
         let good = br#"{"kind":"IPPool","metadata":{"name":"p"},"spec":{}}"#;
         assert_eq!(
             export_resource(pools, &format!("{RESOURCE_PREFIX}ippools/a/b"), good, ctx),
-            Outcome::Skipped(SkipReason::UnexpectedKey)
+            ExportOutcome::Skipped(SkipReason::UnexpectedKey)
         );
         assert_eq!(
             export_resource(
@@ -1030,11 +1030,11 @@ mod tests {
                 b"not json",
                 ctx
             ),
-            Outcome::Skipped(SkipReason::Unparseable)
+            ExportOutcome::Skipped(SkipReason::Unparseable)
         );
         assert_eq!(
             export_resource(pools, &format!("{RESOURCE_PREFIX}ippools/p"), b"[1]", ctx),
-            Outcome::Skipped(SkipReason::Unparseable)
+            ExportOutcome::Skipped(SkipReason::Unparseable)
         );
         let sets = kind("NetworkSet");
         assert_eq!(
@@ -1044,7 +1044,7 @@ mod tests {
                 good,
                 ctx
             ),
-            Outcome::Skipped(SkipReason::UnexpectedKey)
+            ExportOutcome::Skipped(SkipReason::UnexpectedKey)
         );
         assert_eq!(
             parse_resource_key(sets, &format!("{RESOURCE_PREFIX}networksets/ns/n")),

@@ -240,7 +240,7 @@ const SLOWEST_INTERVAL: Duration = Duration::from_secs(3600);
 /// What a page of a list should weigh (the API server's responses stay well under its limits).
 const PAGE_BYTES: usize = 4 << 20;
 
-enum Outcome {
+enum Attempt {
     Done(Result<(Answer, usize), RestError>),
     Retry {
         error: RestError,
@@ -606,17 +606,17 @@ impl Rest {
                     .attempt(&method, path, &bytes, content_type, parse)
                     .await;
                 permit.done(match &outcome {
-                    Outcome::Retry { error, .. } if error.is(429) => Observed::TooMany,
+                    Attempt::Retry { error, .. } if error.is(429) => Observed::TooMany,
                     _ => Observed::Took(started.elapsed()),
                 });
                 outcome
             };
-            if matches!(&outcome, Outcome::Retry { error, .. } if error.is(429)) {
+            if matches!(&outcome, Attempt::Retry { error, .. } if error.is(429)) {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
             }
             match outcome {
-                Outcome::Done(result) => return result,
-                Outcome::Retry { error, after } => {
+                Attempt::Done(result) => return result,
+                Attempt::Retry { error, after } => {
                     if attempt >= self.options.attempts {
                         return Err(error);
                     }
@@ -637,7 +637,7 @@ impl Rest {
         body: &[u8],
         content_type: Option<&str>,
         parse: Parse,
-    ) -> Outcome {
+    ) -> Attempt {
         let mut request = Request::builder()
             .method(method.clone())
             .uri(path)
@@ -648,7 +648,7 @@ impl Rest {
         let request = match request.body(kube::client::Body::from(body.to_vec())) {
             Ok(request) => request,
             Err(e) => {
-                return Outcome::Done(Err(RestError::Transport(format!(
+                return Attempt::Done(Err(RestError::Transport(format!(
                     "bad request for {path}: {e}"
                 ))));
             }
@@ -669,9 +669,9 @@ impl Rest {
                     "no answer within {}s",
                     self.options.timeout.as_secs_f64()
                 ));
-                return Outcome::Retry { error, after: None };
+                return Attempt::Retry { error, after: None };
             }
-            Ok(Err(error)) => return Outcome::Retry { error, after: None },
+            Ok(Err(error)) => return Attempt::Retry { error, after: None },
             Ok(Ok(answer)) => answer,
         };
         let status = parts.status;
@@ -696,7 +696,7 @@ impl Rest {
                     raw: Vec::from(bytes),
                 },
             };
-            return Outcome::Done(Ok((answer, size)));
+            return Attempt::Done(Ok((answer, size)));
         }
         let error = status_error(status, &bytes);
         let retry_after = parts
@@ -706,12 +706,12 @@ impl Rest {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         if matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504) {
-            Outcome::Retry {
+            Attempt::Retry {
                 error,
                 after: retry_after,
             }
         } else {
-            Outcome::Done(Err(error))
+            Attempt::Done(Err(error))
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::kinds::{CalicoKind, CrdApi};
 const ATTEMPTS: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Outcome {
+pub enum WriteOutcome {
     Created,
     Unchanged,
     Updated,
@@ -34,7 +34,7 @@ pub enum Outcome {
 /// The outcome of one write, with what the server dropped or warned about.
 #[derive(Clone, Debug)]
 pub struct Written {
-    pub outcome: Outcome,
+    pub outcome: WriteOutcome,
     /// Fields of the object the target's CRD schema does not know (the server prunes them).
     pub dropped: Vec<String>,
     pub warnings: Vec<String>,
@@ -44,11 +44,11 @@ pub struct Written {
 }
 
 impl Written {
-    fn of(outcome: Outcome) -> Written {
+    fn of(outcome: WriteOutcome) -> Written {
         Written::with(outcome, Vec::new(), Vec::new())
     }
 
-    fn with(outcome: Outcome, dropped: Vec<String>, warnings: Vec<String>) -> Written {
+    fn with(outcome: WriteOutcome, dropped: Vec<String>, warnings: Vec<String>) -> Written {
         Written {
             outcome,
             dropped,
@@ -176,7 +176,7 @@ impl Writer {
                 let comparison = compare(object, &answer.body, schema);
                 let equal = comparison.differences.is_empty();
                 Written::with(
-                    Outcome::Created,
+                    WriteOutcome::Created,
                     comparison.dropped_by_schema,
                     answer.warnings,
                 )
@@ -184,7 +184,7 @@ impl Writer {
             }
             // Created by someone else since the listing: judge it again.
             Err(error) if error.is(409) => self.reconcile(kind, path, object).await,
-            Err(error) => Written::of(Outcome::Failed(describe(&error))),
+            Err(error) => Written::of(WriteOutcome::Failed(describe(&error))),
         }
     }
 
@@ -204,7 +204,7 @@ impl Writer {
                 let comparison = compare(object, &answer.body, self.schemas.get(kind.plural));
                 let equal = comparison.differences.is_empty();
                 Written::with(
-                    Outcome::Updated,
+                    WriteOutcome::Updated,
                     comparison.dropped_by_schema,
                     answer.warnings,
                 )
@@ -214,7 +214,7 @@ impl Writer {
             Err(error) if error.is(409) || error.is(404) => {
                 self.reconcile(kind, path, object).await
             }
-            Err(error) => Written::of(Outcome::Failed(describe(&error))),
+            Err(error) => Written::of(WriteOutcome::Failed(describe(&error))),
         }
     }
 
@@ -226,13 +226,13 @@ impl Writer {
     ) -> Written {
         for _ in 0..ATTEMPTS {
             match self.rest.delete(path, resource_version.as_deref()).await {
-                Ok(()) => return Written::of(Outcome::Deleted),
+                Ok(()) => return Written::of(WriteOutcome::Deleted),
                 Err(error) if error.is(409) => {}
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             }
             // Changed since the listing: still the migration's alone?
             match self.rest.get(path).await {
-                Ok(None) => return Written::of(Outcome::Deleted),
+                Ok(None) => return Written::of(WriteOutcome::Deleted),
                 Ok(Some(current)) if written_by_migration(&current, true) => {
                     resource_version = current
                         .pointer("/metadata/resourceVersion")
@@ -240,16 +240,16 @@ impl Writer {
                         .map(str::to_string);
                 }
                 Ok(Some(_)) => {
-                    return Written::of(Outcome::Conflict(vec![Difference {
+                    return Written::of(WriteOutcome::Conflict(vec![Difference {
                         path: format!("{} (changed by someone else; left in place)", kind.kind),
                         expected: None,
                         actual: Some(Value::String("present".into())),
                     }]));
                 }
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             }
         }
-        Written::of(Outcome::Failed(format!(
+        Written::of(WriteOutcome::Failed(format!(
             "{path} kept changing while being deleted"
         )))
     }
@@ -266,25 +266,29 @@ impl Writer {
                         let comparison = compare(object, &answer.body, schema);
                         let equal = comparison.differences.is_empty();
                         return Written::with(
-                            Outcome::Created,
+                            WriteOutcome::Created,
                             comparison.dropped_by_schema,
                             answer.warnings,
                         )
                         .verified(equal, &answer.body);
                     }
                     Err(error) if error.is(409) => continue,
-                    Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                    Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
                 },
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             };
             let comparison = compare(object, &existing, schema);
             if comparison.differences.is_empty() {
-                return Written::with(Outcome::Unchanged, comparison.dropped_by_schema, Vec::new())
-                    .verified(true, &existing);
+                return Written::with(
+                    WriteOutcome::Unchanged,
+                    comparison.dropped_by_schema,
+                    Vec::new(),
+                )
+                .verified(true, &existing);
             }
             if !self.may_replace(written_by_migration(&existing, true)) {
                 return Written::with(
-                    Outcome::Conflict(comparison.differences),
+                    WriteOutcome::Conflict(comparison.differences),
                     comparison.dropped_by_schema,
                     Vec::new(),
                 );
@@ -297,35 +301,35 @@ impl Writer {
                 Ok(answer) => {
                     let equal = compare(object, &answer.body, schema).differences.is_empty();
                     return Written::with(
-                        Outcome::Updated,
+                        WriteOutcome::Updated,
                         comparison.dropped_by_schema,
                         answer.warnings,
                     )
                     .verified(equal, &answer.body);
                 }
                 Err(error) if error.is(409) => continue,
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             }
         }
-        Written::of(Outcome::Failed(format!(
+        Written::of(WriteOutcome::Failed(format!(
             "{path} kept changing while being written"
         )))
     }
 
     async fn put_node(&self, desired: &Desired, path: &str) -> Written {
         let Desired::NodeAnnotations { node, set, remove } = desired else {
-            return Written::of(Outcome::Failed("not Node annotations".into()));
+            return Written::of(WriteOutcome::Failed("not Node annotations".into()));
         };
         for _ in 0..ATTEMPTS {
             let existing = match self.rest.get(path).await {
                 Ok(Some(existing)) => existing,
-                Ok(None) => return Written::of(Outcome::NodeNotFound),
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Ok(None) => return Written::of(WriteOutcome::NodeNotFound),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             };
             let current = crate::convert::string_map(existing.pointer("/metadata/annotations"));
             let differences = compare_node(desired, &current);
             if differences.is_empty() {
-                return Written::of(Outcome::Unchanged);
+                return Written::of(WriteOutcome::Unchanged);
             }
             // Annotations that are there with other values are someone else's data, unless
             // the migration wrote them.
@@ -335,7 +339,7 @@ impl Writer {
                 .cloned()
                 .collect();
             if !clashes.is_empty() && !self.may_replace(written_by_migration(&existing, false)) {
-                return Written::of(Outcome::Conflict(clashes));
+                return Written::of(WriteOutcome::Conflict(clashes));
             }
             let mut annotations = Map::new();
             for (key, value) in set {
@@ -347,18 +351,18 @@ impl Writer {
             match self.patch_node(path, &existing, annotations).await {
                 Ok(warnings) => {
                     let outcome = if clashes.is_empty() {
-                        Outcome::Created
+                        WriteOutcome::Created
                     } else {
-                        Outcome::Updated
+                        WriteOutcome::Updated
                     };
                     return Written::with(outcome, Vec::new(), warnings);
                 }
                 Err(error) if error.is(409) => continue,
-                Err(error) if error.is(404) => return Written::of(Outcome::NodeNotFound),
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Err(error) if error.is(404) => return Written::of(WriteOutcome::NodeNotFound),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             }
         }
-        Written::of(Outcome::Failed(format!(
+        Written::of(WriteOutcome::Failed(format!(
             "Node {node} kept changing while its annotations were written"
         )))
     }
@@ -369,8 +373,8 @@ impl Writer {
         for _ in 0..ATTEMPTS {
             let existing = match self.rest.get(path).await {
                 Ok(Some(existing)) => existing,
-                Ok(None) => return Written::of(Outcome::Deleted),
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Ok(None) => return Written::of(WriteOutcome::Deleted),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             };
             let current = crate::convert::string_map(existing.pointer("/metadata/annotations"));
             let annotations: Map<String, Value> = NODE_MANAGED_ANNOTATIONS
@@ -379,16 +383,16 @@ impl Writer {
                 .map(|k| (k.to_string(), Value::Null))
                 .collect();
             if annotations.is_empty() {
-                return Written::of(Outcome::Unchanged);
+                return Written::of(WriteOutcome::Unchanged);
             }
             match self.patch_node(path, &existing, annotations).await {
-                Ok(_) => return Written::of(Outcome::Deleted),
+                Ok(_) => return Written::of(WriteOutcome::Deleted),
                 Err(error) if error.is(409) => continue,
-                Err(error) if error.is(404) => return Written::of(Outcome::Deleted),
-                Err(error) => return Written::of(Outcome::Failed(describe(&error))),
+                Err(error) if error.is(404) => return Written::of(WriteOutcome::Deleted),
+                Err(error) => return Written::of(WriteOutcome::Failed(describe(&error))),
             }
         }
-        Written::of(Outcome::Failed(format!(
+        Written::of(WriteOutcome::Failed(format!(
             "{path} kept changing while its Calico annotations were removed"
         )))
     }

@@ -15,7 +15,8 @@ use crate::error::{Blocker, Error};
 use crate::format::export_writer::ExportWriter;
 use crate::kinds::CalicoKind;
 use crate::session::Session;
-use crate::snapshot::{self, DataSummary, Header, KeyAccounting, Sink};
+use crate::source;
+use crate::source::etcd::{DataSummary, Header, KeyAccounting, Sink};
 
 #[derive(Clone, Debug)]
 pub struct ExportOptions {
@@ -88,7 +89,7 @@ impl<W: Write> Sink for ExportWriter<W> {
 pub async fn export(session: &Session, options: &ExportOptions) -> Result<ExportReport, Error> {
     let mut connected = session.etcd().await?;
     let store = &mut connected.store;
-    let mut header = snapshot::open(store, &options.node_map, options.page_size).await?;
+    let mut header = source::etcd::open(store, &options.node_map, options.page_size).await?;
     header.full = options.full;
     preflight(&header, options.allow_unlocked)?;
     let progress = &session.progress;
@@ -99,9 +100,10 @@ pub async fn export(session: &Session, options: &ExportOptions) -> Result<Export
             let file = AtomicFile::create(path)
                 .map_err(Error::io(format!("creating {}", path.display())))?;
             let mut writer = ExportWriter::new(file, options.full);
-            let data = snapshot::stream(store, &header, options.page_size, progress, &mut writer)
-                .await
-                .map_err(|e| e.noting(&kept))?;
+            let data =
+                source::etcd::stream(store, &header, options.page_size, progress, &mut writer)
+                    .await
+                    .map_err(|e| e.noting(&kept))?;
             let file = writer
                 .finish()
                 .map_err(Error::io(format!("writing {}", path.display())))
@@ -115,14 +117,15 @@ pub async fn export(session: &Session, options: &ExportOptions) -> Result<Export
             let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             let mut writer = ExportWriter::new(stdout, options.full);
             let data =
-                snapshot::stream(store, &header, options.page_size, progress, &mut writer).await?;
+                source::etcd::stream(store, &header, options.page_size, progress, &mut writer)
+                    .await?;
             writer
                 .finish()
                 .map_err(Error::io("writing the export to stdout"))?;
             data
         }
     };
-    let keys = snapshot::account(store, header.revision, options.page_size).await?;
+    let keys = source::etcd::account(store, header.revision, options.page_size).await?;
     let mut report = ExportReport {
         file: options.file.as_ref().map(|f| f.display().to_string()),
         revision: header.revision,

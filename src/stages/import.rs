@@ -40,11 +40,12 @@ use crate::kdd::crds;
 use crate::kdd::ledger::{self, Ledger, Recorded, Seen};
 use crate::kdd::rest::Rest;
 use crate::kdd::target::{Listed, TargetIndex};
-use crate::kdd::writer::{Action, Outcome, Writer, Written};
+use crate::kdd::writer::{Action, WriteOutcome, Writer, Written};
 use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest, Role};
 use crate::permissions;
-use crate::pipeline::{self, Compact, Group, Groups};
 use crate::session::Session;
+use crate::source;
+use crate::source::file::{Compact, Group, Groups};
 
 /// How long new CRDs may take to become Established.
 const CRD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -351,7 +352,7 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     let progress = &session.progress;
     let started = Instant::now();
     let path = &options.file;
-    let source_info = pipeline::peek_cluster_information(path);
+    let source_info = source::file::peek_cluster_information(path);
     let to = super::destination(session, options, source_info.as_ref()).await?;
     let (store, choice, target, note) = (to.store, to.choice, to.target, to.note);
     let mut rest = session.rest(options.qps).await?;
@@ -488,7 +489,7 @@ async fn plan(
     let schemas = writer.schemas();
     let mut plan = Plan {
         kinds: Vec::new(),
-        cluster_information: pipeline::peek_cluster_information(path).unwrap_or(Value::Null),
+        cluster_information: source::file::peek_cluster_information(path).unwrap_or(Value::Null),
         namespaces: BTreeSet::new(),
         skipped: Vec::new(),
         kept_bytes: Some(0),
@@ -1018,7 +1019,7 @@ async fn record_next(
         && let Some(kind) = CalicoKind::by_kind(group).filter(|k| k.role != Role::Node)
     {
         match (&written.outcome, &written.verified_at) {
-            (Outcome::Deleted, _) => ledger.note(kind, name.clone(), Seen::Gone),
+            (WriteOutcome::Deleted, _) => ledger.note(kind, name.clone(), Seen::Gone),
             (_, Some(version)) => ledger.note(kind, name.clone(), Seen::At(version.clone())),
             _ => {}
         }
@@ -1026,11 +1027,11 @@ async fn record_next(
     let label = format!("{group} {name}");
     let result = report.result(group);
     match written.outcome {
-        Outcome::Created => result.created += 1,
-        Outcome::Unchanged => result.unchanged += 1,
-        Outcome::Updated => result.updated += 1,
-        Outcome::Deleted => result.deleted += 1,
-        Outcome::Conflict(differences) => {
+        WriteOutcome::Created => result.created += 1,
+        WriteOutcome::Unchanged => result.unchanged += 1,
+        WriteOutcome::Updated => result.updated += 1,
+        WriteOutcome::Deleted => result.deleted += 1,
+        WriteOutcome::Conflict(differences) => {
             result.conflicts += 1;
             if report.conflicts.len() < LISTED {
                 let details = differences.iter().take(10).map(|d| d.to_string()).collect();
@@ -1040,7 +1041,7 @@ async fn record_next(
                 });
             }
         }
-        Outcome::Failed(error) => {
+        WriteOutcome::Failed(error) => {
             result.failed += 1;
             if report.failures.len() < LISTED {
                 report.failures.push(Problem {
@@ -1049,7 +1050,7 @@ async fn record_next(
                 });
             }
         }
-        Outcome::NodeNotFound => {
+        WriteOutcome::NodeNotFound => {
             result.nodes_not_found += 1;
             report.nodes_not_found.push(name);
         }

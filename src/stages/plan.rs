@@ -265,7 +265,8 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     report.etcd.reachable = true;
     report.etcd.version = Some(connected.server_version.clone());
     let header =
-        crate::snapshot::open(&mut connected.store, &options.node_map, options.page_size).await?;
+        crate::source::etcd::open(&mut connected.store, &options.node_map, options.page_size)
+            .await?;
     report.etcd.lock = Some(header.lock);
     report.calico_version = header.version.map(|v| v.to_string());
     drop(connected);

@@ -21,9 +21,9 @@ use crate::kdd::rest::Rest;
 use crate::kdd::target::TargetIndex;
 use crate::kinds::Role;
 use crate::kinds::{ApiChoice, CrdApi, CrdApiRequest};
-use crate::pipeline::{self, Groups};
 use crate::session::Session;
-use crate::snapshot;
+use crate::source;
+use crate::source::file::Groups;
 
 /// Differences listed in full; the rest are counted.
 const LISTED: usize = 200;
@@ -157,7 +157,7 @@ pub async fn verify(session: &Session, options: &VerifyOptions) -> Result<Verify
             path
         }
     };
-    let source_info = pipeline::peek_cluster_information(&path);
+    let source_info = source::file::peek_cluster_information(&path);
     let to = super::destination(session, options, source_info.as_ref()).await?;
     let (store, choice, target, note) = (to.store, to.choice, to.target, to.note);
     report.crd_api = Some(choice);
@@ -241,7 +241,7 @@ pub async fn verify_by_ledger(
             VerifyReport::find(&mut report.not_written, proof.kind, name, Vec::new());
         }
     }
-    if let Some(info) = pipeline::peek_cluster_information(file) {
+    if let Some(info) = source::file::peek_cluster_information(file) {
         let store = session.kdd().await?.with_api(api);
         check_cluster_information(&store, &info, &mut report).await?;
     }
@@ -271,7 +271,7 @@ async fn snapshot_etcd(
 ) -> Result<i64, Error> {
     let mut connected = session.etcd().await?;
     let store = &mut connected.store;
-    let mut header = snapshot::open(store, &options.node_map, options.page_size).await?;
+    let mut header = source::etcd::open(store, &options.node_map, options.page_size).await?;
     // Everything etcd holds, not only what a calicoctl-compatible file carries.
     header.full = true;
     if let Some(problem) = header.node_problem.take() {
@@ -285,7 +285,7 @@ async fn snapshot_etcd(
     let file =
         std::fs::File::create(path).map_err(Error::io(format!("creating {}", path.display())))?;
     let mut writer = ExportWriter::new(std::io::BufWriter::new(file), true);
-    snapshot::stream(
+    source::etcd::stream(
         store,
         &header,
         options.page_size,

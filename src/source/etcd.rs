@@ -13,7 +13,7 @@ use crate::convert::gotypes::reencode;
 use crate::convert::ipam::{IpamContext, IpamEntry, IpamKey, export_ipam, parse_ipam_key};
 use crate::convert::keys::{KeyClass, classify};
 use crate::convert::nodes::{NodeMap, NodeMapError, orchestrator_name};
-use crate::convert::resources::{ExportContext, Note, Outcome, SkipReason, export_resource};
+use crate::convert::resources::{ExportContext, ExportOutcome, Note, SkipReason, export_resource};
 use crate::convert::version::CalicoVersion;
 use crate::convert::versions::Release;
 use crate::error::Error;
@@ -253,14 +253,14 @@ pub async fn stream(
         while let Some(page) = scan.next_page(store).await? {
             for (key, value) in &page {
                 match export_resource(kind, key, value, ctx) {
-                    Outcome::Exported { object, notes } => {
+                    ExportOutcome::Exported { object, notes } => {
                         record_notes(kind, &object, &notes, &mut counts, &mut summary);
                         names.see(object_label(kind, &object));
                         sink.list_item(kind, &object).map_err(io)?;
                         counts.exported += 1;
                     }
-                    Outcome::Skipped(reason) => counts.skip(reason.describe()),
-                    Outcome::Unreadable { name, error } => {
+                    ExportOutcome::Skipped(reason) => counts.skip(reason.describe()),
+                    ExportOutcome::Unreadable { name, error } => {
                         counts.skip(SkipReason::DoesNotFit.describe());
                         summary.warnings.push(format!(
                             "{} {name} left out: calicoctl {} cannot read it ({error})",
