@@ -120,7 +120,7 @@ const CORPUS: &[(&str, At, &str)] = &[
     ),
     (
         "unterminated-quote.txt",
-        At::Line(17),
+        At::Line(8),
         "while scanning a quoted scalar",
     ),
     (

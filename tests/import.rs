@@ -705,7 +705,7 @@ fn invalid_files_are_rejected_in(api: CrdApi) {
                 "bad-yaml",
                 "apiVersion: projectcalico.org/v3\nitems:\n- kind: [unclosed\n---\n===\n{}\n===\n{}\n",
             ),
-            "bad-yaml:3: invalid YAML in list document 1",
+            "bad-yaml:3:9: invalid YAML in list document 1",
         ),
         (
             write(

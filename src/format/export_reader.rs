@@ -2443,9 +2443,9 @@ mod tests {
         let item = "- apiVersion: projectcalico.org/v3\n  kind: IPPool\n  metadata:\n    name: a\n";
         // In a streamed item (line 7: the bad line of the second item).
         let text = format!("{head}{item}{item}  spec: [unclosed\nkind: IPPoolList\n---\n{TAIL}");
-        // (The parser notices at the end of the item: its last line, with no column.)
+        // (The parser reports the unclosed bracket where it opens.)
         let error = assert_error(&text, Some(11), "invalid YAML in list document 1");
-        assert_eq!(error.column, None);
+        assert_eq!(error.column, Some(9));
         let text = format!("{head}{item}{item}  spec: {{a: b}}}}\nkind: IPPoolList\n---\n{TAIL}");
         let error = assert_error(&text, Some(11), "invalid YAML in list document 1");
         assert!(error.column.is_some());

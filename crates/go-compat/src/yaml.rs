@@ -76,15 +76,16 @@
 //! Object keys keep the document's order; a repeated key keeps its first
 //! position and its last value.
 //!
-//! Supported: block and flow collections, compact nested collections
-//! (`- - a`, `- k: v`, `? k` / `: v`), indentless sequences, plain scalars
-//! spanning lines, single- and double-quoted scalars spanning lines (all
-//! go-yaml escapes), literal and folded block scalars with chomping and
-//! indentation indicators, comments, directives, `---` / `...`, a BOM,
-//! CR LF line ends, anchors and aliases, and the tags `!!str`, `!!int`,
-//! `!!float`, `!!bool`, `!!null`, `!!binary`, `!!timestamp`, `!!map`,
-//! `!!seq` (other tags keep the text). Line breaks are YAML 1.1's (LF, CR,
-//! CR LF, NEL, LS, PS), as in go-yaml.
+//! The syntax is read by granit-parser, a maintained YAML 1.2 event parser
+//! (the one serde-saphyr uses); this module turns its events into values
+//! with go-yaml v2's YAML 1.1 resolution and tags. Supported: block and
+//! flow collections, compact nested collections (`- - a`, `- k: v`,
+//! `? k` / `: v`), indentless sequences, plain scalars spanning lines,
+//! single- and double-quoted scalars spanning lines, literal and folded
+//! block scalars with chomping and indentation indicators, comments,
+//! directives, `---` / `...`, a BOM, CR LF line ends, anchors and aliases,
+//! and the tags `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`,
+//! `!!binary`, `!!timestamp`, `!!map`, `!!seq` (other tags keep the text).
 //!
 //! Deliberate differences from go-yaml: merge keys (`<<`) are ordinary keys
 //! (go-yaml itself writes a string key `<<` plain, so merging on read would
@@ -92,15 +93,30 @@
 //! `YAMLToJSON` fails on them too); [`from_yaml`] refuses a stream with more
 //! than one non-empty document (go-yaml silently reads the first); hex,
 //! octal and binary integers beyond 64 bits (`*big.Int` in Go) become
-//! rounded floats; tabs are accepted as separators after `:` and `-`
-//! (go-yaml refuses some of them); collections may nest at most 200 deep
-//! and alias expansion may copy at most a million nodes. Errors carry
-//! go-yaml-like messages and positions, not go-yaml's exact ones.
+//! rounded floats; collections may nest at most 200 deep and alias
+//! expansion may copy at most a million nodes (per document).
+//!
+//! Where YAML 1.2 syntax (granit-parser's) differs from go-yaml's YAML 1.1
+//! syntax, the 1.2 rules apply: only LF, CR and CR LF are line breaks, so
+//! NEL, LS and PS are ordinary characters (go-yaml breaks lines at them);
+//! tabs are accepted as separators after `:` and `-` (go-yaml refuses some
+//! of them); double-quoted scalars take YAML 1.2's escapes, so `\/` is a
+//! slash and `\'` is an error (go-yaml v2 the other way round). As in
+//! go-yaml, anchors do not reach across documents and an alias inside the
+//! node of its own anchor is an error. Characters go-yaml's reader refuses
+//! (C0 and C1 controls other than tab, LF, CR, NEL; U+007F; U+FFFE,
+//! U+FFFF) are still refused. Errors carry go-yaml-like messages (granit-parser's own words
+//! for most syntax errors) and the parser's line and column, not go-yaml's
+//! exact ones; an unclosed bracket or quote is reported where it opens.
 //!
 //! `from_yaml(&to_yaml(v)) == v` for every value `v` whose floats Go would
-//! not write as integers and whose strings hold no NEL (Go turns the
-//! integral float `2.0` into `2` and folds NEL, see above).
+//! not write as integers and whose strings hold no NEL, LS or PS (Go turns
+//! the integral float `2.0` into `2` and folds NEL, see above; go-yaml's
+//! emitter writes LS and PS raw as line breaks and indents the text after
+//! them, which YAML 1.2 reads as part of the string, or in a block scalar
+//! as a line indented too little).
 
+use granit_parser::{ErrorKind, Event, Marker, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -125,10 +141,6 @@ fn is_blankz(c: char) -> bool {
     is_blank(c) || is_break(c) || c == '\0'
 }
 
-fn is_breakz(c: char) -> bool {
-    is_break(c) || c == '\0'
-}
-
 /// go-yaml's `is_printable`: what may appear unescaped in its output.
 fn is_printable(c: char) -> bool {
     let v = c as u32;
@@ -136,11 +148,6 @@ fn is_printable(c: char) -> bool {
         || (0x20..=0x7E).contains(&v)
         || (0xA0..=0xD7FF).contains(&v)
         || (0xE000..=0xFFFD).contains(&v) && v != 0xFEFF
-}
-
-/// go-yaml's `is_alpha`: anchor and alias name characters.
-fn is_anchor_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
 // ---------------------------------------------------------------------------
@@ -1396,40 +1403,37 @@ enum Yaml {
     Map(Vec<(Yaml, Yaml)>),
 }
 
-/// A node before its properties are applied: scalars are not resolved yet.
-enum Parsed {
-    Scalar(String, bool),
-    Node(Yaml),
-}
-
-#[derive(Default)]
-struct Props {
-    anchor: Option<String>,
-    tag: Option<String>,
-}
-
 const TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
 /// Reads one YAML document, as go-yaml v2 (and so `sigs.k8s.io/yaml`)
 /// reads it, into a JSON value. See the module documentation for the rules.
 pub fn from_yaml(text: &str) -> Result<Value, YamlError> {
-    let mut p = Parser::new(text)?;
-    let mut docs = p.documents()?;
-    match docs.len() {
-        0 => Ok(Value::Null),
-        1 => yaml_to_json(docs.remove(0)),
-        n => Err(plain_error(format!(
-            "expected a single YAML document, found {n}"
-        ))),
+    let mut reader = Reader::new(text)?;
+    let Some(first) = reader.next_document()? else {
+        return Ok(Value::Null);
+    };
+    let mut n = 1;
+    while reader.next_document()?.is_some() {
+        n += 1;
     }
+    if n > 1 {
+        return Err(plain_error(format!(
+            "expected a single YAML document, found {n}"
+        )));
+    }
+    yaml_to_json(first)
 }
 
 /// Reads every document of a YAML stream (documents separated by `---`),
 /// each as [`from_yaml`] reads one. Documents that hold no node at all
 /// (for example after a final `---`) are left out.
 pub fn from_yaml_documents(text: &str) -> Result<Vec<Value>, YamlError> {
-    let mut p = Parser::new(text)?;
-    p.documents()?.into_iter().map(yaml_to_json).collect()
+    let mut reader = Reader::new(text)?;
+    let mut docs = Vec::new();
+    while let Some(doc) = reader.next_document()? {
+        docs.push(yaml_to_json(doc)?);
+    }
+    Ok(docs)
 }
 
 fn yaml_to_json(y: Yaml) -> Result<Value, YamlError> {
@@ -1520,20 +1524,7 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-struct Parser {
-    s: Vec<char>,
-    pos: usize,
-    line: usize,
-    col: usize,
-    anchors: HashMap<String, Yaml>,
-    /// Looking ahead for a simple key: nothing is recorded.
-    probing: bool,
-    depth: usize,
-    alias_nodes: usize,
-}
-
-/// Nesting limit (far beyond any Kubernetes object; keeps the recursive
-/// parser well inside a 2 MiB thread stack).
+/// Nesting limit (far beyond any Kubernetes object).
 const MAX_DEPTH: usize = 200;
 
 /// Limit on nodes copied by alias expansion.
@@ -1564,1065 +1555,361 @@ fn node_count(y: &Yaml, limit: usize) -> usize {
     n
 }
 
-type PResult<T> = Result<T, YamlError>;
+fn error_at(at: &Marker, message: impl Into<String>) -> YamlError {
+    YamlError {
+        message: message.into(),
+        line: at.line(),
+        column: at.col() + 1,
+    }
+}
 
-impl Parser {
-    /// Refuses the characters go-yaml's reader refuses.
-    fn new(text: &str) -> PResult<Parser> {
-        let (mut line, mut column) = (1, 1);
-        for c in text.chars() {
-            let v = c as u32;
-            let allowed = matches!(c, '\t' | '\n' | '\r')
-                || (0x20..=0x7E).contains(&v)
-                || v == 0x85
-                || (0xA0..=0xD7FF).contains(&v)
-                || (0xE000..=0xFFFD).contains(&v)
-                || v >= 0x10000;
-            if !allowed {
-                return Err(YamlError {
-                    message: format!("control characters are not allowed (U+{v:04X})"),
+/// A parser error, in go-yaml's words where a caller may look for them.
+fn scan_error(e: &ScanError, text: &str) -> YamlError {
+    let message = match e.kind() {
+        ErrorKind::TabInPlainScalar => {
+            // Reported at the scalar's start; the tab is in the indentation
+            // of one of its continuation lines.
+            let message = "found a tab character where an indentation space is expected";
+            return match indentation_tab_after(text, e.marker().line()) {
+                Some((line, column)) => YamlError {
+                    message: message.to_string(),
                     line,
                     column,
-                });
-            }
-            if c == '\n' {
-                line += 1;
-                column = 1;
-            } else {
-                column += 1;
-            }
+                },
+                None => error_at(e.marker(), message),
+            };
         }
-        Ok(Parser {
-            s: text.chars().collect(),
-            pos: 0,
-            line: 0,
-            col: 0,
+        ErrorKind::TabInIndentation | ErrorKind::TabInBlockIndentation => {
+            "found a tab character where an indentation space is expected".to_string()
+        }
+        ErrorKind::UnclosedQuotedScalar => {
+            "while scanning a quoted scalar, found unexpected end of stream".to_string()
+        }
+        ErrorKind::InvalidQuotedScalarIndent => {
+            "while scanning a quoted scalar, found a line indented too little (is the quote closed?)"
+                .to_string()
+        }
+        ErrorKind::UnknownAnchor => match alias_name_at(text, e.marker()) {
+            Some(name) => format!("unknown anchor '{name}' referenced"),
+            None => "found an alias to an unknown anchor".to_string(),
+        },
+        ErrorKind::RecursionLimitExceeded => "exceeded max depth of nested collections".to_string(),
+        kind => kind.to_string(),
+    };
+    error_at(e.marker(), message)
+}
+
+/// The name of the alias (`*name`) at `at`, if there is one.
+fn alias_name_at<'t>(text: &'t str, at: &Marker) -> Option<&'t str> {
+    let start = match at.byte_offset() {
+        Some(offset) => offset,
+        None => text.char_indices().nth(at.index())?.0,
+    };
+    let name = text.get(start..)?.strip_prefix('*')?;
+    let end = name
+        .find(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+        .unwrap_or(name.len());
+    Some(&name[..end]).filter(|name| !name.is_empty())
+}
+
+/// The first tab in the indentation of a non-blank line after line
+/// `after` (1-based line and column).
+fn indentation_tab_after(text: &str, after: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .skip(after)
+        .filter(|(_, line)| !line.trim_matches([' ', '\t']).is_empty())
+        .find_map(|(n, line)| {
+            let indentation = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..indentation].find('\t').map(|i| (n + 1, i + 1))
+        })
+}
+
+/// Refuses the characters go-yaml's reader refuses.
+fn check_characters(text: &str) -> Result<(), YamlError> {
+    let (mut line, mut column) = (1, 1);
+    for c in text.chars() {
+        let v = c as u32;
+        let allowed = matches!(c, '\t' | '\n' | '\r')
+            || (0x20..=0x7E).contains(&v)
+            || v == 0x85
+            || (0xA0..=0xD7FF).contains(&v)
+            || (0xE000..=0xFFFD).contains(&v)
+            || v >= 0x10000;
+        if !allowed {
+            return Err(YamlError {
+                message: format!("control characters are not allowed (U+{v:04X})"),
+                line,
+                column,
+            });
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    Ok(())
+}
+
+/// A collection whose end event has not come yet.
+struct Open {
+    items: OpenItems,
+    /// Anchor id (0: none).
+    anchor: usize,
+    /// The tag's name in the `tag:yaml.org,2002:` namespace, if it has one.
+    core_tag: Option<String>,
+    start: Marker,
+}
+
+enum OpenItems {
+    Seq(Vec<Yaml>),
+    /// Entries so far, and a key waiting for its value.
+    Map(Vec<(Yaml, Yaml)>, Option<Yaml>),
+}
+
+/// Builds go-yaml's `interface{}` values from granit-parser's events, one
+/// document at a time.
+struct Reader<'a> {
+    text: &'a str,
+    events: granit_parser::Parser<'a, granit_parser::StrInput<'a>>,
+    /// Nodes of the current document by anchor id.
+    anchors: HashMap<usize, Yaml>,
+    /// Nodes copied by alias expansion in the current document.
+    alias_nodes: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(text: &'a str) -> Result<Reader<'a>, YamlError> {
+        check_characters(text)?;
+        let mut options = granit_parser::Options::default();
+        options.set_emit_comments(false);
+        options.flow_nesting_limit = MAX_DEPTH;
+        options.block_nesting_limit = MAX_DEPTH;
+        Ok(Reader {
+            text,
+            events: granit_parser::Parser::new_from_str_with_options(text, options),
             anchors: HashMap::new(),
-            probing: false,
-            depth: 0,
             alias_nodes: 0,
         })
     }
 
-    fn ch(&self, k: usize) -> char {
-        self.s.get(self.pos + k).copied().unwrap_or('\0')
-    }
-
-    fn eof(&self) -> bool {
-        self.pos >= self.s.len()
-    }
-
-    fn col(&self) -> i64 {
-        self.col as i64
-    }
-
-    fn err<T>(&self, message: impl Into<String>) -> PResult<T> {
-        Err(YamlError {
-            message: message.into(),
-            line: self.line + 1,
-            column: self.col + 1,
-        })
-    }
-
-    fn bump(&mut self) {
-        let Some(&c) = self.s.get(self.pos) else {
-            return;
-        };
-        self.pos += 1;
-        match c {
-            '\r' if self.ch(0) == '\n' => {}
-            '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
-                self.line += 1;
-                self.col = 0;
-            }
-            _ => self.col += 1,
+    fn next_event(&mut self) -> Result<Option<(Event<'a>, Span)>, YamlError> {
+        match self.events.next() {
+            None => Ok(None),
+            Some(Ok(next)) => Ok(Some(next)),
+            Some(Err(e)) => Err(scan_error(&e, self.text)),
         }
     }
 
-    /// Consumes one line break; CR LF, CR, LF and NEL read as LF, LS and PS
-    /// as themselves (go-yaml's `read_line`).
-    fn read_break(&mut self) -> String {
-        match self.ch(0) {
-            '\r' if self.ch(1) == '\n' => {
-                self.bump();
-                self.bump();
-                "\n".to_string()
-            }
-            '\r' | '\n' | '\u{85}' => {
-                self.bump();
-                "\n".to_string()
-            }
-            c @ ('\u{2028}' | '\u{2029}') => {
-                self.bump();
-                c.to_string()
-            }
-            _ => String::new(),
-        }
-    }
-
-    fn skip_inline_ws(&mut self) {
-        while is_blank(self.ch(0)) {
-            self.bump();
-        }
-    }
-
-    fn skip_comment(&mut self) {
-        if self.ch(0) == '#' {
-            while !is_breakz(self.ch(0)) {
-                self.bump();
+    /// The next document that holds a node; `None` at the end of the
+    /// stream.
+    fn next_document(&mut self) -> Result<Option<Yaml>, YamlError> {
+        while let Some((event, _)) = self.next_event()? {
+            if let Event::DocumentStart(..) = event
+                && let Some(doc) = self.document()?
+            {
+                return Ok(Some(doc));
             }
         }
+        Ok(None)
     }
 
-    fn at_line_end(&self) -> bool {
-        self.ch(0) == '#' || is_breakz(self.ch(0))
-    }
-
-    fn at_line_start(&self) -> bool {
-        self.s[..self.pos]
-            .iter()
-            .rev()
-            .find(|&&c| !is_blank(c))
-            .is_none_or(|&c| is_break(c))
-    }
-
-    fn at_doc_marker(&self, c: char) -> bool {
-        self.col == 0
-            && self.ch(0) == c
-            && self.ch(1) == c
-            && self.ch(2) == c
-            && is_blankz(self.ch(3))
-    }
-
-    fn at_any_doc_marker(&self) -> bool {
-        self.at_doc_marker('-') || self.at_doc_marker('.')
-    }
-
-    /// Skips blanks, comments and line breaks up to the next content.
-    fn skip_to_content(&mut self) -> PResult<()> {
+    /// The events of one document, up to its end; `None` when it holds no
+    /// node at all.
+    fn document(&mut self) -> Result<Option<Yaml>, YamlError> {
+        self.anchors.clear();
+        self.alias_nodes = 0;
+        let mut stack: Vec<Open> = Vec::new();
+        let mut root = None;
         loop {
-            self.skip_inline_ws();
-            self.skip_comment();
-            if is_break(self.ch(0)) {
-                self.read_break();
-                continue;
-            }
-            break;
-        }
-        if !self.eof() && self.at_line_start() {
-            let indentation = self.s[..self.pos]
-                .iter()
-                .rev()
-                .take_while(|&&c| is_blank(c));
-            if indentation.clone().any(|&c| c == '\t') {
-                return self.err("found a tab character where an indentation space is expected");
-            }
-        }
-        Ok(())
-    }
-
-    /// After a node in block context: only blanks and a comment may follow
-    /// on its line.
-    fn finish_line(&mut self) -> PResult<()> {
-        self.skip_inline_ws();
-        self.skip_comment();
-        if self.eof() || is_break(self.ch(0)) || self.at_line_start() {
-            return Ok(());
-        }
-        if self.ch(0) == ':' {
-            return self.err("mapping values are not allowed in this context");
-        }
-        self.err(format!("did not expect '{}' here", self.ch(0)))
-    }
-
-    /// All documents of the stream. Documents without any node (nothing
-    /// but markers, directives and comments) are left out.
-    fn documents(&mut self) -> PResult<Vec<Yaml>> {
-        if self.ch(0) == '\u{FEFF}' {
-            self.bump();
-        }
-        let mut docs = Vec::new();
-        loop {
-            loop {
-                self.skip_to_content()?;
-                if self.col == 0 && self.ch(0) == '%' {
-                    while !is_breakz(self.ch(0)) {
-                        self.bump();
+            let Some((event, span)) = self.next_event()? else {
+                return Err(plain_error("unexpected end of the YAML stream"));
+            };
+            let is_seq = matches!(event, Event::SequenceStart(..));
+            let node = match event {
+                Event::DocumentEnd => return Ok(root),
+                Event::Scalar(text, style, anchor, tag) => {
+                    // The parser stands in `~` for a missing node; a document
+                    // with nothing else holds no node.
+                    if stack.is_empty()
+                        && anchor == 0
+                        && tag.is_none()
+                        && span.start.index() == span.end.index()
+                    {
+                        continue;
                     }
+                    let plain = style == ScalarStyle::Plain;
+                    let y = scalar_value(text.into_owned(), plain, tag.as_deref(), &span.start)?;
+                    self.record(anchor, &y);
+                    y
+                }
+                Event::Alias(id) => self.alias(id, &span)?,
+                Event::SequenceStart(_, anchor, tag) | Event::MappingStart(_, anchor, tag) => {
+                    let items = if is_seq {
+                        OpenItems::Seq(Vec::new())
+                    } else {
+                        OpenItems::Map(Vec::new(), None)
+                    };
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(error_at(
+                            &span.start,
+                            "exceeded max depth of nested collections",
+                        ));
+                    }
+                    let core_tag = tag
+                        .as_deref()
+                        .and_then(|t| t.suffix_in_namespace(TAG_PREFIX))
+                        .map(Cow::into_owned);
+                    stack.push(Open {
+                        items,
+                        anchor,
+                        core_tag,
+                        start: span.start,
+                    });
                     continue;
                 }
-                break;
-            }
-            if self.eof() {
-                return Ok(docs);
-            }
-            if self.at_doc_marker('.') {
-                self.bump_n(3);
-                self.finish_line()?;
-                continue;
-            }
-            if self.at_doc_marker('-') {
-                self.bump_n(3);
-                if !self.empty_document_follows() {
-                    docs.push(self.block_node(-1, false, false)?);
-                }
-            } else {
-                let col = self.col();
-                docs.push(self.block_content(-1, col)?);
-            }
-            self.finish_line()?;
-            self.skip_to_content()?;
-            if !self.eof() && !self.at_any_doc_marker() {
-                return self.err(format!("did not expect '{}' here", self.ch(0)));
-            }
-        }
-    }
-
-    fn bump_n(&mut self, n: usize) {
-        for _ in 0..n {
-            self.bump();
-        }
-    }
-
-    /// After `---`: whether the document has no node at all.
-    fn empty_document_follows(&mut self) -> bool {
-        let saved = (self.pos, self.line, self.col);
-        self.skip_inline_ws();
-        let empty = self.at_line_end()
-            && self.skip_to_content().is_ok()
-            && (self.eof() || self.at_any_doc_marker());
-        (self.pos, self.line, self.col) = saved;
-        empty
-    }
-
-    /// A node in block context. `parent` is the indentation of the enclosing
-    /// block collection (-1 at the root); `compact` allows a block collection
-    /// to start on the current line (after `- `, `? `, explicit `: `);
-    /// `map_value` allows an indentless sequence at the parent's column.
-    fn block_node(&mut self, parent: i64, compact: bool, map_value: bool) -> PResult<Yaml> {
-        self.skip_inline_ws();
-        if compact && !self.at_line_end() {
-            let col = self.col();
-            return self.block_content(parent, col);
-        }
-        let props = self.props()?;
-        if self.at_line_end() {
-            self.skip_to_content()?;
-            let col = self.col();
-            let node = if self.eof() || self.at_any_doc_marker() {
-                None
-            } else if col > parent {
-                Some(Parsed::Node(self.block_content(parent, col)?))
-            } else if map_value && col == parent && self.ch(0) == '-' && is_blankz(self.ch(1)) {
-                Some(self.block_sequence(col)?)
-            } else {
-                None
-            };
-            return self.finish_node(props, node);
-        }
-        let node = self.inline_node(parent)?;
-        self.finish_node(props, Some(node))
-    }
-
-    /// Content that starts at column `col` where a block collection may
-    /// begin.
-    fn block_content(&mut self, parent: i64, col: i64) -> PResult<Yaml> {
-        let c = self.ch(0);
-        if c == '-' && is_blankz(self.ch(1)) {
-            let seq = self.block_sequence(col)?;
-            return self.finish_node(Props::default(), Some(seq));
-        }
-        if (c == '?' && is_blankz(self.ch(1))) || self.looks_like_key() {
-            let map = self.block_mapping(col)?;
-            return self.finish_node(Props::default(), Some(map));
-        }
-        let props = self.props()?;
-        if (props.anchor.is_some() || props.tag.is_some()) && self.at_line_end() {
-            self.skip_to_content()?;
-            let col2 = self.col();
-            let node = if !self.eof() && !self.at_any_doc_marker() && col2 > parent {
-                Some(Parsed::Node(self.block_content(parent, col2)?))
-            } else {
-                None
-            };
-            return self.finish_node(props, node);
-        }
-        let node = self.inline_node(parent)?;
-        self.finish_node(props, Some(node))
-    }
-
-    /// A node that is not a block collection, in block context.
-    fn inline_node(&mut self, parent: i64) -> PResult<Parsed> {
-        let c = self.ch(0);
-        match c {
-            '|' | '>' => self.block_scalar(parent),
-            '"' => self.quoted(false),
-            '\'' => self.quoted(true),
-            '[' => self.flow_seq(),
-            '{' => self.flow_map(),
-            '*' => self.alias(),
-            '-' | '?' | ':' if is_blankz(self.ch(1)) => {
-                self.err("block collections are not allowed in this context")
-            }
-            _ if plain_can_start(c, self.ch(1), false) => self.plain(false, parent + 1),
-            _ => self.err(format!("found character '{c}' that cannot start any token")),
-        }
-    }
-
-    fn block_sequence(&mut self, indent: i64) -> PResult<Parsed> {
-        self.nested(|p| p.block_sequence_inner(indent))
-    }
-
-    fn block_sequence_inner(&mut self, indent: i64) -> PResult<Parsed> {
-        let mut items = Vec::new();
-        loop {
-            self.bump(); // '-'
-            items.push(self.block_node(indent, true, false)?);
-            self.finish_line()?;
-            self.skip_to_content()?;
-            if self.eof() || self.at_any_doc_marker() || self.col() < indent {
-                break;
-            }
-            if self.col() > indent {
-                return self.err("bad indentation of a sequence entry");
-            }
-            if !(self.ch(0) == '-' && is_blankz(self.ch(1))) {
-                break;
-            }
-        }
-        Ok(Parsed::Node(Yaml::Seq(items)))
-    }
-
-    fn block_mapping(&mut self, indent: i64) -> PResult<Parsed> {
-        self.nested(|p| p.block_mapping_inner(indent))
-    }
-
-    fn block_mapping_inner(&mut self, indent: i64) -> PResult<Parsed> {
-        let mut entries = Vec::new();
-        loop {
-            if self.ch(0) == '?' && is_blankz(self.ch(1)) {
-                self.bump();
-                let key = self.block_node(indent, true, false)?;
-                self.finish_line()?;
-                self.skip_to_content()?;
-                let value = if !self.eof()
-                    && self.col() == indent
-                    && self.ch(0) == ':'
-                    && is_blankz(self.ch(1))
-                {
-                    self.bump();
-                    let v = self.block_node(indent, true, true)?;
-                    self.finish_line()?;
-                    self.skip_to_content()?;
-                    v
-                } else {
-                    Yaml::Null
-                };
-                entries.push((key, value));
-            } else {
-                let key = self.implicit_key()?;
-                self.skip_inline_ws();
-                if !(self.ch(0) == ':' && is_blankz(self.ch(1))) {
-                    return self.err("could not find expected ':'");
-                }
-                self.bump();
-                let value = self.block_node(indent, false, true)?;
-                entries.push((key, value));
-                self.finish_line()?;
-                self.skip_to_content()?;
-            }
-            if self.eof() || self.at_any_doc_marker() || self.col() < indent {
-                break;
-            }
-            if self.col() > indent {
-                return self.err("bad indentation of a mapping entry");
-            }
-            if self.ch(0) == '-' && is_blankz(self.ch(1)) {
-                return self.err("did not find expected key");
-            }
-        }
-        Ok(Parsed::Node(Yaml::Map(entries)))
-    }
-
-    /// A simple key: properties and a single-line node.
-    fn implicit_key(&mut self) -> PResult<Yaml> {
-        let props = self.props()?;
-        let node = match self.ch(0) {
-            '"' => self.quoted(false)?,
-            '\'' => self.quoted(true)?,
-            '[' => self.flow_seq()?,
-            '{' => self.flow_map()?,
-            '*' => self.alias()?,
-            c if plain_can_start(c, self.ch(1), false) => {
-                let mut s = String::new();
-                loop {
-                    let c = self.ch(0);
-                    if is_breakz(c)
-                        || (c == ':' && is_blankz(self.ch(1)))
-                        || (is_blank(c) && self.ch(1) == '#')
-                    {
-                        break;
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let Some(open) = stack.pop() else {
+                        return Err(error_at(&span.start, "unexpected end of a collection"));
+                    };
+                    let y = match open.items {
+                        OpenItems::Seq(items) => Yaml::Seq(items),
+                        OpenItems::Map(mut entries, pending) => {
+                            if let Some(key) = pending {
+                                entries.push((key, Yaml::Null));
+                            }
+                            Yaml::Map(entries)
+                        }
+                    };
+                    match (open.core_tag.as_deref(), &y) {
+                        (Some("map"), Yaml::Map(_)) | (Some("seq"), Yaml::Seq(_)) | (None, _) => {}
+                        (Some(expected @ ("map" | "seq")), _) => {
+                            return Err(error_at(
+                                &open.start,
+                                format!("cannot decode node as !!{expected}"),
+                            ));
+                        }
+                        _ => {}
                     }
-                    s.push(c);
-                    self.bump();
+                    self.record(open.anchor, &y);
+                    y
                 }
-                let trimmed = s.trim_end_matches([' ', '\t']).len();
-                s.truncate(trimmed);
-                Parsed::Scalar(s, true)
+                _ => continue,
+            };
+            match stack.last_mut() {
+                None => root = Some(node),
+                Some(Open {
+                    items: OpenItems::Seq(items),
+                    ..
+                }) => items.push(node),
+                Some(Open {
+                    items: OpenItems::Map(entries, pending),
+                    ..
+                }) => match pending.take() {
+                    None => *pending = Some(node),
+                    Some(key) => entries.push((key, node)),
+                },
             }
-            ':' => Parsed::Scalar(String::new(), true),
-            c => return self.err(format!("found character '{c}' that cannot start any token")),
-        };
-        self.finish_node(props, Some(node))
+        }
     }
 
-    /// Whether a simple key followed by `:` starts here (on this line).
-    fn looks_like_key(&mut self) -> bool {
-        let saved = (self.pos, self.line, self.col);
-        self.probing = true;
-        let found = self.probe_key();
-        self.probing = false;
-        (self.pos, self.line, self.col) = saved;
-        found
+    fn record(&mut self, anchor: usize, y: &Yaml) {
+        if anchor != 0 {
+            self.anchors.insert(anchor, y.clone());
+        }
     }
 
-    fn probe_key(&mut self) -> bool {
-        let line = self.line;
-        if self.props().is_err() {
-            return false;
-        }
-        let ok = match self.ch(0) {
-            '"' => self.quoted(false).is_ok(),
-            '\'' => self.quoted(true).is_ok(),
-            '[' => self.flow_seq().is_ok(),
-            '{' => self.flow_map().is_ok(),
-            '*' => self.alias().is_ok(),
-            c if plain_can_start(c, self.ch(1), false) => loop {
-                let c = self.ch(0);
-                if is_breakz(c) || (is_blank(c) && self.ch(1) == '#') {
-                    return false;
-                }
-                if c == ':' && is_blankz(self.ch(1)) {
-                    return true;
-                }
-                self.bump();
-            },
-            _ => false,
-        };
-        if !ok || self.line != line {
-            return false;
-        }
-        self.skip_inline_ws();
-        self.ch(0) == ':' && is_blankz(self.ch(1))
-    }
-
-    fn props(&mut self) -> PResult<Props> {
-        let mut p = Props::default();
-        loop {
-            match self.ch(0) {
-                '&' if p.anchor.is_none() => {
-                    self.bump();
-                    let name = self.anchor_name();
-                    if name.is_empty() {
-                        return self.err("did not find expected alphabetic or numeric character");
-                    }
-                    p.anchor = Some(name);
-                }
-                '!' if p.tag.is_none() => p.tag = Some(self.tag()?),
-                _ => break,
-            }
-            self.skip_inline_ws();
-        }
-        Ok(p)
-    }
-
-    fn anchor_name(&mut self) -> String {
-        let mut name = String::new();
-        while is_anchor_char(self.ch(0)) {
-            name.push(self.ch(0));
-            self.bump();
-        }
-        name
-    }
-
-    fn tag(&mut self) -> PResult<String> {
-        self.bump(); // '!'
-        if self.ch(0) == '<' {
-            self.bump();
-            let mut t = String::new();
-            while self.ch(0) != '>' {
-                if is_blankz(self.ch(0)) {
-                    return self.err("did not find the expected '>'");
-                }
-                t.push(self.ch(0));
-                self.bump();
-            }
-            self.bump();
-            return Ok(t);
-        }
-        let mut t = String::from("!");
-        while !is_blankz(self.ch(0)) && !matches!(self.ch(0), ',' | '[' | ']' | '{' | '}') {
-            t.push(self.ch(0));
-            self.bump();
-        }
-        Ok(match t.strip_prefix("!!") {
-            Some(rest) => format!("{TAG_PREFIX}{rest}"),
-            None => t,
-        })
-    }
-
-    fn alias(&mut self) -> PResult<Parsed> {
-        self.bump(); // '*'
-        let name = self.anchor_name();
-        let Some(y) = self.anchors.get(&name) else {
-            return self.err(format!("unknown anchor '{name}' referenced"));
+    fn alias(&mut self, id: usize, span: &Span) -> Result<Yaml, YamlError> {
+        let Some(y) = self.anchors.get(&id) else {
+            // The parser knows the anchor, but its node is not complete:
+            // the alias is inside it.
+            let name = span.slice(self.text).unwrap_or("").trim_start_matches('*');
+            return Err(error_at(
+                &span.start,
+                format!("anchor '{name}' value contains itself"),
+            ));
         };
         // Guard against "billion laughs" documents.
         self.alias_nodes += node_count(y, MAX_ALIAS_NODES);
         if self.alias_nodes > MAX_ALIAS_NODES {
-            return self.err("document contains excessive aliasing");
+            return Err(error_at(
+                &span.start,
+                "document contains excessive aliasing",
+            ));
         }
-        Ok(Parsed::Node(y.clone()))
-    }
-
-    /// Runs a collection parser one nesting level deeper.
-    fn nested(&mut self, f: impl FnOnce(&mut Self) -> PResult<Parsed>) -> PResult<Parsed> {
-        if self.depth >= MAX_DEPTH {
-            return self.err("exceeded max depth of nested collections");
-        }
-        self.depth += 1;
-        let result = f(self);
-        self.depth -= 1;
-        result
-    }
-
-    /// Applies properties: resolves a scalar with its tag and records the
-    /// anchor.
-    fn finish_node(&mut self, props: Props, node: Option<Parsed>) -> PResult<Yaml> {
-        let tag = props.tag.as_deref();
-        let y = match node {
-            None => self.scalar_value(String::new(), true, tag)?,
-            Some(Parsed::Scalar(text, plain)) => self.scalar_value(text, plain, tag)?,
-            Some(Parsed::Node(y)) => {
-                let expected = tag.and_then(|t| t.strip_prefix(TAG_PREFIX));
-                match (expected, &y) {
-                    (Some("map"), Yaml::Map(_)) | (Some("seq"), Yaml::Seq(_)) => {}
-                    (Some("map"), _) | (Some("seq"), _) => {
-                        return self.err(format!(
-                            "cannot decode node as !!{}",
-                            expected.unwrap_or("")
-                        ));
-                    }
-                    _ => {}
-                }
-                y
-            }
-        };
-        if let Some(anchor) = props.anchor
-            && !self.probing
-        {
-            self.anchors.insert(anchor, y.clone());
-        }
-        Ok(y)
-    }
-
-    fn scalar_value(&self, text: String, plain: bool, tag: Option<&str>) -> PResult<Yaml> {
-        let Some(tag) = tag else {
-            if !plain {
-                return Ok(Yaml::Str(text));
-            }
-            return Ok(match resolve_plain(&text) {
-                Resolved::Null => Yaml::Null,
-                Resolved::Bool(b) => Yaml::Bool(b),
-                Resolved::Int(i) => Yaml::Int(i),
-                Resolved::Uint(u) => Yaml::Uint(u),
-                Resolved::Float(f) => Yaml::Float(f),
-                Resolved::BigInt(f) => Yaml::BigInt(f),
-                Resolved::Timestamp | Resolved::Str => Yaml::Str(text),
-            });
-        };
-        let Some(short) = tag.strip_prefix(TAG_PREFIX) else {
-            // "!" and application tags: go-yaml keeps the text.
-            return Ok(Yaml::Str(text));
-        };
-        // Only untagged and !!timestamp scalars are tried as timestamps.
-        let resolved = || resolve_scalar(&text, short == "timestamp");
-        let mismatch = || self.err(format!("cannot decode `{text}` as a !!{short}"));
-        Ok(match short {
-            "str" => Yaml::Str(text.clone()),
-            "binary" => match decode_base64(&text) {
-                Some(bytes) => Yaml::Str(String::from_utf8_lossy(&bytes).into_owned()),
-                None => return self.err("!!binary value contains invalid base64 data"),
-            },
-            "null" => match resolved() {
-                Resolved::Null => Yaml::Null,
-                _ => return mismatch(),
-            },
-            "bool" => match resolved() {
-                Resolved::Bool(b) => Yaml::Bool(b),
-                _ => return mismatch(),
-            },
-            "int" => match resolved() {
-                Resolved::Int(i) => Yaml::Int(i),
-                Resolved::Uint(u) => Yaml::Uint(u),
-                Resolved::BigInt(f) => Yaml::BigInt(f),
-                _ => return mismatch(),
-            },
-            "float" => match resolved() {
-                Resolved::Float(f) => Yaml::Float(f),
-                Resolved::Int(i) => Yaml::Float(i as f64),
-                _ => return mismatch(),
-            },
-            "timestamp" => match resolved() {
-                Resolved::Timestamp => Yaml::Str(text.clone()),
-                _ => return mismatch(),
-            },
-            "map" | "seq" => return mismatch(),
-            _ => Yaml::Str(text.clone()),
-        })
-    }
-
-    /// go-yaml's `yaml_parser_scan_block_scalar`.
-    fn block_scalar(&mut self, parent: i64) -> PResult<Parsed> {
-        let literal = self.ch(0) == '|';
-        self.bump();
-        let mut chomping = 0i8;
-        let mut increment = 0i64;
-        let chomp_of = |c: char| if c == '+' { 1 } else { -1 };
-        if matches!(self.ch(0), '+' | '-') {
-            chomping = chomp_of(self.ch(0));
-            self.bump();
-            if let Some(d) = self.ch(0).to_digit(10) {
-                if d == 0 {
-                    return self.err("found an indentation indicator equal to 0");
-                }
-                increment = i64::from(d);
-                self.bump();
-            }
-        } else if let Some(d) = self.ch(0).to_digit(10) {
-            if d == 0 {
-                return self.err("found an indentation indicator equal to 0");
-            }
-            increment = i64::from(d);
-            self.bump();
-            if matches!(self.ch(0), '+' | '-') {
-                chomping = chomp_of(self.ch(0));
-                self.bump();
-            }
-        }
-        self.skip_inline_ws();
-        self.skip_comment();
-        if !is_breakz(self.ch(0)) {
-            return self.err("did not find expected comment or line break");
-        }
-        self.read_break();
-        let mut indent = if increment > 0 {
-            if parent >= 0 {
-                parent + increment
-            } else {
-                increment
-            }
-        } else {
-            0
-        };
-        let mut s = String::new();
-        let mut leading_break = String::new();
-        let mut trailing_breaks = String::new();
-        self.block_scalar_breaks(&mut indent, &mut trailing_breaks, parent)?;
-        let mut leading_blank = false;
-        while self.col() == indent && !self.eof() {
-            let trailing_blank = is_blank(self.ch(0));
-            if !literal && leading_break.starts_with('\n') && !leading_blank && !trailing_blank {
-                if trailing_breaks.is_empty() {
-                    s.push(' ');
-                }
-                leading_break.clear();
-            } else {
-                s.push_str(&leading_break);
-                leading_break.clear();
-            }
-            s.push_str(&trailing_breaks);
-            trailing_breaks.clear();
-            leading_blank = is_blank(self.ch(0));
-            while !is_breakz(self.ch(0)) {
-                s.push(self.ch(0));
-                self.bump();
-            }
-            leading_break = self.read_break();
-            self.block_scalar_breaks(&mut indent, &mut trailing_breaks, parent)?;
-        }
-        if chomping != -1 {
-            s.push_str(&leading_break);
-        }
-        if chomping == 1 {
-            s.push_str(&trailing_breaks);
-        }
-        Ok(Parsed::Scalar(s, false))
-    }
-
-    fn block_scalar_breaks(
-        &mut self,
-        indent: &mut i64,
-        breaks: &mut String,
-        parent: i64,
-    ) -> PResult<()> {
-        let mut max_indent = 0;
-        loop {
-            while (*indent == 0 || self.col() < *indent) && self.ch(0) == ' ' {
-                self.bump();
-            }
-            max_indent = max_indent.max(self.col());
-            if (*indent == 0 || self.col() < *indent) && self.ch(0) == '\t' {
-                return self.err("found a tab character where an indentation space is expected");
-            }
-            if !is_break(self.ch(0)) {
-                break;
-            }
-            breaks.push_str(&self.read_break());
-        }
-        if *indent == 0 {
-            *indent = max_indent.max(parent + 1).max(1);
-        }
-        Ok(())
-    }
-
-    /// go-yaml's `yaml_parser_scan_flow_scalar`.
-    fn quoted(&mut self, single: bool) -> PResult<Parsed> {
-        self.bump(); // opening quote
-        let mut s = String::new();
-        let mut leading_break = String::new();
-        let mut trailing_breaks = String::new();
-        let mut whitespaces = String::new();
-        loop {
-            if self.at_any_doc_marker() {
-                return self
-                    .err("found unexpected document indicator while scanning a quoted scalar");
-            }
-            if self.eof() {
-                return self.err("found unexpected end of stream while scanning a quoted scalar");
-            }
-            let mut leading_blanks = false;
-            while !is_blankz(self.ch(0)) {
-                let c = self.ch(0);
-                if single && c == '\'' && self.ch(1) == '\'' {
-                    s.push('\'');
-                    self.bump();
-                    self.bump();
-                } else if (single && c == '\'') || (!single && c == '"') {
-                    break;
-                } else if !single && c == '\\' && is_break(self.ch(1)) {
-                    self.bump();
-                    self.read_break();
-                    leading_blanks = true;
-                    break;
-                } else if !single && c == '\\' {
-                    let mut code_length = 0;
-                    let simple = match self.ch(1) {
-                        '0' => Some('\0'),
-                        'a' => Some('\u{7}'),
-                        'b' => Some('\u{8}'),
-                        't' | '\t' => Some('\t'),
-                        'n' => Some('\n'),
-                        'v' => Some('\u{b}'),
-                        'f' => Some('\u{c}'),
-                        'r' => Some('\r'),
-                        'e' => Some('\u{1b}'),
-                        ' ' => Some(' '),
-                        '"' => Some('"'),
-                        '\'' => Some('\''),
-                        '\\' => Some('\\'),
-                        'N' => Some('\u{85}'),
-                        '_' => Some('\u{a0}'),
-                        'L' => Some('\u{2028}'),
-                        'P' => Some('\u{2029}'),
-                        'x' => {
-                            code_length = 2;
-                            None
-                        }
-                        'u' => {
-                            code_length = 4;
-                            None
-                        }
-                        'U' => {
-                            code_length = 8;
-                            None
-                        }
-                        _ => {
-                            return self.err(
-                                "found unknown escape character while parsing a quoted scalar",
-                            );
-                        }
-                    };
-                    self.bump();
-                    self.bump();
-                    if let Some(c) = simple {
-                        s.push(c);
-                    } else {
-                        let mut value = 0u32;
-                        for k in 0..code_length {
-                            let Some(d) = self.ch(k).to_digit(16) else {
-                                return self.err("did not find expected hexdecimal number");
-                            };
-                            value = (value << 4) + d;
-                        }
-                        match char::from_u32(value) {
-                            Some(c) => s.push(c),
-                            None => return self.err("found invalid Unicode character escape code"),
-                        }
-                        for _ in 0..code_length {
-                            self.bump();
-                        }
-                    }
-                } else {
-                    s.push(c);
-                    self.bump();
-                }
-            }
-            let c = self.ch(0);
-            if !self.eof() && ((single && c == '\'') || (!single && c == '"')) {
-                break;
-            }
-            while is_blank(self.ch(0)) || is_break(self.ch(0)) {
-                if is_blank(self.ch(0)) {
-                    if !leading_blanks {
-                        whitespaces.push(self.ch(0));
-                    }
-                    self.bump();
-                } else if !leading_blanks {
-                    whitespaces.clear();
-                    leading_break = self.read_break();
-                    leading_blanks = true;
-                } else {
-                    trailing_breaks.push_str(&self.read_break());
-                }
-            }
-            if leading_blanks {
-                if leading_break.starts_with('\n') {
-                    if trailing_breaks.is_empty() {
-                        s.push(' ');
-                    } else {
-                        s.push_str(&trailing_breaks);
-                    }
-                } else {
-                    s.push_str(&leading_break);
-                    s.push_str(&trailing_breaks);
-                }
-                leading_break.clear();
-                trailing_breaks.clear();
-            } else {
-                s.push_str(&whitespaces);
-                whitespaces.clear();
-            }
-        }
-        self.bump(); // closing quote
-        Ok(Parsed::Scalar(s, false))
-    }
-
-    /// go-yaml's `yaml_parser_scan_plain_scalar`; `indent` is the lowest
-    /// column a continuation line may start at (block context).
-    fn plain(&mut self, flow: bool, indent: i64) -> PResult<Parsed> {
-        let mut s = String::new();
-        let mut leading_break = String::new();
-        let mut trailing_breaks = String::new();
-        let mut whitespaces = String::new();
-        let mut leading_blanks = false;
-        loop {
-            if self.at_any_doc_marker() || self.ch(0) == '#' {
-                break;
-            }
-            while !is_blankz(self.ch(0)) {
-                let c = self.ch(0);
-                if (c == ':' && is_blankz(self.ch(1)))
-                    || (flow && matches!(c, ',' | '?' | '[' | ']' | '{' | '}'))
-                {
-                    break;
-                }
-                if leading_blanks {
-                    if leading_break.starts_with('\n') {
-                        if trailing_breaks.is_empty() {
-                            s.push(' ');
-                        } else {
-                            s.push_str(&trailing_breaks);
-                        }
-                    } else {
-                        s.push_str(&leading_break);
-                        s.push_str(&trailing_breaks);
-                    }
-                    leading_break.clear();
-                    trailing_breaks.clear();
-                    leading_blanks = false;
-                } else if !whitespaces.is_empty() {
-                    s.push_str(&whitespaces);
-                    whitespaces.clear();
-                }
-                s.push(c);
-                self.bump();
-            }
-            if !(is_blank(self.ch(0)) || is_break(self.ch(0))) {
-                break;
-            }
-            while is_blank(self.ch(0)) || is_break(self.ch(0)) {
-                if is_blank(self.ch(0)) {
-                    if leading_blanks && self.col() < indent && self.ch(0) == '\t' {
-                        return self.err("found a tab character that violates indentation");
-                    }
-                    if !leading_blanks {
-                        whitespaces.push(self.ch(0));
-                    }
-                    self.bump();
-                } else if !leading_blanks {
-                    whitespaces.clear();
-                    leading_break = self.read_break();
-                    leading_blanks = true;
-                } else {
-                    trailing_breaks.push_str(&self.read_break());
-                }
-            }
-            if !flow && self.col() < indent {
-                break;
-            }
-        }
-        Ok(Parsed::Scalar(s, true))
-    }
-
-    fn skip_flow_ws(&mut self) {
-        loop {
-            self.skip_inline_ws();
-            self.skip_comment();
-            if is_break(self.ch(0)) {
-                self.read_break();
-                continue;
-            }
-            break;
-        }
-    }
-
-    /// A node inside a flow collection.
-    fn flow_node(&mut self) -> PResult<Yaml> {
-        let props = self.props()?;
-        self.skip_flow_ws();
-        let c = self.ch(0);
-        let node = match c {
-            '"' => Some(self.quoted(false)?),
-            '\'' => Some(self.quoted(true)?),
-            '[' => Some(self.flow_seq()?),
-            '{' => Some(self.flow_map()?),
-            '*' => Some(self.alias()?),
-            ',' | ']' | '}' | ':' => None,
-            _ if self.eof() => {
-                return self.err("found unexpected end of stream in a flow collection");
-            }
-            _ if plain_can_start(c, self.ch(1), true) => Some(self.plain(true, 0)?),
-            _ => return self.err(format!("found character '{c}' that cannot start any token")),
-        };
-        self.finish_node(props, node)
-    }
-
-    /// After a flow key: `: value` or nothing.
-    fn flow_value(&mut self, close: char) -> PResult<Option<Yaml>> {
-        self.skip_flow_ws();
-        if self.ch(0) != ':' {
-            return Ok(None);
-        }
-        self.bump();
-        self.skip_flow_ws();
-        if self.ch(0) == ',' || self.ch(0) == close {
-            return Ok(Some(Yaml::Null));
-        }
-        Ok(Some(self.flow_node()?))
-    }
-
-    fn flow_seq(&mut self) -> PResult<Parsed> {
-        self.nested(|p| p.flow_seq_inner())
-    }
-
-    fn flow_seq_inner(&mut self) -> PResult<Parsed> {
-        self.bump(); // '['
-        let mut items = Vec::new();
-        loop {
-            self.skip_flow_ws();
-            if self.ch(0) == ']' {
-                self.bump();
-                break;
-            }
-            if self.eof() {
-                return self.err("did not find expected ',' or ']'");
-            }
-            let item = if self.ch(0) == '?' && is_blankz(self.ch(1)) {
-                self.bump();
-                let key = self.flow_node()?;
-                let value = self.flow_value(']')?.unwrap_or(Yaml::Null);
-                Yaml::Map(vec![(key, value)])
-            } else {
-                let node = self.flow_node()?;
-                match self.flow_value(']')? {
-                    Some(value) => Yaml::Map(vec![(node, value)]),
-                    None => node,
-                }
-            };
-            items.push(item);
-            self.skip_flow_ws();
-            match self.ch(0) {
-                ',' => self.bump(),
-                ']' => {
-                    self.bump();
-                    break;
-                }
-                _ => return self.err("did not find expected ',' or ']'"),
-            }
-        }
-        Ok(Parsed::Node(Yaml::Seq(items)))
-    }
-
-    fn flow_map(&mut self) -> PResult<Parsed> {
-        self.nested(|p| p.flow_map_inner())
-    }
-
-    fn flow_map_inner(&mut self) -> PResult<Parsed> {
-        self.bump(); // '{'
-        let mut entries = Vec::new();
-        loop {
-            self.skip_flow_ws();
-            if self.ch(0) == '}' {
-                self.bump();
-                break;
-            }
-            if self.eof() {
-                return self.err("did not find expected ',' or '}'");
-            }
-            if self.ch(0) == '?' && is_blankz(self.ch(1)) {
-                self.bump();
-            }
-            let key = self.flow_node()?;
-            let value = self.flow_value('}')?.unwrap_or(Yaml::Null);
-            entries.push((key, value));
-            self.skip_flow_ws();
-            match self.ch(0) {
-                ',' => self.bump(),
-                '}' => {
-                    self.bump();
-                    break;
-                }
-                _ => return self.err("did not find expected ',' or '}'"),
-            }
-        }
-        Ok(Parsed::Node(Yaml::Map(entries)))
+        Ok(y.clone())
     }
 }
 
-/// Whether a plain scalar may start with `c` (followed by `next`), as
-/// go-yaml's scanner decides.
-fn plain_can_start(c: char, next: char, flow: bool) -> bool {
-    if is_blankz(c) {
-        return false;
-    }
-    match c {
-        '-' => !is_blankz(next),
-        '?' | ':' => !flow && !is_blankz(next),
-        ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
-        | '@' | '`' => false,
-        _ => true,
-    }
+/// A scalar's value: plain scalars without a tag are resolved, quoted and
+/// block scalars are strings, tags apply as go-yaml v2 applies them.
+fn scalar_value(
+    text: String,
+    plain: bool,
+    tag: Option<&Tag>,
+    at: &Marker,
+) -> Result<Yaml, YamlError> {
+    let Some(tag) = tag else {
+        if !plain {
+            return Ok(Yaml::Str(text));
+        }
+        return Ok(match resolve_plain(&text) {
+            Resolved::Null => Yaml::Null,
+            Resolved::Bool(b) => Yaml::Bool(b),
+            Resolved::Int(i) => Yaml::Int(i),
+            Resolved::Uint(u) => Yaml::Uint(u),
+            Resolved::Float(f) => Yaml::Float(f),
+            Resolved::BigInt(f) => Yaml::BigInt(f),
+            Resolved::Timestamp | Resolved::Str => Yaml::Str(text),
+        });
+    };
+    let Some(short) = tag.suffix_in_namespace(TAG_PREFIX) else {
+        // "!" and application tags: go-yaml keeps the text.
+        return Ok(Yaml::Str(text));
+    };
+    let short = short.as_ref();
+    // Only untagged and !!timestamp scalars are tried as timestamps.
+    let resolved = || resolve_scalar(&text, short == "timestamp");
+    let mismatch = || {
+        Err(error_at(
+            at,
+            format!("cannot decode `{text}` as a !!{short}"),
+        ))
+    };
+    Ok(match short {
+        "str" => Yaml::Str(text.clone()),
+        "binary" => match decode_base64(&text) {
+            Some(bytes) => Yaml::Str(String::from_utf8_lossy(&bytes).into_owned()),
+            None => return Err(error_at(at, "!!binary value contains invalid base64 data")),
+        },
+        "null" => match resolved() {
+            Resolved::Null => Yaml::Null,
+            _ => return mismatch(),
+        },
+        "bool" => match resolved() {
+            Resolved::Bool(b) => Yaml::Bool(b),
+            _ => return mismatch(),
+        },
+        "int" => match resolved() {
+            Resolved::Int(i) => Yaml::Int(i),
+            Resolved::Uint(u) => Yaml::Uint(u),
+            Resolved::BigInt(f) => Yaml::BigInt(f),
+            _ => return mismatch(),
+        },
+        "float" => match resolved() {
+            Resolved::Float(f) => Yaml::Float(f),
+            Resolved::Int(i) => Yaml::Float(i as f64),
+            _ => return mismatch(),
+        },
+        "timestamp" => match resolved() {
+            Resolved::Timestamp => Yaml::Str(text.clone()),
+            _ => return mismatch(),
+        },
+        "map" | "seq" => return mismatch(),
+        _ => Yaml::Str(text.clone()),
+    })
 }
 
 #[cfg(test)]
@@ -3335,10 +2622,14 @@ spec:
     #[test]
     fn single_quoted_multiline_with_unicode_breaks() {
         assert_eq!(kv("a\u{2028}b"), "k: 'a\u{2028}  b'\n");
+        // go-yaml reads LS as a line break and drops the indentation after
+        // it; YAML 1.2 (granit-parser) reads it as content, and the
+        // indentation stays.
         assert_eq!(
             from_yaml("k: 'a\u{2028}  b'\n").unwrap(),
-            json!({"k": "a\u{2028}b"})
+            json!({"k": "a\u{2028}  b"})
         );
+        assert_eq!(from_yaml("'a\u{2028}b'\n").unwrap(), json!("a\u{2028}b"));
     }
 
     // ----- numbers ----------------------------------------------------------
@@ -3512,7 +2803,11 @@ spec:
             from_yaml("{a, b: , c: d}\n").unwrap(),
             json!({"a": null, "b": null, "c": "d"})
         );
-        assert!(from_yaml("{\"a\": \"\\u003c\\u2028\\/\"}").is_err());
+        // `\/` is a YAML 1.2 escape (go-yaml v2 refuses it).
+        assert_eq!(
+            from_yaml("{\"a\": \"\\u003c\\u2028\\/\"}").unwrap(),
+            json!({"a": "<\u{2028}/"})
+        );
         assert_eq!(
             from_yaml("{\"a\": \"\\u003c\\u2028\"}").unwrap(),
             json!({"a": "<\u{2028}"})
@@ -3640,6 +2935,58 @@ spec:
         // lose it, so it stays an ordinary key.
         assert_eq!(y(json!({"<<": "x"})), "<<: x\n");
         assert_eq!(from_yaml("<<: x\n").unwrap(), json!({"<<": "x"}));
+    }
+
+    #[test]
+    fn reads_yaml_1_2_syntax() {
+        // A repeated key keeps its first position and its last value.
+        let v = from_yaml("a: 1\nb: 2\na: 3\n").unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert_eq!(v, json!({"a": 3, "b": 2}));
+        // NEL, LS and PS are content, not line breaks.
+        assert_eq!(
+            from_yaml("a: \"x\u{85}y\"\nb: p\u{2029}q\n").unwrap(),
+            json!({"a": "x\u{85}y", "b": "p\u{2029}q"})
+        );
+        assert!(from_yaml("a: 1\u{85}b: 2\n").is_err());
+        // Tabs as separators after `:` and `-`.
+        assert_eq!(
+            from_yaml("a:\tb\nc:\n-\td\n").unwrap(),
+            json!({"a": "b", "c": ["d"]})
+        );
+        // Tagged empty nodes; the non-specific tag keeps the text.
+        assert_eq!(
+            from_yaml("a: !!str\nb: !!null\nc: ! 12\nd: !<tag:yaml.org,2002:int> '7'\n").unwrap(),
+            json!({"a": "", "b": null, "c": "12", "d": 7})
+        );
+        assert!(from_yaml("a: !!map [1]\n").is_err());
+        assert!(from_yaml("a: !!seq {}\n").is_err());
+        // Anchors belong to their document; an alias inside its own anchor's
+        // node is an error.
+        let e = from_yaml_documents("a: &x 1\n---\nb: *x\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "yaml: line 3, column 4: unknown anchor 'x' referenced"
+        );
+        let e = from_yaml("[é, *nope]").unwrap_err();
+        assert_eq!(e.message, "unknown anchor 'nope' referenced");
+        let e = from_yaml("a: &x [1, *x]\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 11), "{e}");
+        assert!(e.message.contains("anchor 'x'"), "{e}");
+        // An unclosed bracket is reported where it opens.
+        let e = from_yaml("k:\n  v: [1, 2\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 6), "{e}");
+        let e = from_yaml("a:\n\t- b\n").unwrap_err();
+        assert!(e.message.contains("found a tab character"), "{e}");
+        let e = from_yaml("- a: b\n\n \t\n\tc: d\n").unwrap_err();
+        assert!(e.message.contains("found a tab character"), "{e}");
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        let e = from_yaml("a: \"open\n  more\n").unwrap_err();
+        assert!(
+            e.message.starts_with("while scanning a quoted scalar"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -3856,12 +3203,26 @@ spec:
         }
     }
 
+    /// go-yaml's emitter writes LS and PS raw, as line breaks, and indents
+    /// the text after them (or, in block scalars, does not indent what it
+    /// takes for an empty line); YAML 1.2 (granit-parser) reads them as
+    /// ordinary characters, so the indentation becomes part of the string or
+    /// a block scalar line is under-indented. Such documents do not
+    /// round-trip.
+    fn has_raw_unicode_break(text: &str) -> bool {
+        text.contains(['\u{2028}', '\u{2029}'])
+    }
+
     #[test]
     fn round_trip_random_values() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for i in 0..4000 {
             let v = random_value(&mut rng, 4);
             let text = to_yaml(&v);
+            if has_raw_unicode_break(&text) {
+                let _ = from_yaml(&text);
+                continue;
+            }
             let back =
                 from_yaml(&text).unwrap_or_else(|e| panic!("case {i}: {e}\n{text}\nfrom {v:?}"));
             assert_eq!(back, go_normalize(&v), "case {i}:\n{text}");
@@ -3889,6 +3250,10 @@ spec:
                 json!({"a": {"b": [{ s.clone(): [s] }]}}),
             ] {
                 let text = to_yaml(&v);
+                if has_raw_unicode_break(&text) {
+                    let _ = from_yaml(&text);
+                    continue;
+                }
                 let back = from_yaml(&text).unwrap_or_else(|e| panic!("{s:?}: {e}\n{text}"));
                 assert_eq!(back, go_normalize(&v), "{s:?}:\n{text}");
             }
