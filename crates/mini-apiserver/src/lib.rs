@@ -188,7 +188,6 @@ mod mini;
 mod ops;
 mod patch;
 mod protobuf;
-mod regex_go;
 mod registry;
 mod rollout;
 mod schema;
