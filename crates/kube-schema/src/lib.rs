@@ -8,12 +8,16 @@
 //!   ([`cel`]) where they are evaluated;
 //! - repairs that lose nothing for values the server would refuse ([`Schema::repair`]).
 //!
+//! [`meta`] holds the rules of object metadata both apply (ObjectMeta's field order, DNS-1123
+//! names).
+//!
 //! A schema is read once per CRD version into a typed tree ([`Node`]): patterns compiled,
 //! rules parsed, formats resolved; each object is then walked against that tree.
 
 pub mod cel;
 mod errors;
 pub mod formats;
+pub mod meta;
 mod node;
 mod validate;
 
