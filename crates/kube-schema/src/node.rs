@@ -228,7 +228,12 @@ impl Reader {
                 },
                 "x-kubernetes-embedded-resource" => s.embedded = self.bool_of(path, key, val),
                 "uniqueItems" => {
-                    self.bool_of(path, key, val);
+                    if self.bool_of(path, key, val) {
+                        self.problems.invalid.push(FieldError::forbidden(
+                            &format!("{path}.uniqueItems"),
+                            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+                        ));
+                    }
                 }
                 "exclusiveMinimum" => s.exclusive_minimum = self.bool_of(path, key, val),
                 "exclusiveMaximum" => s.exclusive_maximum = self.bool_of(path, key, val),

@@ -176,6 +176,13 @@ fn bad_schemas_are_reported_as_the_api_server_reports_them() {
     );
     assert_eq!(p.invalid.len(), 2, "{:?}", p.invalid);
     assert_eq!(p.invalid[0].field, "s.properties[a].type");
+    let (_, p) = Schema::parse(&json!({"type":"array","uniqueItems":true}), "s", false);
+    assert_eq!(
+        messages(&p.invalid),
+        [
+            "s.uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic"
+        ]
+    );
     let (_, p) = Schema::parse(&json!({"type":5}), "s", false);
     assert_eq!(
         p.decode,
