@@ -11,8 +11,9 @@
 //! [`meta`] holds the rules of object metadata both apply (ObjectMeta's field order, DNS-1123
 //! names).
 //!
-//! A schema is read once per CRD version into a typed tree ([`Node`]): patterns compiled,
-//! rules parsed, formats resolved; each object is then walked against that tree.
+//! A schema is read once per CRD version, as k8s-openapi's `CustomResourceDefinition` and
+//! `JSONSchemaProps`, into a typed tree ([`Node`]): patterns compiled, rules parsed, formats
+//! resolved; each object is then walked against that tree.
 
 pub mod cel;
 mod errors;
@@ -25,7 +26,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
@@ -245,15 +248,20 @@ impl Schema {
     /// `spec.versions[0].schema.openAPIV3Schema`.
     pub fn parse(schema: &Value, path: &str, status_subresource: bool) -> (Schema, SchemaProblems) {
         let mut reader = node::Reader::default();
-        let root = reader.node(schema, path);
-        let schema = Schema {
-            root,
-            status_subresource,
-            options: Options::default(),
-            patterns: reader.patterns,
-            rules: reader.rules,
+        reader.check_json(schema, path);
+        let root = if reader.problems.decode.is_empty() {
+            match JSONSchemaProps::deserialize(schema) {
+                Ok(props) => reader.node(&props, path),
+                Err(e) => {
+                    reader.problems.decode.push(format!("{path}: {e}"));
+                    Node::default()
+                }
+            }
+        } else {
+            Node::default()
         };
-        (schema, reader.problems)
+        let problems = std::mem::take(&mut reader.problems);
+        (Schema::of(root, reader, status_subresource), problems)
     }
 
     /// A schema that keeps anything and checks nothing.
@@ -273,10 +281,25 @@ impl Schema {
         self
     }
 
-    /// The schema of a CRD's version `version`, or of its storage version when None. The CRD
-    /// is read as a typed `CustomResourceDefinition` to choose the version; its schema is then
-    /// read into the tree from the JSON as written (property order kept: defaults are added in
-    /// that order).
+    /// The schema of a typed JSONSchemaProps (a CRD version's `openAPIV3Schema`).
+    pub fn from_props(props: &JSONSchemaProps, status_subresource: bool) -> Schema {
+        let mut reader = node::Reader::default();
+        let root = reader.node(props, "openAPIV3Schema");
+        Schema::of(root, reader, status_subresource)
+    }
+
+    fn of(root: Node, reader: node::Reader, status_subresource: bool) -> Schema {
+        Schema {
+            root,
+            status_subresource,
+            options: Options::default(),
+            patterns: reader.patterns,
+            rules: reader.rules,
+        }
+    }
+
+    /// The schema of a CRD's version `version`, or of its storage version when None, the CRD
+    /// read as a typed `CustomResourceDefinition`.
     pub fn from_crd(crd: &Value, version: Option<&str>) -> Result<Schema, String> {
         let name = crd
             .pointer("/metadata/name")
@@ -288,25 +311,31 @@ impl Schema {
         let typed = CustomResourceDefinition::deserialize(crd)
             .map_err(|e| format!("{name}: not a CustomResourceDefinition: {e}"))?;
         let versions = &typed.spec.versions;
-        let index = match version {
-            Some(wanted) => versions.iter().position(|v| v.name == wanted),
+        let chosen = match version {
+            Some(wanted) => versions.iter().find(|v| v.name == wanted),
             None => versions
                 .iter()
-                .position(|v| v.storage)
-                .or((!versions.is_empty()).then_some(0)),
+                .find(|v| v.storage)
+                .or_else(|| versions.first()),
         }
         .ok_or_else(|| format!("{name}: no version {}", version.unwrap_or("marked storage")))?;
-        let chosen = &versions[index];
-        let schema = crd
-            .pointer(&format!("/spec/versions/{index}/schema/openAPIV3Schema"))
-            .or_else(|| crd.pointer("/spec/validation/openAPIV3Schema"))
-            .filter(|s| s.is_object())
-            .ok_or_else(|| format!("{name}: no openAPIV3Schema"))?;
         let status = chosen
             .subresources
             .as_ref()
             .is_some_and(|s| s.status.is_some())
             || crd.pointer("/spec/subresources/status").is_some();
+        if let Some(props) = chosen
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+        {
+            return Ok(Schema::from_props(props, status));
+        }
+        // apiextensions/v1beta1 kept one schema for all versions.
+        let schema = crd
+            .pointer("/spec/validation/openAPIV3Schema")
+            .filter(|s| s.is_object())
+            .ok_or_else(|| format!("{name}: no openAPIV3Schema"))?;
         Ok(Schema::new(schema.clone(), status))
     }
 

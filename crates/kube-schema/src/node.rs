@@ -1,13 +1,19 @@
-//! A CRD's structural schema read once into a typed tree ([`Node`]): the keywords pruning,
-//! defaulting and validation use, with every `pattern` compiled (Go RE2 syntax) and every CEL
-//! rule parsed, so that checking an object never looks a keyword up by name. Reading reports
-//! what a CRD's schema gets wrong as kube-apiserver reports it ([`SchemaProblems`]).
+//! A CRD's structural schema read once into a typed tree ([`Node`]): the schema is decoded
+//! into k8s-openapi's `JSONSchemaProps`, then the keywords pruning, defaulting and validation
+//! use are taken from it, with every `pattern` compiled (Go RE2 syntax) and every CEL rule
+//! parsed, so that checking an object never looks a keyword up by name. Reading reports what
+//! a CRD's schema gets wrong as kube-apiserver reports it ([`SchemaProblems`]): the JSON is
+//! first checked for the decoding errors Go would give, then the typed schema for what the
+//! server refuses.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use go_compat::strconv::go_quote;
 use indexmap::IndexMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use regex::Regex;
 use serde_json::Value;
 
@@ -53,7 +59,8 @@ pub struct Node {
     /// The node describes an object: `type: object`, or `properties` or
     /// `additionalProperties` present.
     pub object_like: bool,
-    /// `properties`, in the schema's order (defaults are added in that order).
+    /// `properties`, by name (the order JSONSchemaProps keeps them in, and in which defaults
+    /// are added).
     pub properties: IndexMap<String, Node>,
     pub additional: Option<Additional>,
     pub items: Option<Box<Node>>,
@@ -136,211 +143,208 @@ impl Reader {
             .clone()
     }
 
-    fn bool_of(&mut self, path: &str, key: &str, val: &Value) -> bool {
-        match val.as_bool() {
-            Some(b) => b,
-            None => {
-                self.decode_err(path, key, val, "bool");
-                false
-            }
-        }
-    }
-
-    fn rules_of(&mut self, path: &str, key: &str, val: &Value) -> Vec<Rule> {
-        let Some(list) = val.as_array() else {
-            self.decode_err(path, key, val, "v1.ValidationRules");
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for rule in list {
-            let Some(text) = rule.get("rule").and_then(Value::as_str) else {
-                continue;
-            };
-            let text_of = |k: &str| rule.get(k).and_then(Value::as_str).map(str::to_string);
-            out.push(Rule {
-                text: text.to_string(),
-                message: text_of("message"),
-                reason: text_of("reason"),
-                expr: self.rule(text),
-            });
-        }
-        out
-    }
-
-    /// Reads a JSONSchemaProps object. `path` is the field path used in messages, e.g.
-    /// `spec.versions[0].schema.openAPIV3Schema`.
-    pub(crate) fn node(&mut self, v: &Value, path: &str) -> Node {
-        let mut s = Node::default();
+    /// Go's decoding problems of a JSONSchemaProps object written as JSON: keywords whose
+    /// value has the wrong JSON type, worded as `encoding/json` words them. `path` is the
+    /// field path used in messages, e.g. `spec.versions[0].schema.openAPIV3Schema`.
+    pub(crate) fn check_json(&mut self, v: &Value, path: &str) {
         let Some(m) = v.as_object() else {
             self.problems.decode.push(format!(
                 "json: cannot unmarshal {} into Go struct field {} of type v1.JSONSchemaProps",
                 json_type_name(v),
                 path
             ));
-            return s;
+            return;
         };
         for (key, val) in m {
-            match key.as_str() {
-                "type" => match val.as_str() {
-                    Some("") => {}
-                    Some(t) => {
-                        if !TYPES.contains(&t) {
-                            self.problems.invalid.push(FieldError::not_supported(
-                                &format!("{path}.type"),
-                                go_quote(t),
-                                &TYPES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                            ));
-                        }
-                        s.types = vec![t.to_string()];
-                        s.type_name = Some(t.to_string());
-                        s.object_like |= t == "object";
-                    }
-                    None => self.decode_err(path, key, val, "string"),
-                },
-                "format" => match val.as_str() {
-                    Some(f) if formats::is_checked(f) => s.format = Some(f.to_string()),
-                    Some(_) => {}
-                    None => self.decode_err(path, key, val, "string"),
-                },
-                "pattern" => match val.as_str() {
-                    Some(p) => {
-                        let regex = self.pattern(p);
-                        if let Err(e) = &regex {
-                            self.problems.invalid.push(FieldError::invalid(
-                                &format!("{path}.pattern"),
-                                go_quote(p),
-                                format!("must be a valid regular expression, but isn't: {e}"),
-                            ));
-                        }
-                        s.pattern = Some(Pattern {
-                            text: p.to_string(),
-                            regex,
-                        });
-                    }
-                    None => self.decode_err(path, key, val, "string"),
-                },
-                "nullable" => s.nullable = self.bool_of(path, key, val),
-                "x-kubernetes-int-or-string" => s.int_or_string = self.bool_of(path, key, val),
-                "x-kubernetes-preserve-unknown-fields" => match val {
-                    Value::Bool(b) => s.preserve_unknown = *b,
-                    Value::Null => {}
-                    _ => self.decode_err(path, key, val, "bool"),
-                },
-                "x-kubernetes-embedded-resource" => s.embedded = self.bool_of(path, key, val),
-                "uniqueItems" => {
-                    if self.bool_of(path, key, val) {
-                        self.problems.invalid.push(FieldError::forbidden(
-                            &format!("{path}.uniqueItems"),
-                            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
-                        ));
-                    }
+            let want = match key.as_str() {
+                "type" | "format" | "pattern" | "x-kubernetes-list-type" => {
+                    (!val.is_string()).then_some("string")
                 }
-                "exclusiveMinimum" => s.exclusive_minimum = self.bool_of(path, key, val),
-                "exclusiveMaximum" => s.exclusive_maximum = self.bool_of(path, key, val),
-                "minimum" | "maximum" | "multipleOf" => match val.as_f64() {
-                    Some(f) => match key.as_str() {
-                        "minimum" => s.minimum = Some(f),
-                        "maximum" => s.maximum = Some(f),
-                        _ => s.multiple_of = Some(f),
-                    },
-                    None => self.decode_err(path, key, val, "float64"),
-                },
+                "nullable"
+                | "x-kubernetes-int-or-string"
+                | "x-kubernetes-embedded-resource"
+                | "uniqueItems"
+                | "exclusiveMinimum"
+                | "exclusiveMaximum" => (!val.is_boolean()).then_some("bool"),
+                "x-kubernetes-preserve-unknown-fields" => {
+                    (!val.is_boolean() && !val.is_null()).then_some("bool")
+                }
+                "minimum" | "maximum" | "multipleOf" => (!val.is_number()).then_some("float64"),
                 "minLength" | "maxLength" | "minItems" | "maxItems" | "minProperties"
-                | "maxProperties" => match val.as_u64() {
-                    Some(n) => {
-                        let slot = match key.as_str() {
-                            "minLength" => &mut s.min_length,
-                            "maxLength" => &mut s.max_length,
-                            "minItems" => &mut s.min_items,
-                            "maxItems" => &mut s.max_items,
-                            "minProperties" => &mut s.min_properties,
-                            _ => &mut s.max_properties,
-                        };
-                        *slot = Some(n);
-                    }
-                    None => self.decode_err(path, key, val, "int64"),
-                },
+                | "maxProperties" => (!val.is_u64()).then_some("int64"),
                 "required" => match val.as_array() {
                     Some(a) => {
-                        for r in a {
-                            match r.as_str() {
-                                Some(r) => s.required.push(r.to_string()),
-                                None => self.decode_err(path, key, r, "string"),
-                            }
+                        for r in a.iter().filter(|r| !r.is_string()) {
+                            self.decode_err(path, key, r, "string");
                         }
+                        None
                     }
-                    None => self.decode_err(path, key, val, "[]string"),
+                    None => Some("[]string"),
                 },
-                "enum" => match val.as_array() {
-                    Some(a) => s.enum_values = Some(a.clone()),
-                    None => self.decode_err(path, key, val, "[]v1.JSON"),
-                },
-                "default" => s.default = Some(val.clone()),
-                "x-kubernetes-list-type" => match val.as_str() {
-                    Some(t) => s.list_type = Some(t.to_string()),
-                    None => self.decode_err(path, key, val, "string"),
-                },
-                "x-kubernetes-list-map-keys" => match val.as_array() {
-                    Some(a) => {
-                        s.list_map_keys = a
-                            .iter()
-                            .filter_map(|k| k.as_str().map(str::to_string))
-                            .collect()
-                    }
-                    None => self.decode_err(path, key, val, "[]string"),
-                },
-                "x-kubernetes-validations" => s.rules = self.rules_of(path, key, val),
+                "enum" => (!val.is_array()).then_some("[]v1.JSON"),
+                "x-kubernetes-list-map-keys" => (!val.is_array()).then_some("[]string"),
+                "x-kubernetes-validations" => (!val.is_array()).then_some("v1.ValidationRules"),
                 "properties" => match val.as_object() {
                     Some(props) => {
-                        s.object_like = true;
                         for (name, ps) in props {
-                            let p = self.node(ps, &format!("{path}.properties[{name}]"));
-                            s.properties.insert(name.clone(), p);
+                            self.check_json(ps, &format!("{path}.properties[{name}]"));
                         }
+                        None
                     }
-                    None => self.decode_err(path, key, val, "map[string]v1.JSONSchemaProps"),
+                    None => Some("map[string]v1.JSONSchemaProps"),
                 },
-                "additionalProperties" => {
-                    s.object_like = true;
-                    match val {
-                        Value::Bool(b) => s.additional = Some(Additional::Bool(*b)),
-                        Value::Object(_) => {
-                            let a = self.node(val, &format!("{path}.additionalProperties"));
-                            s.additional = Some(Additional::Schema(Box::new(a)));
-                        }
-                        _ => self.decode_err(path, key, val, "v1.JSONSchemaPropsOrBool"),
+                "additionalProperties" => match val {
+                    Value::Bool(_) => None,
+                    Value::Object(_) => {
+                        self.check_json(val, &format!("{path}.additionalProperties"));
+                        None
                     }
-                }
+                    _ => Some("v1.JSONSchemaPropsOrBool"),
+                },
                 "items" => match val {
                     Value::Object(_) => {
-                        s.items = Some(Box::new(self.node(val, &format!("{path}.items"))))
+                        self.check_json(val, &format!("{path}.items"));
+                        None
                     }
-                    Value::Array(_) => self.problems.invalid.push(FieldError::forbidden(
-                        &format!("{path}.items"),
-                        "items must be a schema object and not an array",
-                    )),
-                    _ => self.decode_err(path, key, val, "v1.JSONSchemaPropsOrArray"),
+                    Value::Array(_) => None,
+                    _ => Some("v1.JSONSchemaPropsOrArray"),
                 },
                 "allOf" | "anyOf" | "oneOf" => match val.as_array() {
                     Some(a) => {
-                        let list: Vec<Node> = a
-                            .iter()
-                            .enumerate()
-                            .map(|(i, x)| self.node(x, &format!("{path}.{key}[{i}]")))
-                            .collect();
-                        match key.as_str() {
-                            "allOf" => s.all_of = list,
-                            "anyOf" => s.any_of = list,
-                            _ => s.one_of = list,
+                        for (i, x) in a.iter().enumerate() {
+                            self.check_json(x, &format!("{path}.{key}[{i}]"));
                         }
+                        None
                     }
-                    None => self.decode_err(path, key, val, "[]v1.JSONSchemaProps"),
+                    None => Some("[]v1.JSONSchemaProps"),
                 },
-                "not" => s.not = Some(Box::new(self.node(val, &format!("{path}.not")))),
-                // documentation, and keywords that do not change how values are handled
-                _ => {}
+                "not" => {
+                    self.check_json(val, &format!("{path}.not"));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(want) = want {
+                self.decode_err(path, key, val, want);
             }
         }
+    }
+
+    /// Reads a JSONSchemaProps into the tree, reporting what kube-apiserver refuses in a
+    /// CRD's schema (422). `path` as for [`Reader::check_json`].
+    pub(crate) fn node(&mut self, p: &JSONSchemaProps, path: &str) -> Node {
+        let mut s = Node::default();
+        if let Some(t) = p.type_.as_deref().filter(|t| !t.is_empty()) {
+            if !TYPES.contains(&t) {
+                self.problems.invalid.push(FieldError::not_supported(
+                    &format!("{path}.type"),
+                    go_quote(t),
+                    &TYPES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                ));
+            }
+            s.types = vec![t.to_string()];
+            s.type_name = Some(t.to_string());
+            s.object_like = t == "object";
+        }
+        s.format = p.format.clone().filter(|f| formats::is_checked(f));
+        if let Some(pattern) = &p.pattern {
+            let regex = self.pattern(pattern);
+            if let Err(e) = &regex {
+                self.problems.invalid.push(FieldError::invalid(
+                    &format!("{path}.pattern"),
+                    go_quote(pattern),
+                    format!("must be a valid regular expression, but isn't: {e}"),
+                ));
+            }
+            s.pattern = Some(Pattern {
+                text: pattern.clone(),
+                regex,
+            });
+        }
+        s.nullable = p.nullable == Some(true);
+        s.int_or_string = p.x_kubernetes_int_or_string == Some(true);
+        s.preserve_unknown = p.x_kubernetes_preserve_unknown_fields == Some(true);
+        s.embedded = p.x_kubernetes_embedded_resource == Some(true);
+        if p.unique_items == Some(true) {
+            self.problems.invalid.push(FieldError::forbidden(
+                &format!("{path}.uniqueItems"),
+                "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+            ));
+        }
+        s.exclusive_minimum = p.exclusive_minimum == Some(true);
+        s.exclusive_maximum = p.exclusive_maximum == Some(true);
+        s.minimum = p.minimum;
+        s.maximum = p.maximum;
+        s.multiple_of = p.multiple_of;
+        let count = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok());
+        s.min_length = count(p.min_length);
+        s.max_length = count(p.max_length);
+        s.min_items = count(p.min_items);
+        s.max_items = count(p.max_items);
+        s.min_properties = count(p.min_properties);
+        s.max_properties = count(p.max_properties);
+        s.required = p.required.clone().unwrap_or_default();
+        s.enum_values = p
+            .enum_
+            .as_ref()
+            .map(|values| values.iter().map(|v| v.0.clone()).collect());
+        s.default = p.default.as_ref().map(|d| d.0.clone());
+        s.list_type = p.x_kubernetes_list_type.clone();
+        s.list_map_keys = p.x_kubernetes_list_map_keys.clone().unwrap_or_default();
+        for rule in p.x_kubernetes_validations.iter().flatten() {
+            s.rules.push(Rule {
+                text: rule.rule.clone(),
+                message: rule.message.clone(),
+                reason: rule.reason.clone(),
+                expr: self.rule(&rule.rule),
+            });
+        }
+        if let Some(props) = &p.properties {
+            s.object_like = true;
+            for (name, ps) in props {
+                let child = self.node(ps, &format!("{path}.properties[{name}]"));
+                s.properties.insert(name.clone(), child);
+            }
+        }
+        match &p.additional_properties {
+            Some(JSONSchemaPropsOrBool::Bool(b)) => {
+                s.object_like = true;
+                s.additional = Some(Additional::Bool(*b));
+            }
+            Some(JSONSchemaPropsOrBool::Schema(a)) => {
+                s.object_like = true;
+                let a = self.node(a, &format!("{path}.additionalProperties"));
+                s.additional = Some(Additional::Schema(Box::new(a)));
+            }
+            None => {}
+        }
+        match &p.items {
+            Some(JSONSchemaPropsOrArray::Schema(i)) => {
+                s.items = Some(Box::new(self.node(i, &format!("{path}.items"))))
+            }
+            Some(JSONSchemaPropsOrArray::Schemas(_)) => {
+                self.problems.invalid.push(FieldError::forbidden(
+                    &format!("{path}.items"),
+                    "items must be a schema object and not an array",
+                ))
+            }
+            None => {}
+        }
+        let mut list = |key: &str, schemas: &Option<Vec<JSONSchemaProps>>| -> Vec<Node> {
+            schemas
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, x)| self.node(x, &format!("{path}.{key}[{i}]")))
+                .collect()
+        };
+        s.all_of = list("allOf", &p.all_of);
+        s.any_of = list("anyOf", &p.any_of);
+        s.one_of = list("oneOf", &p.one_of);
+        s.not = p
+            .not
+            .as_ref()
+            .map(|n| Box::new(self.node(n, &format!("{path}.not"))));
         if s.int_or_string {
             s.types = vec!["integer".into(), "string".into()];
         }
