@@ -105,25 +105,6 @@ fn insertion_index(spec: &Map<String, Value>, field: &str) -> usize {
         .unwrap_or(spec.len())
 }
 
-/// Field order of Kubernetes' ObjectMeta, as Go writes it.
-const OBJECT_META_ORDER: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-
 /// Sets `metadata.resourceVersion` (the etcd backend drops it before writing and restores it
 /// from the key's revision on read), where Go's encoder puts it.
 pub fn set_resource_version(object: &mut Value, mod_revision: i64) {
@@ -135,7 +116,11 @@ pub fn set_resource_version(object: &mut Value, mod_revision: i64) {
         *existing = value;
         return;
     }
-    let rank = |name: &str| OBJECT_META_ORDER.iter().position(|f| *f == name);
+    let rank = |name: &str| {
+        kube_schema::meta::OBJECT_META_FIELDS
+            .iter()
+            .position(|f| *f == name)
+    };
     let own = rank("resourceVersion");
     let index = metadata
         .keys()

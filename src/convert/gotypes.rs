@@ -16,8 +16,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Number, Value};
 
-use super::schema::parse_go_duration;
 use super::version::CalicoVersion;
+use go_compat::time::format_go_duration;
+use go_compat::time::parse_go_duration;
 
 const TABLE: &str = include_str!("../../versions/types.txt");
 
@@ -622,53 +623,6 @@ fn go_time(text: &str) -> Option<String> {
     Some(timestamp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-/// Go's `time.Duration.String()`: `1h2m3.5s`, `1.5ms`, `0s`.
-pub fn format_go_duration(ns: i64) -> String {
-    let negative = ns < 0;
-    let mut u = ns.unsigned_abs();
-    let mut out = String::new();
-    // Digits of u / 10^precision after the point, without trailing zeros.
-    let fraction = |u: u64, precision: u32| -> (String, u64) {
-        let scale = 10u64.pow(precision);
-        let digits = format!("{:0width$}", u % scale, width = precision as usize);
-        let digits = digits.trim_end_matches('0');
-        let text = if digits.is_empty() {
-            String::new()
-        } else {
-            format!(".{digits}")
-        };
-        (text, u / scale)
-    };
-    if u < 1_000_000_000 {
-        let (precision, unit) = match u {
-            0 => return "0s".into(),
-            1..=999 => (0, "ns"),
-            1_000..=999_999 => (3, "\u{b5}s"),
-            _ => (6, "ms"),
-        };
-        let (frac, whole) = fraction(u, precision);
-        out.push_str(&format!("{whole}{frac}{unit}"));
-    } else {
-        let (frac, seconds) = fraction(u, 9);
-        u = seconds;
-        let secs = format!("{}{frac}s", u % 60);
-        u /= 60;
-        if u > 0 {
-            let minutes = u % 60;
-            u /= 60;
-            if u > 0 {
-                out.push_str(&format!("{u}h"));
-            }
-            out.push_str(&format!("{minutes}m"));
-        }
-        out.push_str(&secs);
-    }
-    if negative {
-        out.insert(0, '-');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,23 +744,5 @@ mod tests {
         let pool =
             json!({"kind": "IPPool", "metadata": {"name": "p"}, "spec": {"CIDR": "10.0.0.0/8"}});
         assert_eq!(again("v3.28.0", pool).value["spec"]["cidr"], "10.0.0.0/8");
-    }
-
-    #[test]
-    fn durations_print_as_go_prints_them() {
-        for (ns, text) in [
-            (0, "0s"),
-            (1, "1ns"),
-            (1_500, "1.5\u{b5}s"),
-            (1_500_000, "1.5ms"),
-            (1_000_000_000, "1s"),
-            (90_000_000_000, "1m30s"),
-            (300_000_000_000, "5m0s"),
-            (3_600_000_000_000, "1h0m0s"),
-            (3_723_500_000_000, "1h2m3.5s"),
-            (-1_500_000_000, "-1.5s"),
-        ] {
-            assert_eq!(format_go_duration(ns), text);
-        }
     }
 }

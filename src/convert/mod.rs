@@ -1,7 +1,7 @@
 //! The pure conversion core: data in, data out, no clients. Every conversion rule of
 //! docs/design.md (§4 to §14) is a unit test here.
 
-pub mod cel;
+pub use kube_schema::cel;
 pub mod cluster_info;
 pub mod compare;
 pub mod defaults;

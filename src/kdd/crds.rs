@@ -8,6 +8,10 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionStatus, JSONSchemaProps,
+};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::crd_files::FILES;
@@ -243,25 +247,33 @@ pub fn is_builtin(kind: &CalicoKind, name: &str) -> bool {
         .contains(&name)
 }
 
-/// Whether the CRD's status says `Established: True`.
+/// A CRD read as k8s-openapi's typed `CustomResourceDefinition`, if it is one.
+fn typed(crd: &Value) -> Option<CustomResourceDefinition> {
+    CustomResourceDefinition::deserialize(crd).ok()
+}
+
+/// Whether the CRD's status says `Established: True` (only the status is decoded: it is
+/// polled).
 pub fn is_established(crd: &Value) -> bool {
-    crd.pointer("/status/conditions")
-        .and_then(Value::as_array)
+    crd.get("status")
+        .and_then(|status| CustomResourceDefinitionStatus::deserialize(status).ok())
+        .and_then(|status| status.conditions)
         .is_some_and(|conditions| {
             conditions
                 .iter()
-                .any(|c| c["type"] == "Established" && c["status"] == "True")
+                .any(|c| c.type_ == "Established" && c.status == "True")
         })
 }
 
 /// The `openAPIV3Schema` of a CRD's version.
-pub fn schema_of(crd: &Value, version: &str) -> Option<Value> {
-    crd.pointer("/spec/versions")?
-        .as_array()?
-        .iter()
-        .find(|v| v["name"] == version)?
-        .pointer("/schema/openAPIV3Schema")
-        .cloned()
+pub fn schema_of(crd: &Value, version: &str) -> Option<JSONSchemaProps> {
+    typed(crd)?
+        .spec
+        .versions
+        .into_iter()
+        .find(|v| v.name == version)?
+        .schema?
+        .open_api_v3_schema
 }
 
 #[cfg(test)]

@@ -2,45 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
+pub(crate) use go_compat::strconv::{go_quote, go_syntax};
+
 /// The type of a field error (`k8s.io/apimachinery/pkg/util/validation/field`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FieldErrorType {
-    Required,
-    Invalid,
-    TypeInvalid,
-    NotSupported,
-    TooLong,
-    TooMany,
-    Duplicate,
-    Forbidden,
-}
-
-impl FieldErrorType {
-    pub(crate) fn reason(self) -> &'static str {
-        match self {
-            FieldErrorType::Required => "FieldValueRequired",
-            FieldErrorType::Invalid => "FieldValueInvalid",
-            FieldErrorType::TypeInvalid => "FieldValueTypeInvalid",
-            FieldErrorType::NotSupported => "FieldValueNotSupported",
-            FieldErrorType::TooLong => "FieldValueTooLong",
-            FieldErrorType::TooMany => "FieldValueTooMany",
-            FieldErrorType::Duplicate => "FieldValueDuplicate",
-            FieldErrorType::Forbidden => "FieldValueForbidden",
-        }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            FieldErrorType::Required => "Required value",
-            FieldErrorType::Invalid | FieldErrorType::TypeInvalid => "Invalid value",
-            FieldErrorType::NotSupported => "Unsupported value",
-            FieldErrorType::TooLong => "Too long",
-            FieldErrorType::TooMany => "Too many",
-            FieldErrorType::Duplicate => "Duplicate value",
-            FieldErrorType::Forbidden => "Forbidden",
-        }
-    }
-}
+pub(crate) use kube_schema::ErrorType as FieldErrorType;
 
 /// The offending value of a field error, rendered like Go's field.Error does.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,81 +22,12 @@ impl BadValue {
     /// How Go prints a JSON value that failed validation.
     pub(crate) fn from_json(v: &Value) -> BadValue {
         match v {
-            Value::Null => BadValue::Raw("null".into()),
-            Value::Bool(b) => BadValue::Raw(b.to_string()),
-            Value::Number(n) => BadValue::Raw(go_number(n)),
+            // apimachinery prints a nil bad value as the quoted string "null".
+            Value::Null => BadValue::Str("null".into()),
             Value::String(s) => BadValue::Str(s.clone()),
-            Value::Array(_) => BadValue::Raw(format!("[]interface {{}}{{{}}}", go_compact(v))),
-            Value::Object(_) => {
-                BadValue::Raw(format!("map[string]interface {{}}{{{}}}", go_compact(v)))
-            }
+            other => BadValue::Raw(go_syntax(other)),
         }
     }
-}
-
-/// Go's `%v` of a JSON number (int64 or float64).
-pub(crate) fn go_number(n: &serde_json::Number) -> String {
-    if let Some(i) = n.as_i64() {
-        i.to_string()
-    } else if let Some(u) = n.as_u64() {
-        u.to_string()
-    } else {
-        let f = n.as_f64().unwrap_or(0.0);
-        go_float(f)
-    }
-}
-
-/// Go's `%v` of a float64.
-pub(crate) fn go_float(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e21 {
-        format!("{}", f as i128)
-    } else {
-        format!("{f}")
-    }
-}
-
-fn go_compact(v: &Value) -> String {
-    match v {
-        Value::Array(a) => a.iter().map(go_compact).collect::<Vec<_>>().join(", "),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k:?}:{}", go_compact_inner(v)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => go_compact_inner(other),
-    }
-}
-
-fn go_compact_inner(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?}"),
-        Value::Number(n) => go_number(n),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => "interface {}(nil)".into(),
-        Value::Array(_) => format!("[]interface {{}}{{{}}}", go_compact(v)),
-        Value::Object(_) => format!("map[string]interface {{}}{{{}}}", go_compact(v)),
-    }
-}
-
-/// Go's `%q` of a string.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// One validation error of one field.
@@ -559,12 +455,5 @@ mod tests {
                 .len(),
             3
         );
-    }
-
-    #[test]
-    fn go_formats() {
-        assert_eq!(go_quote("a\r\nb\""), "\"a\\r\\nb\\\"\"");
-        assert_eq!(go_float(128.0), "128");
-        assert_eq!(go_float(1.5), "1.5");
     }
 }

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::registry::ResourceInfo;
-use crate::schema::{Additional, Schema, json_equal};
+use crate::schema::{Additional, Node, json_equal};
 
 /// How the items of a list merge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +141,7 @@ fn builtin_map_field(path: &str) -> bool {
 pub(crate) struct Cursor<'a> {
     path: String,
     /// The schema of a custom resource's field; `None` for built-in rules.
-    schema: Option<&'a Schema>,
+    schema: Option<&'a Node>,
     custom: bool,
     /// The node is a key of a map (not a named field of a struct).
     map_key: bool,
@@ -152,7 +152,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn root(info: &'a ResourceInfo) -> Cursor<'a> {
         Cursor {
             path: String::new(),
-            schema: info.is_custom().then_some(info.schema.as_ref()),
+            schema: info.is_custom().then_some(info.schema.root()),
             custom: info.is_custom(),
             map_key: false,
         }

@@ -55,8 +55,10 @@
 //!   every read (as the real server defaults on read from etcd), and the schema
 //!   is validated (types, `x-kubernetes-int-or-string`, `nullable`, `required`,
 //!   `enum`, `pattern` with Go RE2 semantics, the formats kube checks, min/max,
-//!   lengths, item counts, `uniqueItems`, `x-kubernetes-list-type` set/map,
-//!   `additionalProperties`, `allOf`/`anyOf`/`oneOf`/`not`), all causes at once.
+//!   lengths, item counts, `x-kubernetes-list-type` set/map,
+//!   `additionalProperties`, `allOf`/`anyOf`/`oneOf`/`not`), all causes at once, by
+//!   the `kube-schema` engine the plugin predicts the server with. A CRD with
+//!   `uniqueItems: true` is refused, as structural schemas forbid it.
 //!   **CEL rules (`x-kubernetes-validations`) are not evaluated**, like the v1.24
 //!   server the project measured; `int32`/`int64` formats are not range-checked.
 //!   Updates of custom resources (and CRDs) must carry `metadata.resourceVersion`.
@@ -188,7 +190,6 @@ mod mini;
 mod ops;
 mod patch;
 mod protobuf;
-mod regex_go;
 mod registry;
 mod rollout;
 mod schema;

@@ -284,7 +284,7 @@ pub(crate) fn for_version(info: &ResourceInfo, obj: &Arc<Value>) -> Arc<Value> {
         m.insert("apiVersion".into(), json!(want));
     }
     if info.is_custom() {
-        info.schema.prune(&mut v, true);
+        crate::schema::prune(&info.schema, &mut v);
         info.schema.apply_defaults(&mut v);
         if *obj.as_ref() == v {
             return Arc::clone(obj);
@@ -452,22 +452,22 @@ pub(crate) fn decode(
     out.extend(m);
     let mut obj = Value::Object(out);
 
-    unknown.extend(info.schema.prune(&mut obj, true));
+    unknown.extend(crate::schema::prune(&info.schema, &mut obj));
     info.schema.prune_nulls(&mut obj);
     if mode == Decode::Full {
         info.schema.apply_defaults(&mut obj);
     }
 
     if !info.is_custom() {
-        if let Some(e) = info
-            .schema
-            .validate(&obj)
+        if let Some(e) = crate::schema::validate(&info.schema, &obj)
             .into_iter()
             .find(|e| e.typ == FieldErrorType::TypeInvalid)
         {
+            // the bad value of a type error is the JSON type, quoted
             let got = match &e.value {
                 BadValue::Str(s) => s.clone(),
-                _ => String::new(),
+                BadValue::Raw(s) => s.trim_matches('"').to_string(),
+                BadValue::Omit => String::new(),
             };
             let want = e
                 .detail
@@ -626,7 +626,7 @@ fn validate_kind(info: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
                 ));
                 return errs;
             }
-            errs.extend(info.schema.validate(obj));
+            errs.extend(crate::schema::validate(&info.schema, obj));
         }
         Some(Builtin::ConfigMap) | Some(Builtin::Secret) => {
             let mut size = 0usize;

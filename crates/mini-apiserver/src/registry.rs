@@ -5,7 +5,7 @@ use std::sync::{Arc, LazyLock};
 use serde_json::{Value, json};
 
 use crate::errors::{BadValue, FieldError, FieldErrorType};
-use crate::schema::{Schema, SchemaProblems};
+use crate::schema::{self, Schema, SchemaProblems};
 use crate::validation::dns1123_label;
 
 /// The built-in kinds with server-side behaviour of their own.
@@ -174,7 +174,7 @@ impl ResourceInfo {
 
 fn parse_builtin_schema(v: Value) -> Arc<Schema> {
     let mut p = SchemaProblems::default();
-    let s = Schema::parse(&v, "builtin", &mut p);
+    let s = schema::parse(&v, "builtin", &mut p);
     debug_assert!(p.decode.is_empty() && p.invalid.is_empty());
     Arc::new(s)
 }
@@ -801,15 +801,15 @@ pub(crate) fn compile_crd(crd: &Value, uid: &str) -> CrdCompiled {
                     format!("{vpath}.schema.openAPIV3Schema"),
                     "schemas are required",
                 ));
-                Schema::preserve_all()
+                schema::preserve_all()
             }
             Some(sv) => {
                 let spath = format!("{vpath}.schema.openAPIV3Schema");
-                let s = Schema::parse(sv, &spath, &mut problems);
-                if s.types.as_slice() != ["object"] {
+                let s = schema::parse(sv, &spath, &mut problems);
+                if s.root().types.as_slice() != ["object"] {
                     invalid.push(FieldError::invalid_str(
                         format!("{spath}.type"),
-                        s.types.first().map(String::as_str).unwrap_or(""),
+                        s.root().types.first().map(String::as_str).unwrap_or(""),
                         "must be object at the root",
                     ));
                 }

@@ -5,75 +5,21 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+pub(crate) use kube_schema::meta::{OBJECT_META_FIELDS, dns1123_label, dns1123_subdomain};
+use kube_schema::meta::{max_len_error, regex_error};
+
 use crate::errors::{BadValue, FieldError, FieldErrorType};
 
-const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str =
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
 
-static DNS1123_LABEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^{DNS1123_LABEL_FMT}$")).expect("static regex"));
-static DNS1123_SUBDOMAIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^{DNS1123_SUBDOMAIN_FMT}$")).expect("static regex"));
 static QUALIFIED_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{QUALIFIED_NAME_FMT}$")).expect("static regex"));
 static LABEL_VALUE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{LABEL_VALUE_FMT}$")).expect("static regex"));
 static CONFIG_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{CONFIG_KEY_FMT}$")).expect("static regex"));
-
-/// apimachinery's RegexError.
-fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
-    if examples.is_empty() {
-        return format!("{msg} (regex used for validation is '{fmt}')");
-    }
-    let mut s = format!("{msg} (e.g. ");
-    for (i, e) in examples.iter().enumerate() {
-        if i > 0 {
-            s.push_str(" or ");
-        }
-        s.push_str(&format!("'{e}', "));
-    }
-    s.push_str(&format!("regex used for validation is '{fmt}')"));
-    s
-}
-
-fn max_len_error(n: usize) -> String {
-    format!("must be no more than {n} characters")
-}
-
-pub(crate) fn dns1123_label(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 63 {
-        errs.push(max_len_error(63));
-    }
-    if !DNS1123_LABEL.is_match(v) {
-        errs.push(regex_error(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
-            DNS1123_LABEL_FMT,
-            &["my-name", "123-abc"],
-        ));
-    }
-    errs
-}
-
-pub(crate) fn dns1123_subdomain(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 253 {
-        errs.push(max_len_error(253));
-    }
-    if !DNS1123_SUBDOMAIN.is_match(v) {
-        errs.push(regex_error(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-            DNS1123_SUBDOMAIN_FMT,
-            &["example.com"],
-        ));
-    }
-    errs
-}
 
 const QUALIFIED_NAME_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 
@@ -342,25 +288,6 @@ pub(crate) fn validate_object_meta_update(
     errs
 }
 
-/// The fields ObjectMeta has, in the order Go writes them.
-pub(crate) const OBJECT_META_FIELDS: [&str; 15] = [
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
-
 fn go_type(field: &str) -> &'static str {
     match field {
         "generation" | "deletionGracePeriodSeconds" => "int64",
@@ -370,17 +297,6 @@ fn go_type(field: &str) -> &'static str {
         "managedFields" => "[]v1.ManagedFieldsEntry",
         "creationTimestamp" | "deletionTimestamp" => "v1.Time",
         _ => "string",
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 
@@ -398,14 +314,14 @@ pub(crate) fn coerce_object_meta(
         Some(other) => {
             return Err(format!(
                 "json: cannot unmarshal {} into Go struct field .metadata of type v1.ObjectMeta",
-                json_kind(other)
+                kube_schema::json_type_name(other)
             ));
         }
     };
     let type_err = |field: &str, v: &Value| {
         format!(
             "json: cannot unmarshal {} into Go struct field ObjectMeta.metadata.{field} of type {}",
-            json_kind(v),
+            kube_schema::json_type_name(v),
             go_type(field)
         )
     };

@@ -20,22 +20,7 @@ pub const TIER_LABEL: &str = "projectcalico.org/tier";
 /// Go field order of the specs (and sub-structs) this crate writes.
 pub mod order {
     pub const OBJECT: &[&str] = &["kind", "apiVersion", "metadata", "spec", "status"];
-    pub const METADATA: &[&str] = &[
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-    ];
+    pub const METADATA: &[&str] = &kube_schema::meta::OBJECT_META_FIELDS;
     pub const IPPOOL: &[&str] = &[
         "cidr",
         "vxlanMode",

@@ -1,4 +1,5 @@
-//! Compiles Go (RE2) regular expressions with the `regex` crate.
+//! Go (RE2) regular expressions, as CRD `pattern`s are written, compiled with the `regex`
+//! crate.
 //!
 //! The two dialects are close; the translation below fixes where they differ:
 //! - `\d \w \s \b` (and negations) are ASCII-only in Go, Unicode-aware in Rust;
@@ -292,7 +293,7 @@ impl Translator<'_> {
 }
 
 /// Translates a Go regular expression into the `regex` crate's syntax.
-pub(crate) fn translate(pattern: &str) -> Result<String, String> {
+pub fn translate(pattern: &str) -> Result<String, String> {
     Translator {
         chars: pattern.chars().collect(),
         pos: 0,
@@ -302,7 +303,7 @@ pub(crate) fn translate(pattern: &str) -> Result<String, String> {
 }
 
 /// Compiles a Go regular expression.
-pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+pub fn compile(pattern: &str) -> Result<Regex, String> {
     let t = translate(pattern)?;
     regex::RegexBuilder::new(&t)
         .size_limit(32 << 20)
@@ -366,5 +367,19 @@ mod tests {
         assert!(compile("(").is_err());
         assert!(compile("[z-a]").is_err());
         assert!(compile(r"\").is_err());
+    }
+
+    #[test]
+    fn perl_classes_are_ascii_as_in_go() {
+        assert!(m(r"^[1-9]\d{0,3}/x$", "10/x"));
+        assert!(m(r"^\d+$", "123") && !m(r"^\d+$", "١٢٣"));
+        assert!(m(r"^[\d.]\S$", "1x") && !m(r"^[\d.]\S$", "1 "));
+        assert!(!m(r"^\w$", "é") && !m(r"^\s$", "\u{a0}"));
+    }
+
+    #[test]
+    fn a_bracket_first_in_a_class_is_a_literal() {
+        assert!(m(r"^[]a]+$", "]a]") && !m(r"^[]a]+$", "b"));
+        assert!(m(r"^[[:alpha:]-]+$", "a-b") && !m(r"^[[:alpha:]-]+$", "1"));
     }
 }
