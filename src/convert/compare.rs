@@ -337,9 +337,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::convert::crds::newest_schema;
     use crate::convert::ipam::IpamEntry;
     use crate::convert::kdd::{Target, ipam_to_kdd, to_kdd};
-    use crate::convert::schema::tests::crd_schema;
+    use crate::kinds::CrdApi;
+
+    fn crd_schema(plural: &str) -> crate::convert::schema::Schema {
+        newest_schema(CrdApi::V1, plural)
+    }
     use crate::convert::version::CalicoVersion;
     use crate::kinds::IpamKind;
 

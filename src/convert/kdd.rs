@@ -1493,7 +1493,7 @@ mod tests {
             ("ipamhandles", &handle),
             ("ipamblocks", &block),
         ] {
-            let schema = crate::convert::schema::tests::api_schema(CrdApi::V3, plural);
+            let schema = crate::convert::crds::newest_schema(CrdApi::V3, plural);
             assert_eq!(schema.validate(object), vec![], "{plural}");
         }
     }

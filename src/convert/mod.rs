@@ -4,6 +4,8 @@
 pub use kube_schema::cel;
 pub mod cluster_info;
 pub mod compare;
+mod crd_files;
+pub mod crds;
 pub mod defaults;
 pub mod gotypes;
 pub mod ipam;

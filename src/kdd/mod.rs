@@ -2,7 +2,6 @@
 //! Kubernetes datastore (Calico CRDs).
 
 pub mod client;
-mod crd_files;
 pub mod crds;
 pub mod etcd_config;
 pub mod forbidden;
