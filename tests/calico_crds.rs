@@ -230,24 +230,11 @@ fn repeats_in_sets_are_dropped_and_reported() {
     );
 }
 
-/// The schema of an embedded CRD manifest, as import builds it.
-fn embedded(plural: &str) -> Schema {
-    crd_schema(plural)
-}
-
-fn causes(schema: &Schema, object: &Value) -> Vec<String> {
-    schema
-        .validate(object)
-        .iter()
-        .map(|e| e.message.clone())
-        .collect()
-}
-
 #[test]
 fn a_repeated_net_of_a_global_network_set_is_a_duplicate() {
     // A GlobalNetworkSet copied from etcd with a repeated net.
     let set =
-        embedded("globalnetworksets").validate(&json!({"apiVersion": "crd.projectcalico.org/v1",
+        crd_schema("globalnetworksets").validate(&json!({"apiVersion": "crd.projectcalico.org/v1",
         "kind": "GlobalNetworkSet", "metadata": {"name": "feed"},
         "spec": {"nets": ["198.51.100.0/24", "203.0.113.7/32", "198.51.100.0/24"]}}));
     assert_eq!(
@@ -264,48 +251,48 @@ fn ipam_block(spec: Value) -> Value {
 #[test]
 fn the_rejections_kube_apiserver_made_happen_with_the_real_crds() {
     // IPAMBlock without strictAffinity.
-    let blocks = embedded("ipamblocks");
+    let blocks = crd_schema("ipamblocks");
     let spec = json!({"cidr": "10.0.0.0/30", "allocations": [0, null], "unallocated": [1],
         "attributes": [{"handle_id": "h"}], "deleted": false});
     assert_eq!(
-        causes(&blocks, &ipam_block(spec.clone())),
+        blocks.causes(&ipam_block(spec.clone())),
         ["spec.strictAffinity: Required value"]
     );
     let mut complete = spec;
     complete["strictAffinity"] = json!(false);
-    assert!(causes(&blocks, &ipam_block(complete)).is_empty());
+    assert!(blocks.causes(&ipam_block(complete)).is_empty());
 
     // BlockAffinity with deleted as a boolean.
-    let affinities = embedded("blockaffinities");
+    let affinities = crd_schema("blockaffinities");
     let affinity = |deleted: Value| {
         json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "BlockAffinity",
             "metadata": {"name": "node-1-10-0-0-0-30"},
             "spec": {"state": "confirmed", "node": "node-1", "type": "host", "cidr": "10.0.0.0/30", "deleted": deleted}})
     };
-    assert!(causes(&affinities, &affinity(json!("false"))).is_empty());
+    assert!(affinities.causes(&affinity(json!("false"))).is_empty());
     assert_eq!(
-        causes(&affinities, &affinity(json!(false))),
+        affinities.causes(&affinity(json!(false))),
         [
             "spec.deleted: Invalid value: \"boolean\": spec.deleted in body must be of type string: \"boolean\""
         ]
     );
 
     // FelixConfiguration: 1.5s fails the doubly escaped pattern, 1500ms passes.
-    let felix = embedded("felixconfigurations");
+    let felix = crd_schema("felixconfigurations");
     let config = |interval: &str| {
         json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "FelixConfiguration",
             "metadata": {"name": "default"}, "spec": {"iptablesRefreshInterval": interval}})
     };
     assert_eq!(
-        causes(&felix, &config("1.5s")),
+        felix.causes(&config("1.5s")),
         [
             r#"spec.iptablesRefreshInterval: Invalid value: "1.5s": spec.iptablesRefreshInterval in body should match '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))*$'"#
         ]
     );
-    assert!(causes(&felix, &config("1500ms")).is_empty());
+    assert!(felix.causes(&config("1500ms")).is_empty());
     let mut rewritten = config("1.5s");
     felix.repair(&mut rewritten);
-    assert!(causes(&felix, &rewritten).is_empty());
+    assert!(felix.causes(&rewritten).is_empty());
 
     // HostEndpoint: a port range is no port.
     let hep = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "HostEndpoint",
@@ -313,7 +300,7 @@ fn the_rejections_kube_apiserver_made_happen_with_the_real_crds() {
         "spec": {"node": "node-1", "interfaceName": "eth0",
             "ports": [{"name": "ssh", "port": 22, "protocol": "TCP"},
                       {"name": "ftp", "port": "20:21", "protocol": "TCP"}]}});
-    let errors = embedded("hostendpoints").validate(&hep);
+    let errors = crd_schema("hostendpoints").validate(&hep);
     let errors: Vec<(&str, &str)> = errors
         .iter()
         .map(|e| (e.path.as_str(), e.message.as_str()))
@@ -329,7 +316,7 @@ fn the_rejections_kube_apiserver_made_happen_with_the_real_crds() {
     let pool = json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "IPPool",
         "metadata": {"name": "p"}, "spec": {"cidr": "10.0.0.0/33", "blockSize": 200}});
     assert_eq!(
-        causes(&embedded("ippools"), &pool),
+        crd_schema("ippools").causes(&pool),
         [
             r#"spec.cidr: Invalid value: "10.0.0.0/33": spec.cidr in body must be of type cidr: "10.0.0.0/33""#,
             "spec.blockSize: Invalid value: 200: spec.blockSize in body should be less than or equal to 128",
@@ -380,10 +367,10 @@ fn every_object_of_the_calicoctl_fixtures_passes_the_real_crds() {
         let objects = fixture_objects(fixture);
         assert!(objects.len() > 25, "{fixture}: {}", objects.len());
         for (plural, mut object) in objects {
-            let schema = schemas.entry(plural).or_insert_with(|| embedded(plural));
+            let schema = schemas.entry(plural).or_insert_with(|| crd_schema(plural));
             schema.repair(&mut object);
             assert_eq!(
-                causes(schema, &object),
+                schema.causes(&object),
                 Vec::<String>::new(),
                 "{fixture}: {plural} {}",
                 object["metadata"]["name"]

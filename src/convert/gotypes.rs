@@ -380,7 +380,8 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
+/// What a JSON value is, as an error message says it (`a string`, `an object`...).
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

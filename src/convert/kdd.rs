@@ -844,6 +844,10 @@ mod tests {
 
     const NOW: &str = "2026-08-01T12:00:00Z";
 
+    /// Why a conversion was refused.
+    fn reason<T: std::fmt::Debug>(result: Result<T, ConvertError>) -> String {
+        result.unwrap_err().reason
+    }
     fn target(version: &str) -> Target {
         Target::new(CalicoVersion::parse(version), NOW.into())
     }
@@ -1188,12 +1192,7 @@ mod tests {
         }
         let mut n = node();
         n["spec"]["bgp"]["asNumber"] = json!("AS1");
-        assert!(
-            to_kdd(&n, &target(""))
-                .unwrap_err()
-                .reason
-                .contains("not an AS number")
-        );
+        assert!(reason(to_kdd(&n, &target(""))).contains("not an AS number"));
     }
 
     #[test]
@@ -1309,12 +1308,7 @@ mod tests {
             "/calico/ipam/v2/host/Worker-1/ipv4/block/10.65.79.0-26",
             json!({}),
         );
-        assert!(
-            ipam_to_kdd(&upper, &target(""))
-                .unwrap_err()
-                .reason
-                .contains("RFC 1123")
-        );
+        assert!(reason(ipam_to_kdd(&upper, &target(""))).contains("RFC 1123"));
         let virt = entry(
             IpamKind::BlockAffinity,
             "/calico/ipam/v2/virtual/lb/ipv4/block/10.0.0.0-26",
@@ -1341,12 +1335,7 @@ mod tests {
             "/calico/ipam/v2/handle/k8s-pod-network.x\r\neth0",
             json!({"block": {}}),
         );
-        assert!(
-            ipam_to_kdd(&bad, &target(""))
-                .unwrap_err()
-                .reason
-                .contains("invalid name")
-        );
+        assert!(reason(ipam_to_kdd(&bad, &target(""))).contains("invalid name"));
     }
 
     #[test]

@@ -874,28 +874,25 @@ mod tests {
 
     #[test]
     fn cert_and_key_come_in_pairs() {
-        let env = env_of(&[
+        let cert_only = env_of(&[
             ("ETCD_ENDPOINTS", "https://e:2379"),
             ("ETCD_CERT_FILE", "/c.pem"),
         ]);
-        let err = resolve(
-            &EtcdOverrides::default(),
-            &env,
-            &ClusterConfig::NotConsulted,
-        )
-        .unwrap_err();
-        assert!(matches!(err, SettingsError::CertWithoutKey { .. }));
-        let env = env_of(&[
+        let key_only = env_of(&[
             ("ETCD_ENDPOINTS", "https://e:2379"),
             ("ETCD_KEY_FILE", "/k.pem"),
         ]);
-        let err = resolve(
-            &EtcdOverrides::default(),
-            &env,
-            &ClusterConfig::NotConsulted,
-        )
-        .unwrap_err();
-        assert!(matches!(err, SettingsError::KeyWithoutCert { .. }));
+        let refused = |env: &dyn Fn(&str) -> Option<String>| {
+            resolve(&EtcdOverrides::default(), env, &ClusterConfig::NotConsulted).unwrap_err()
+        };
+        assert!(matches!(
+            refused(&cert_only),
+            SettingsError::CertWithoutKey { .. }
+        ));
+        assert!(matches!(
+            refused(&key_only),
+            SettingsError::KeyWithoutCert { .. }
+        ));
     }
 
     #[test]

@@ -74,6 +74,7 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::convert::gotypes::json_type;
 use crate::convert::ipam::{IpamEntry, IpamKey, parse_ipam_key};
 use crate::kinds::IpamKind;
 use go_compat::yaml as goyaml;
@@ -608,14 +609,11 @@ fn is_items_key(line: &str) -> bool {
     }
 }
 
+/// What a value is, in the file's (YAML) words.
 fn describe(value: &Value) -> &'static str {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
         Value::Object(_) => "a mapping",
+        other => json_type(other),
     }
 }
 
@@ -2548,36 +2546,28 @@ mod tests {
             };
             let good = "{kind: IPPool, metadata: {name: a}}";
             let line = if stream { Some(4) } else { Some(1) };
-            assert_error(
-                &file(&[good, "just text"]),
-                line,
-                "item 2 of list document 1 is a string, not an object",
-            );
-            assert_error(
-                &file(&[good, "{metadata: {name: b}}"]),
-                line,
-                "item 2 of list document 1 has no kind",
-            );
-            assert_error(
-                &file(&[good, "{kind: IPPool, metadata: {}}"]),
-                line,
-                "item 2 of list document 1 (IPPool) has no metadata.name",
-            );
-            assert_error(
-                &file(&[good, "{kind: IPPool, metadata: {name: ''}}"]),
-                line,
-                "has no metadata.name",
-            );
-            assert_error(
-                &file(&[good, "{kind: IPPool}"]),
-                line,
-                "has no metadata.name",
-            );
-            assert_error(
-                &file(&[good, "{kind: '', metadata: {name: b}}"]),
-                line,
-                "has no kind",
-            );
+            for (item, error) in [
+                (
+                    "just text",
+                    "item 2 of list document 1 is a string, not an object",
+                ),
+                (
+                    "{metadata: {name: b}}",
+                    "item 2 of list document 1 has no kind",
+                ),
+                (
+                    "{kind: IPPool, metadata: {}}",
+                    "item 2 of list document 1 (IPPool) has no metadata.name",
+                ),
+                (
+                    "{kind: IPPool, metadata: {name: ''}}",
+                    "has no metadata.name",
+                ),
+                ("{kind: IPPool}", "has no metadata.name"),
+                ("{kind: '', metadata: {name: b}}", "has no kind"),
+            ] {
+                assert_error(&file(&[good, item]), line, error);
+            }
         }
     }
 

@@ -799,11 +799,11 @@ fn decide_recorded(
 
 /// `action` for an object the target's schema accepts.
 fn checked(object: &Value, schema: Option<&Schema>, action: Action) -> Decision {
-    let causes = schema.map(|s| s.validate(object)).unwrap_or_default();
+    let causes = schema.map(|s| s.causes(object)).unwrap_or_default();
     if causes.is_empty() {
         Decision::Write(action)
     } else {
-        Decision::Invalid(causes.into_iter().map(|c| c.message).collect())
+        Decision::Invalid(causes)
     }
 }
 

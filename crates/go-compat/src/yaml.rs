@@ -1159,55 +1159,43 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let mut spaces = false;
-        let mut breaks = false;
-        for (i, &c) in value.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && value.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent();
-                } else {
-                    self.put(c);
-                }
-                spaces = true;
-            } else if is_break(c) {
-                if !breaks && c == '\n' {
-                    self.put_break();
-                }
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
-            } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                spaces = false;
-                breaks = false;
-            }
-        }
+        // A plain scalar may break at any single space past the width.
+        self.write_folding(
+            value,
+            allow_breaks,
+            |i| value.get(i + 1) != Some(&' '),
+            None,
+        );
         self.whitespace = false;
         self.indention = false;
     }
 
     fn write_single_quoted(&mut self, value: &[char], allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
+        // A quoted one never at its first or last character.
+        let n = value.len();
+        let breakable = |i: usize| i > 0 && i + 1 < n && value[i + 1] != ' ';
+        self.write_folding(value, allow_breaks, breakable, Some('\''));
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// The text of a plain or single-quoted scalar: line breaks written as breaks, a space past
+    /// the best width turned into a line break where `breakable(index)` allows it, and `quote`
+    /// doubled.
+    fn write_folding(
+        &mut self,
+        value: &[char],
+        allow_breaks: bool,
+        breakable: impl Fn(usize) -> bool,
+        quote: Option<char>,
+    ) {
         let mut spaces = false;
         let mut breaks = false;
-        let n = value.len();
         for (i, &c) in value.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i > 0
-                    && i + 1 < n
-                    && value[i + 1] != ' '
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && breakable(i) {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -1224,8 +1212,8 @@ impl Emitter {
                 if breaks {
                     self.write_indent();
                 }
-                if c == '\'' {
-                    self.put('\'');
+                if Some(c) == quote {
+                    self.put(c);
                 }
                 self.put(c);
                 self.indention = false;
@@ -1233,9 +1221,6 @@ impl Emitter {
                 breaks = false;
             }
         }
-        self.write_indicator("'", false, false, false);
-        self.whitespace = false;
-        self.indention = false;
     }
 
     fn write_double_quoted(&mut self, value: &[char], allow_breaks: bool) {

@@ -242,18 +242,10 @@ fn spec_schema(spec: Value) -> Schema {
     )
 }
 
-fn causes(schema: &Schema, object: &Value) -> Vec<String> {
-    schema
-        .validate(object)
-        .iter()
-        .map(|e| e.message.clone())
-        .collect()
-}
-
 /// The causes for `spec.x: value` under `x`'s schema `field`.
 fn field_causes(field: Value, value: Value) -> Vec<String> {
     let schema = spec_schema(json!({"type": "object", "properties": {"x": field}}));
-    causes(&schema, &json!({"spec": {"x": value}}))
+    schema.causes(&json!({"spec": {"x": value}}))
 }
 
 fn type_cause(wanted: &str, got: &str) -> String {
@@ -349,12 +341,12 @@ fn required_fields_are_reported_after_defaults_are_applied() {
         "properties": {"a": {"type": "string"}, "b": {"type": "string", "default": "x"},
                        "c": {"type": "string"}}}));
     assert_eq!(
-        causes(&schema, &json!({"spec": {"c": "here"}})),
+        schema.causes(&json!({"spec": {"c": "here"}})),
         ["spec.a: Required value"]
     );
     // A non-nullable null is pruned, so it is missing.
     assert_eq!(
-        causes(&schema, &json!({"spec": {"a": "x", "c": null}})),
+        schema.causes(&json!({"spec": {"a": "x", "c": null}})),
         ["spec.c: Required value"]
     );
 }
@@ -707,7 +699,7 @@ fn validation_sees_the_object_as_the_server_stores_it() {
     let schema = spec_schema(json!({"type": "object", "required": ["mode"],
         "properties": {"mode": {"type": "string", "enum": ["A", "B"], "default": "A"}}}));
     // Unknown fields are pruned, not rejected; the default fills the required field.
-    assert!(causes(&schema, &json!({"spec": {"unknown": 1}})).is_empty());
+    assert!(schema.causes(&json!({"spec": {"unknown": 1}})).is_empty());
     assert!(
         schema
             .validate(&json!({"metadata": {"name": "x", "anything": [1]}}))

@@ -233,6 +233,14 @@ impl Schema {
         self.validate_applied(&applied)
     }
 
+    /// The messages of [`Schema::validate`], one per cause, as the server lists them.
+    pub fn causes(&self, object: &Value) -> Vec<String> {
+        self.validate(object)
+            .into_iter()
+            .map(|error| error.message)
+            .collect()
+    }
+
     /// [`Schema::validate`] of an object already pruned and defaulted.
     pub fn validate_applied(&self, object: &Value) -> Vec<FieldError> {
         let root = self.root();
