@@ -118,10 +118,11 @@ fn daemonsets_are_defaulted_and_track_generation() {
     // selectors must match the template and cannot change
     let mut bad = daemonset("bad", "x");
     bad["spec"]["template"]["metadata"]["labels"] = json!({"k8s-app": "other"});
-    let st = c.post(DS, &bad).status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "DaemonSet.apps \"bad\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"k8s-app\":\"other\"}: `selector` does not match template `labels`"
+    failure(
+        &c.post(DS, &bad),
+        422,
+        "Invalid",
+        "DaemonSet.apps \"bad\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"k8s-app\":\"other\"}: `selector` does not match template `labels`",
     );
     let st = c
         .merge_patch(&path, &json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}}))
@@ -191,12 +192,11 @@ fn deployments_scale_through_the_scale_subresource() {
         3
     );
     // negative replicas
-    let st = c
-        .merge_patch(&scale_path, &json!({"spec": {"replicas": -1}}))
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "Scale.autoscaling \"calico-kube-controllers\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+    failure(
+        &c.merge_patch(&scale_path, &json!({"spec": {"replicas": -1}})),
+        422,
+        "Invalid",
+        "Scale.autoscaling \"calico-kube-controllers\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0",
     );
     c.get(&format!("{DEPLOY}/nope/scale"))
         .status_of(404, "NotFound");
@@ -275,15 +275,14 @@ fn rbac_policy_admission_and_service_objects() {
             "subjects": [{"kind": "User", "name": "alice"}]
         })),
     );
-    let st = c
-        .merge_patch(
+    failure(
+        &c.merge_patch(
             &format!("{crb_path}/b"),
             &json!({"roleRef": {"name": "other"}}),
-        )
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "ClusterRoleBinding.rbac.authorization.k8s.io \"b\" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"other\"}: cannot change roleRef"
+        ),
+        422,
+        "Invalid",
+        "ClusterRoleBinding.rbac.authorization.k8s.io \"b\" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"other\"}: cannot change roleRef",
     );
     let pdb = c.create(
         "/apis/policy/v1/namespaces/kube-system/poddisruptionbudgets",

@@ -56,6 +56,7 @@ impl Resp {
     }
 
     /// Asserts a Kubernetes Status failure and returns it.
+    #[track_caller]
     pub fn status_of(&self, code: u16, reason: &str) -> Value {
         let v = self.json();
         assert_eq!(self.status, code, "unexpected status: {v}");
@@ -174,14 +175,23 @@ impl Client {
         r.json()
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Resp {
-        let b = serde_json::to_vec(body).unwrap();
-        self.request(
-            "POST",
+    /// A request with a body of content type `content_type`.
+    pub fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Resp {
+        self.request(method, path, &[("Content-Type", content_type)], Some(body))
+    }
+
+    /// A request with `body` as JSON, of content type `content_type`.
+    pub fn send_json(&self, method: &str, path: &str, content_type: &str, body: &Value) -> Resp {
+        self.send(
+            method,
             path,
-            &[("Content-Type", "application/json")],
-            Some(&b),
+            content_type,
+            &serde_json::to_vec(body).unwrap(),
         )
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send_json("POST", path, "application/json", body)
     }
 
     /// POST that must succeed with 201; returns the object.
@@ -192,18 +202,11 @@ impl Client {
     }
 
     pub fn put(&self, path: &str, body: &Value) -> Resp {
-        let b = serde_json::to_vec(body).unwrap();
-        self.request(
-            "PUT",
-            path,
-            &[("Content-Type", "application/json")],
-            Some(&b),
-        )
+        self.send_json("PUT", path, "application/json", body)
     }
 
     pub fn patch(&self, path: &str, content_type: &str, body: &Value) -> Resp {
-        let b = serde_json::to_vec(body).unwrap();
-        self.request("PATCH", path, &[("Content-Type", content_type)], Some(&b))
+        self.send_json("PATCH", path, content_type, body)
     }
 
     pub fn merge_patch(&self, path: &str, body: &Value) -> Resp {
@@ -432,4 +435,29 @@ pub fn create_pools(c: &Client, prefix: &str, n: u32) {
             "spec": {"cidr": format!("10.{}.{}.0/24", i / 256, i % 256), "ipipMode": "Always", "natOutgoing": true}});
         c.create(&format!("{CALICO}/ippools"), &pool);
     }
+}
+
+/// The `message` of a Status contains `part`.
+#[track_caller]
+pub fn assert_message_contains(status: &Value, part: &str) {
+    let message = status["message"].as_str().expect("a message");
+    assert!(message.contains(part), "{part:?} not in {message:?}");
+}
+
+/// The `message` of a Status starts with `prefix`.
+#[track_caller]
+pub fn assert_message_starts_with(status: &Value, prefix: &str) {
+    let message = status["message"].as_str().expect("a message");
+    assert!(
+        message.starts_with(prefix),
+        "{message:?} does not start with {prefix:?}"
+    );
+}
+
+/// `response` is a Kubernetes Status failure with `message`; returns the Status.
+#[track_caller]
+pub fn failure(response: &Resp, code: u16, reason: &str, message: impl AsRef<str>) -> Value {
+    let status = response.status_of(code, reason);
+    assert_eq!(status["message"], message.as_ref(), "{status}");
+    status
 }
