@@ -955,8 +955,7 @@ pub(crate) fn create(
     body: &[u8],
     opts: WriteOpts,
 ) -> Result<Outcome, ApiError> {
-    let info = &t.info;
-    let (obj, warnings) = decode_body(info, body, opts.field_validation)?;
+    let (obj, warnings) = decode_body(&t.info, body, opts.field_validation)?;
     create_object(st, t, obj, warnings, opts, Manage::Update)
 }
 

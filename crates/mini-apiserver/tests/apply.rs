@@ -125,13 +125,7 @@ fn apply_requests_are_checked() {
     let st = c
         .apply(&path, "m", &json!({"metadata": {"name": "x"}}))
         .status_of(400, "BadRequest");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Object 'Kind' is missing"),
-        "{st}"
-    );
+    assert_message_starts_with(&st, "Object 'Kind' is missing");
     // a namespace that does not exist
     c.apply("/api/v1/namespaces/nope/configmaps/x", "m", &cm)
         .status_of(404, "NotFound");
@@ -347,13 +341,7 @@ fn custom_resources_are_applied_through_their_schema() {
     let st = c
         .apply(&path, "calico-migrate", &bad)
         .status_of(422, "Invalid");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("spec.ipipMode: Unsupported value: \"Sometimes\""),
-        "{st}"
-    );
+    assert_message_contains(&st, "spec.ipipMode: Unsupported value: \"Sometimes\"");
     // strict validation refuses the unknown field
     failure(
         &c.apply_text(

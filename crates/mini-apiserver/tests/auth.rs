@@ -13,7 +13,7 @@ const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
 const SSAR: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 
 fn server_with_users() -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         tokens: vec![
             TokenUser::new("alice-token", "alice", &[]),
@@ -27,9 +27,6 @@ fn server_with_users() -> (BackgroundServer, Client) {
         ],
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 fn grant(c: &Client, name: &str, rules: Value, subjects: Value) {

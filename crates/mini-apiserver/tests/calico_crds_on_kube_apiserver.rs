@@ -71,6 +71,15 @@ fn post_felix(c: &Client, name: &str, spec: Value) -> Resp {
     )
 }
 
+/// POSTs a FelixConfiguration named `name`, which must come back unchanged.
+fn accepted_felix(c: &Client, name: &str, spec: Value) -> Value {
+    accepted_unchanged(
+        c,
+        &p("felixconfigurations"),
+        &cr("FelixConfiguration", name, spec),
+    )
+}
+
 fn np(ns: &str, plural: &str) -> String {
     format!("{CALICO}/namespaces/{ns}/{plural}")
 }
@@ -83,7 +92,7 @@ fn all_22_crds_load_and_are_served() {
     let gv = c.get_json(CALICO);
     let names = resource_names(&gv);
     assert_eq!(names.len(), 23, "{names:?}");
-    assert!(names.contains(&"kubecontrollersconfigurations/status".to_string()));
+    assert_lists_resources(&gv, &["kubecontrollersconfigurations/status"]);
     let namespaced: Vec<&str> = gv["resources"]
         .as_array()
         .unwrap()
@@ -219,14 +228,10 @@ fn the_16_generic_kinds_are_accepted_unchanged() {
             json!({"asNumber": 64512, "logSeverityScreen": "Info", "nodeToNodeMeshEnabled": true, "serviceClusterIPs": [{"cidr": "10.96.0.0/12"}], "serviceLoadBalancerAggregation": "Enabled"}),
         ),
     );
-    accepted_unchanged(
+    accepted_felix(
         &c,
-        &p("felixconfigurations"),
-        &cr(
-            "FelixConfiguration",
-            "default",
-            json!({"bpfEnabled": false, "ipipEnabled": true, "logSeverityScreen": "Info", "reportingInterval": "0s", "nftablesMode": "Auto", "healthPort": 9099}),
-        ),
+        "default",
+        json!({"bpfEnabled": false, "ipipEnabled": true, "logSeverityScreen": "Info", "reportingInterval": "0s", "nftablesMode": "Auto", "healthPort": 9099}),
     );
     accepted_unchanged(
         &c,
@@ -626,20 +631,16 @@ fn the_server_adds_schema_defaults() {
 #[test]
 fn upper_case_iptables_actions_and_a_big_mark_mask_are_accepted() {
     let (_s, c) = all_crds();
-    accepted_unchanged(
+    accepted_felix(
         &c,
-        &p("felixconfigurations"),
-        &cr(
-            "FelixConfiguration",
-            "default",
-            json!({
-                "defaultEndpointToHostAction": "ACCEPT",
-                "iptablesFilterAllowAction": "RETURN",
-                "iptablesMangleAllowAction": "Accept",
-                "iptablesMarkMask": 4294901760u64,
-                "nftablesMode": "Auto"
-            }),
-        ),
+        "default",
+        json!({
+            "defaultEndpointToHostAction": "ACCEPT",
+            "iptablesFilterAllowAction": "RETURN",
+            "iptablesMangleAllowAction": "Accept",
+            "iptablesMarkMask": 4294901760u64,
+            "nftablesMode": "Auto"
+        }),
     );
     let st = post_felix(
         &c,

@@ -26,16 +26,16 @@ fn discovery_documents() {
     let core = c.get_json("/api/v1");
     assert_eq!(core["kind"], "APIResourceList");
     assert_eq!(core["groupVersion"], "v1");
-    let names = resource_names(&core);
-    for n in [
-        "namespaces",
-        "configmaps",
-        "secrets",
-        "nodes",
-        "nodes/status",
-    ] {
-        assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
-    }
+    assert_lists_resources(
+        &core,
+        &[
+            "namespaces",
+            "configmaps",
+            "secrets",
+            "nodes",
+            "nodes/status",
+        ],
+    );
     let cmr = resource_entry(&core, "configmaps");
     assert_eq!(cmr["kind"], "ConfigMap");
     assert_eq!(cmr["singularName"], "configmap");
@@ -263,8 +263,13 @@ fn create_errors() {
     let st = r.status_of(400, "BadRequest");
     assert_message_starts_with(&st, "couldn't get version/kind; json parse error");
     c.post(CMS, &json!([1, 2])).status_of(400, "BadRequest");
-    failure(&c
-        .post(CMS, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 5}})), 400, "BadRequest", "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data.k of type string");
+    let number_in_data = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 5}});
+    failure(
+        &c.post(CMS, &number_in_data),
+        400,
+        "BadRequest",
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data.k of type string",
+    );
     let st = c
         .post(CMS, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": "oops"}}))
         .status_of(400, "BadRequest");

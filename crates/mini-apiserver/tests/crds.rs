@@ -73,26 +73,15 @@ fn with_widgets() -> (BackgroundServer, Client) {
 
 #[test]
 fn crd_is_served_only_once_established() {
-    let s = BackgroundServer::start(Options {
+    let (_s, c) = server_with_options(Options {
         crd_establish_delay: Duration::from_millis(300),
         ..Options::default()
-    })
-    .unwrap();
-    let c = Client::new(&s.url());
+    });
     let crd = c.create(CRDS, &widget_crd("Cluster"));
     assert_eq!(crd["metadata"]["generation"], 1);
     assert_eq!(crd["spec"]["conversion"]["strategy"], "None");
-    let conds = crd["status"]["conditions"].as_array().unwrap();
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "NamesAccepted" && c["status"] == "True")
-    );
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "Established" && c["status"] == "False")
-    );
+    assert!(has_condition(&crd, "NamesAccepted", "status", "True"));
+    assert!(has_condition(&crd, "Established", "status", "False"));
     assert_eq!(crd["status"]["acceptedNames"]["kind"], "Widget");
     assert_eq!(crd["status"]["storedVersions"], json!(["v1"]));
 
@@ -482,28 +471,26 @@ fn schema_validation_rules_and_messages() {
         ),
         "{msgs:?}"
     );
-    assert!(
-        msgs.contains(
-            &"spec.name: Invalid value: \"a\": spec.name in body should be at least 2 chars long"
-                .to_string()
-        )
+    assert_listed(
+        &msgs,
+        "spec.name: Invalid value: \"a\": spec.name in body should be at least 2 chars long",
     );
-    assert!(msgs.contains(
-        &"spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items".to_string()
-    ));
+    assert_listed(
+        &msgs,
+        "spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items",
+    );
     let st = c
         .post(W, &widget("b3", json!({"size": 0, "name": "ab1"})))
         .status_of(422, "Invalid");
     let msgs = causes(&st);
-    assert!(
-        msgs.contains(
-            &"spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"
-                .to_string()
-        )
+    assert_listed(
+        &msgs,
+        "spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1",
     );
-    assert!(msgs.contains(
-        &"spec.name: Invalid value: \"ab1\": spec.name in body should match '^[a-z]+$'".to_string()
-    ));
+    assert_listed(
+        &msgs,
+        "spec.name: Invalid value: \"ab1\": spec.name in body should match '^[a-z]+$'",
+    );
     // integers: whole numbers only; numbers accept integers
     let st = c
         .post(W, &widget("b4", json!({"size": 1.5})))
@@ -526,7 +513,7 @@ fn schema_validation_rules_and_messages() {
         .status_of(422, "Invalid");
     let msgs = causes(&st);
     assert!(msgs[0].starts_with("metadata.name: Invalid value: \"Bad\""));
-    assert!(msgs.contains(&"spec.size: Required value".to_string()));
+    assert_listed(&msgs, "spec.size: Required value");
 }
 
 #[test]

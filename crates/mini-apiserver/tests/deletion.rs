@@ -9,14 +9,11 @@ use mini_apiserver::{BackgroundServer, Options};
 use serde_json::json;
 
 fn server_with_delay(ms: u64) -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         deletion_delay: Duration::from_millis(ms),
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mini_apiserver::{BackgroundServer, Options};
+use mini_apiserver::Options;
 use serde_json::json;
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
@@ -70,13 +70,11 @@ fn fail_next_writes_then_recover() {
 
 #[test]
 fn delays_and_latency() {
-    let s = BackgroundServer::start(Options {
+    let (s, c) = server_with_options(Options {
         latency: Duration::from_millis(40),
         crd_establish_delay: Duration::from_millis(5),
         ..Options::default()
-    })
-    .unwrap();
-    let c = Client::new(&s.url());
+    });
     let t = Instant::now();
     c.create(CMS, &cm("a"));
     assert!(

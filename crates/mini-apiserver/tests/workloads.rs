@@ -14,14 +14,11 @@ const DEPLOY: &str = "/apis/apps/v1/namespaces/kube-system/deployments";
 const NODES: &str = "/api/v1/nodes";
 
 fn server_with(rollout: Rollout) -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         rollout,
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 fn daemonset(name: &str, image: &str) -> Value {
@@ -127,13 +124,7 @@ fn daemonsets_are_defaulted_and_track_generation() {
     let st = c
         .merge_patch(&path, &json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}}))
         .status_of(422, "Invalid");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("spec.selector: Invalid value"),
-        "{st}"
-    );
+    assert_message_contains(&st, "spec.selector: Invalid value");
     assert!(
         st["message"]
             .as_str()
@@ -208,16 +199,16 @@ fn deployments_scale_through_the_scale_subresource() {
 fn discovery_lists_the_new_groups() {
     let (_s, c) = server();
     let apps = c.get_json("/apis/apps/v1");
-    let names = resource_names(&apps);
-    for n in [
-        "daemonsets",
-        "daemonsets/status",
-        "deployments",
-        "deployments/scale",
-        "deployments/status",
-    ] {
-        assert!(names.contains(&n.to_string()), "{n} in {names:?}");
-    }
+    assert_lists_resources(
+        &apps,
+        &[
+            "daemonsets",
+            "daemonsets/status",
+            "deployments",
+            "deployments/scale",
+            "deployments/status",
+        ],
+    );
     let scale = resource_entry(&apps, "deployments/scale");
     assert_eq!(scale["group"], "autoscaling");
     assert_eq!(scale["kind"], "Scale");
@@ -245,10 +236,7 @@ fn discovery_lists_the_new_groups() {
         assert!(gv.contains(&g.to_string()), "{g} in {gv:?}");
     }
     let core = c.get_json("/api/v1");
-    let core_names = resource_names(&core);
-    assert!(
-        core_names.contains(&"serviceaccounts".into()) && core_names.contains(&"services".into())
-    );
+    assert_lists_resources(&core, &["serviceaccounts", "services"]);
     let ssar = c.get_json("/apis/authorization.k8s.io/v1");
     assert_eq!(ssar["resources"][0]["name"], "selfsubjectaccessreviews");
     assert_eq!(ssar["resources"][0]["verbs"], json!(["create"]));
@@ -441,17 +429,13 @@ fn deployment_rollouts_follow_replicas() {
     });
     assert_eq!(v["status"]["observedGeneration"], 1);
     assert_eq!(v["status"]["updatedReplicas"], 2);
-    let conds = v["status"]["conditions"].as_array().unwrap();
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "Available" && c["status"] == "True")
-    );
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "Progressing" && c["reason"] == "NewReplicaSetAvailable")
-    );
+    assert!(has_condition(&v, "Available", "status", "True"));
+    assert!(has_condition(
+        &v,
+        "Progressing",
+        "reason",
+        "NewReplicaSetAvailable"
+    ));
     c.merge_patch(&format!("{path}/scale"), &json!({"spec": {"replicas": 0}}));
     let v = wait_for(&c, &path, "scaling to zero", |v| {
         v["status"]["observedGeneration"] == 2

@@ -259,11 +259,15 @@ pub async fn kube_client(s: &mini_apiserver::ApiServer) -> kube::Client {
 
 /// Starts a server with a short CRD establish delay.
 pub fn server() -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         ..Options::default()
     })
-    .expect("server starts");
+}
+
+/// Starts a server with `options`, and a client for it.
+pub fn server_with_options(options: Options) -> (BackgroundServer, Client) {
+    let s = BackgroundServer::start(options).expect("server starts");
     let c = Client::new(&s.url());
     (s, c)
 }
@@ -460,4 +464,29 @@ pub fn failure(response: &Resp, code: u16, reason: &str, message: impl AsRef<str
     let status = response.status_of(code, reason);
     assert_eq!(status["message"], message.as_ref(), "{status}");
     status
+}
+
+/// The discovery document lists each of `names` among its resources.
+#[track_caller]
+pub fn assert_lists_resources(doc: &Value, names: &[&str]) {
+    let listed = resource_names(doc);
+    for name in names {
+        assert!(
+            listed.iter().any(|l| l == name),
+            "{name} missing from {listed:?}"
+        );
+    }
+}
+
+/// `list` holds `item`.
+#[track_caller]
+pub fn assert_listed(list: &[String], item: &str) {
+    assert!(list.iter().any(|l| l == item), "{item:?} not in {list:#?}");
+}
+
+/// The object's status has a condition of type `kind` whose `field` is `value`.
+pub fn has_condition(obj: &Value, kind: &str, field: &str, value: &str) -> bool {
+    obj["status"]["conditions"]
+        .as_array()
+        .is_some_and(|conds| conds.iter().any(|c| c["type"] == kind && c[field] == value))
 }
