@@ -43,25 +43,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use k8s_openapi::api::core::v1::{Namespace, Node};
 use kube::Client;
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::Value;
 use testbed::datasets::{self, large_counts};
+use testbed::kube_side::{k8s_node, namespace};
 use testbed::{CalicoInstall, Dataset, Etcd, EtcdMode, KubeSide};
 
 /// The plugin, built with the bench profile.
 const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-calico_migrate");
 
-/// Variables that would leak the developer's own settings into the plugin (as the tests have).
-const SCRUBBED: &[&str] = &[
-    "KUBECONFIG",
-    "ETCD_ENDPOINTS",
-    "ETCD_CA_CERT_FILE",
-    "ETCD_CERT_FILE",
-    "ETCD_KEY_FILE",
-    "ETCD_USERNAME",
-    "ETCD_PASSWORD",
-    "ETCD_DISCOVERY_SRV",
-];
+/// Variables that would leak the developer's own settings into the plugin.
+const SCRUBBED: &[&str] = testbed::SCRUBBED_ENV;
 
 /// The calicoctl model: one write at a time, 50 requests per second.
 const CALICOCTL_ARGS: &[&str] = &["--concurrency", "1", "--qps", "50"];
@@ -402,8 +394,7 @@ impl ServerCpu {
 /// the launcher, which reaps it with `wait4` to learn its own peak memory and CPU time.
 fn run_plugin(
     label: &str,
-    kubeconfig: &Path,
-    namespace: &str,
+    kube: &KubeSide,
     etcd: Option<&Etcd>,
     args: &[OsString],
     scratch: &Path,
@@ -418,17 +409,18 @@ fn run_plugin(
     }
     command
         .env(LAUNCHER_ENV, &result_path)
-        .env("KUBECONFIG", kubeconfig)
+        .env("KUBECONFIG", kube.kubeconfig())
         .env("RUST_BACKTRACE", "0")
         .env("NO_COLOR", "1")
         .env("HOME", std::env::temp_dir())
-        .args(["-n", namespace])
+        .args(["-n", kube.namespace()])
         .args(args)
         .stdin(Stdio::null())
         .stdout(File::create(&stdout_path)?)
         .stderr(File::create(&stderr_path)?);
     eprintln!(
-        "bench: {label}: kubectl-calico_migrate -n {namespace} {}",
+        "bench: {label}: kubectl-calico_migrate -n {} {}",
+        kube.namespace(),
         args.iter()
             .map(|a| a.to_string_lossy())
             .collect::<Vec<_>>()
@@ -469,6 +461,11 @@ fn run_plugin(
     Ok(run)
 }
 
+/// The plugin run against an install's cluster and etcd.
+fn run_in(label: &str, install: &CalicoInstall, args: &[OsString], scratch: &Path) -> Result<Run> {
+    run_plugin(label, &install.kube, Some(&install.etcd), args, scratch)
+}
+
 fn os_args(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
@@ -490,37 +487,14 @@ async fn create_named(client: &Client, kind: ClusterKind, names: &[String]) -> R
             let params = PostParams::default();
             for name in names.iter().skip(worker).step_by(SETUP_WORKERS) {
                 let result = match kind {
-                    ClusterKind::Namespace => {
-                        let namespace = Namespace {
-                            metadata: ObjectMeta {
-                                name: Some(name.clone()),
-                                ..Default::default()
-                            },
-                            ..Default::default()
-                        };
-                        Api::<Namespace>::all(client.clone())
-                            .create(&params, &namespace)
-                            .await
-                            .map(drop)
-                    }
-                    ClusterKind::Node => {
-                        let labels = BTreeMap::from([
-                            ("kubernetes.io/hostname".to_string(), name.clone()),
-                            ("kubernetes.io/os".to_string(), "linux".to_string()),
-                        ]);
-                        let node = Node {
-                            metadata: ObjectMeta {
-                                name: Some(name.clone()),
-                                labels: Some(labels),
-                                ..Default::default()
-                            },
-                            ..Default::default()
-                        };
-                        Api::<Node>::all(client.clone())
-                            .create(&params, &node)
-                            .await
-                            .map(drop)
-                    }
+                    ClusterKind::Namespace => Api::<Namespace>::all(client.clone())
+                        .create(&params, &namespace(name))
+                        .await
+                        .map(drop),
+                    ClusterKind::Node => Api::<Node>::all(client.clone())
+                        .create(&params, &k8s_node(name))
+                        .await
+                        .map(drop),
                 };
                 match result {
                     Ok(()) => {}
@@ -589,11 +563,9 @@ fn load_install(label: &str, scale: f64, settings: &Settings, scratch: &Path) ->
     );
     let etcd_load = dataset.load_into(&install.etcd)?;
     let kube_load = create_cluster_objects(&install.kube, &dataset.namespaces, &dataset.k8s_nodes)?;
-    let lock = run_plugin(
+    let lock = run_in(
         &format!("{label} lock"),
-        install.kube.kubeconfig(),
-        install.namespace(),
-        Some(&install.etcd),
+        &install,
         &os_args(&["lock", "--datastore", "etcd"]),
         scratch,
     )?;
@@ -648,14 +620,7 @@ fn export(
     args.extend(page_size_args(page_size));
     args.push("-f".into());
     args.push(file.clone().into_os_string());
-    let run = run_plugin(
-        label,
-        loaded.install.kube.kubeconfig(),
-        loaded.install.namespace(),
-        Some(&loaded.install.etcd),
-        &args,
-        scratch,
-    )?;
+    let run = run_in(label, &loaded.install, &args, scratch)?;
     run.require_success()?;
     let report = run.json()?;
     if let Some(warnings) = report["warnings"].as_array()
@@ -706,14 +671,7 @@ fn import(
     args.extend(os_args(extra));
     args.push("-f".into());
     args.push(file.as_os_str().to_owned());
-    let run = run_plugin(
-        label,
-        kube.kubeconfig(),
-        kube.namespace(),
-        etcd,
-        &args,
-        scratch,
-    )?;
+    let run = run_plugin(label, kube, etcd, &args, scratch)?;
     run.require_success()?;
     let report = run.json()?;
     let kinds = report["kinds"].as_array().cloned().unwrap_or_default();
@@ -756,14 +714,7 @@ fn verify(
         }
         None => args.extend(page_size_args(page_size)),
     }
-    let run = run_plugin(
-        label,
-        kube.kubeconfig(),
-        kube.namespace(),
-        etcd,
-        &args,
-        scratch,
-    )?;
+    let run = run_plugin(label, kube, etcd, &args, scratch)?;
     if !run.status.success() {
         let findings = run
             .json()
@@ -1050,14 +1001,7 @@ fn migrate(
     args.push("--backup".into());
     args.push(backup.as_os_str().to_owned());
     args.extend(os_args(extra));
-    let run = run_plugin(
-        label,
-        install.kube.kubeconfig(),
-        install.namespace(),
-        Some(&install.etcd),
-        &args,
-        scratch,
-    )?;
+    let run = run_in(label, install, &args, scratch)?;
     run.require_success()?;
     let report = run.json()?;
     Ok((run, report))
@@ -1150,11 +1094,9 @@ fn main() -> Result<()> {
         kube_load,
         lock: full_lock,
     } = full;
-    let unlock = run_plugin(
+    let unlock = run_in(
         "unlock etcd",
-        install.kube.kubeconfig(),
-        install.namespace(),
-        Some(&install.etcd),
+        &install,
         &os_args(&["unlock", "--datastore", "etcd"]),
         scratch,
     )?;
@@ -1201,11 +1143,9 @@ fn main() -> Result<()> {
 
     // 3. A re-run of the import with nothing to do, against a verify of the same file. The run
     // unlocked the Kubernetes datastore; an import writes only into a locked one.
-    run_plugin(
+    run_in(
         "lock the Kubernetes datastore",
-        install.kube.kubeconfig(),
-        install.namespace(),
-        Some(&install.etcd),
+        &install,
         &os_args(&["lock", "--datastore", "kubernetes"]),
         scratch,
     )?

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::TcpListener;
 
-use common::{Env, assert_contains, json_output, stderr, stdout};
+use common::{
+    Env, assert_contains, assert_printed, failed_saying, json_output, stderr, stdout, text,
+};
 use testbed::EtcdMode;
 
 fn sources(status: &serde_json::Value) -> BTreeMap<String, String> {
@@ -15,12 +17,7 @@ fn sources(status: &serde_json::Value) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| {
-            (
-                row["setting"].as_str().unwrap().to_string(),
-                row["source"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|row| (text(&row["setting"]), text(&row["source"])))
         .collect()
 }
 
@@ -30,11 +27,7 @@ fn tls_settings_come_from_the_configmap_and_secret() {
     env.put_cluster_information(true);
     let ns = env.namespace().to_string();
 
-    let output = env
-        .plugin()
-        .args(["status", "-o", "json"])
-        .output()
-        .unwrap();
+    let output = env.run(&["status", "-o", "json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let status = json_output(&output);
     assert_eq!(status["etcd"]["reachable"], true);
@@ -58,13 +51,8 @@ fn tls_settings_come_from_the_configmap_and_secret() {
     );
 
     // The human form says the same, and -v reports each source while connecting.
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd", "-v"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Datastore locked.\n");
+    let output = env.run(&["lock", "--datastore", "etcd", "-v"]);
+    assert_printed(&output, "Datastore locked.\n");
     assert!(stderr(&output).contains(&format!(
         "etcd endpoints: {} (from ConfigMap {ns}/calico-config key etcd_endpoints)",
         env.install.etcd.endpoint()
@@ -83,19 +71,14 @@ fn flags_work_without_any_cluster_configuration() {
         .delete_config_map(env.namespace(), "calico-config")
         .unwrap();
 
-    let output = env
-        .plugin()
-        .args([
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            env.install.etcd.endpoint(),
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Datastore locked.\n");
+    let output = env.run(&[
+        "lock",
+        "--datastore",
+        "etcd",
+        "--etcd-endpoints",
+        env.install.etcd.endpoint(),
+    ]);
+    assert_printed(&output, "Datastore locked.\n");
 
     // No kubeconfig at all: etcd still works from flags alone.
     let output = common::plugin(std::path::Path::new("/nonexistent/kubeconfig"))
@@ -108,8 +91,7 @@ fn flags_work_without_any_cluster_configuration() {
         ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Datastore unlocked.\n");
+    assert_printed(&output, "Datastore unlocked.\n");
 }
 
 #[test]
@@ -128,12 +110,17 @@ fn variables_override_the_cluster_and_flags_override_variables() {
         .put_config_map(env.namespace(), "calico-config", data)
         .unwrap();
 
-    let output = env
-        .plugin()
-        .env("ETCD_ENDPOINTS", env.install.etcd.endpoint())
-        .env("ETCD_CA_CERT_FILE", &files.ca)
-        .env("ETCD_CERT_FILE", &files.cert)
-        .env("ETCD_KEY_FILE", &files.key)
+    // The plugin with every etcd setting in variables, the CA `ca`.
+    let with_variables = |ca| {
+        let mut plugin = env.plugin();
+        plugin
+            .env("ETCD_ENDPOINTS", env.install.etcd.endpoint())
+            .env("ETCD_CA_CERT_FILE", ca)
+            .env("ETCD_CERT_FILE", &files.cert)
+            .env("ETCD_KEY_FILE", &files.key);
+        plugin
+    };
+    let output = with_variables(&files.ca)
         .args(["status", "-o", "json"])
         .output()
         .unwrap();
@@ -145,12 +132,7 @@ fn variables_override_the_cluster_and_flags_override_variables() {
     assert_eq!(from["key"], "environment variable ETCD_KEY_FILE");
 
     // A flag beats the variable: the wrong CA in the variable is overridden by the right one.
-    let output = env
-        .plugin()
-        .env("ETCD_ENDPOINTS", env.install.etcd.endpoint())
-        .env("ETCD_CA_CERT_FILE", &files.other_ca)
-        .env("ETCD_CERT_FILE", &files.cert)
-        .env("ETCD_KEY_FILE", &files.key)
+    let output = with_variables(&files.other_ca)
         .args(["status", "-o", "json", "--etcd-ca-file"])
         .arg(&files.ca)
         .output()
@@ -190,22 +172,19 @@ fn user_and_password() {
         .args(["lock", "--datastore", "etcd"])
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(
-        err.contains("error: etcd rejected the user name or password of user \"root\" (from environment variable ETCD_USERNAME)"),
-        "{err}"
+    let err = failed_saying(
+        &output,
+        1,
+        &[
+            "error: etcd rejected the user name or password of user \"root\" (from environment variable ETCD_USERNAME)",
+        ],
     );
     assert!(
         !err.contains("wrong"),
         "the password must not be printed: {err}"
     );
 
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
+    let output = env.run(&["lock", "--datastore", "etcd"]);
     assert_eq!(output.status.code(), Some(1));
     assert_contains(
         &stderr(&output),
@@ -215,7 +194,7 @@ fn user_and_password() {
 }
 
 fn failure(env: &Env, args: &[&str]) -> String {
-    let output = env.plugin().args(args).output().unwrap();
+    let output = env.run(args);
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -226,12 +205,22 @@ fn failure(env: &Env, args: &[&str]) -> String {
     stderr(&output)
 }
 
+/// `lock --datastore etcd` with more arguments fails (exit code 1) and says each of `says`.
+fn etcd_lock_fails(env: &Env, more: &[&str], says: &[&str]) {
+    let mut args = vec!["lock", "--datastore", "etcd"];
+    args.extend_from_slice(more);
+    let err = failure(env, &args);
+    for part in says {
+        assert_contains(&err, part);
+    }
+}
+
 #[test]
 fn cluster_configuration_errors_say_what_was_tried() {
     let env = Env::start(EtcdMode::Tls);
     env.put_cluster_information(true);
     let ns = env.namespace().to_string();
-    let lock = ["lock", "--datastore", "etcd"];
+    let kube = &env.install.kube;
 
     // A Secret without the key the ConfigMap names.
     let pki = env.install.etcd.pki().unwrap();
@@ -241,63 +230,62 @@ fn cluster_configuration_errors_say_what_was_tried() {
         "etcd-cert".to_string(),
         pki.client_cert.clone().into_bytes(),
     );
-    env.install
-        .kube
-        .put_secret(&ns, "calico-etcd-secrets", partial)
+    kube.put_secret(&ns, "calico-etcd-secrets", partial)
         .unwrap();
-    let err = failure(&env, &lock);
-    assert!(err.contains(&format!(
-        "error: ConfigMap {ns}/calico-config sets etcd_key to \"/calico-secrets/etcd-key\", but Secret {ns}/calico-etcd-secrets has no key \"etcd-key\""
-    )), "{err}");
-    assert!(err.contains("--etcd-key-file"), "{err}");
+    etcd_lock_fails(
+        &env,
+        &[],
+        &[
+            &format!(
+                "error: ConfigMap {ns}/calico-config sets etcd_key to \"/calico-secrets/etcd-key\", but Secret {ns}/calico-etcd-secrets has no key \"etcd-key\""
+            ),
+            "--etcd-key-file",
+        ],
+    );
 
     // No Secret at all.
-    env.install
-        .kube
-        .put_secret(&ns, "calico-etcd-secrets", BTreeMap::new())
+    kube.put_secret(&ns, "calico-etcd-secrets", BTreeMap::new())
         .unwrap();
-    let output = env
-        .plugin()
-        .args(lock)
-        .args(["--etcd-secret", "no-such-secret"])
-        .output()
-        .unwrap();
+    let output = env.run(&[
+        "lock",
+        "--datastore",
+        "etcd",
+        "--etcd-secret",
+        "no-such-secret",
+    ]);
     let err = stderr(&output);
-    assert!(err.contains(&format!(
-        "error: ConfigMap {ns}/calico-config sets etcd_ca to \"/calico-secrets/etcd-ca\", but Secret {ns}/no-such-secret could not be read"
-    )), "{err}");
-    assert!(err.contains("not found"), "{err}");
+    assert_contains(
+        &err,
+        &format!(
+            "error: ConfigMap {ns}/calico-config sets etcd_ca to \"/calico-secrets/etcd-ca\", but Secret {ns}/no-such-secret could not be read"
+        ),
+    );
+    assert_contains(&err, "not found");
 
     // A ConfigMap without etcd_endpoints (a Kubernetes-datastore install, say).
     let mut data = BTreeMap::new();
     data.insert("calico_backend".to_string(), "bird".to_string());
-    env.install
-        .kube
-        .put_config_map(&ns, "calico-config", data)
-        .unwrap();
-    let err = failure(&env, &lock);
-    assert!(err.contains(&format!(
-        "error: no etcd endpoints: ConfigMap {ns}/calico-config has no etcd_endpoints key (is this an etcd-mode Calico install?)"
-    )), "{err}");
-    assert!(err.contains("hint: pass --etcd-endpoints"), "{err}");
+    kube.put_config_map(&ns, "calico-config", data).unwrap();
+    etcd_lock_fails(
+        &env,
+        &[],
+        &[
+            &format!(
+                "error: no etcd endpoints: ConfigMap {ns}/calico-config has no etcd_endpoints key (is this an etcd-mode Calico install?)"
+            ),
+            "hint: pass --etcd-endpoints",
+        ],
+    );
 
     // No ConfigMap.
-    env.install
-        .kube
-        .delete_config_map(&ns, "calico-config")
-        .unwrap();
-    let err = failure(&env, &lock);
-    assert!(
-        err.contains(&format!(
-            "error: no etcd endpoints: ConfigMap {ns}/calico-config was not found"
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains(
-            "hint: pass --etcd-endpoints (or set ETCD_ENDPOINTS), or point -n/--namespace"
-        ),
-        "{err}"
+    kube.delete_config_map(&ns, "calico-config").unwrap();
+    etcd_lock_fails(
+        &env,
+        &[],
+        &[
+            &format!("error: no etcd endpoints: ConfigMap {ns}/calico-config was not found"),
+            "hint: pass --etcd-endpoints (or set ETCD_ENDPOINTS), or point -n/--namespace",
+        ],
     );
 }
 
@@ -309,20 +297,13 @@ fn connection_errors_name_the_problem() {
     let endpoint = env.install.etcd.endpoint().to_string();
 
     // Refused.
-    let err = failure(
+    etcd_lock_fails(
         &env,
+        &["--etcd-endpoints", "http://127.0.0.1:1"],
         &[
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            "http://127.0.0.1:1",
+            "error: cannot connect to etcd at http://127.0.0.1:1 (from flag --etcd-endpoints): Connection refused",
+            "hint: check that the endpoint is reachable from this machine",
         ],
-    );
-    assert!(err.contains("error: cannot connect to etcd at http://127.0.0.1:1 (from flag --etcd-endpoints): Connection refused"), "{err}");
-    assert!(
-        err.contains("hint: check that the endpoint is reachable from this machine"),
-        "{err}"
     );
 
     // A peer that accepts but never answers: bounded by --request-timeout.
@@ -338,23 +319,12 @@ fn connection_errors_name_the_problem() {
             let _ = s.read(&mut buf);
         }
     });
-    let err = failure(
+    etcd_lock_fails(
         &env,
-        &[
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            &silent_url,
-            "--request-timeout",
-            "1s",
-        ],
-    );
-    assert!(
-        err.contains(&format!(
+        &["--etcd-endpoints", &silent_url, "--request-timeout", "1s"],
+        &[&format!(
             "error: etcd at {silent_url} (from flag --etcd-endpoints) did not answer within 1s"
-        )),
-        "{err}"
+        )],
     );
     drop(holder);
 
@@ -365,9 +335,16 @@ fn connection_errors_name_the_problem() {
         .args(["lock", "--datastore", "etcd"])
         .output()
         .unwrap();
-    let err = stderr(&output);
-    assert!(err.contains(&format!("error: TLS handshake with etcd at {endpoint} failed: etcd's certificate is not signed by a trusted CA")), "{err}");
-    assert!(err.contains("hint: the CA from environment variable ETCD_CA_CERT_FILE did not sign etcd's certificate"), "{err}");
+    failed_saying(
+        &output,
+        1,
+        &[
+            &format!(
+                "error: TLS handshake with etcd at {endpoint} failed: etcd's certificate is not signed by a trusted CA"
+            ),
+            "hint: the CA from environment variable ETCD_CA_CERT_FILE did not sign etcd's certificate",
+        ],
+    );
 
     // No client certificate for an etcd that requires one (the cluster is not asked: the
     // ConfigMap is gone).
@@ -375,98 +352,59 @@ fn connection_errors_name_the_problem() {
         .kube
         .delete_config_map(env.namespace(), "calico-config")
         .unwrap();
-    let err = failure(
-        &env,
-        &[
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            &endpoint,
-            "--etcd-ca-file",
-            files.ca.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        err.contains(&format!(
-            "error: etcd at {endpoint} closed the connection while it was being set up"
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains("hint: etcd probably requires a client certificate"),
-        "{err}"
-    );
-
-    // Plain http to a TLS etcd.
     let plain = endpoint.replace("https://", "http://");
-    let err = failure(
-        &env,
-        &["lock", "--datastore", "etcd", "--etcd-endpoints", &plain],
-    );
-    assert!(err.contains("hint: the endpoint may expect TLS"), "{err}");
-
-    // A CA file that does not exist, and one that is not PEM.
-    let err = failure(
-        &env,
-        &[
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            &endpoint,
-            "--etcd-ca-file",
-            "/nonexistent/ca.pem",
-        ],
-    );
-    assert!(
-        err.contains(
-            "error: cannot read the etcd CA file /nonexistent/ca.pem (from flag --etcd-ca-file)"
+    let no_client_certificate =
+        format!("error: etcd at {endpoint} closed the connection while it was being set up");
+    let with_ca = |ca| ["--etcd-endpoints", &endpoint, "--etcd-ca-file", ca];
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &with_ca(files.ca.to_str().unwrap()),
+            &[
+                &no_client_certificate,
+                "hint: etcd probably requires a client certificate",
+            ],
         ),
-        "{err}"
-    );
-    let err = failure(
-        &env,
-        &[
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            &endpoint,
-            "--etcd-ca-file",
-            "Cargo.toml",
-        ],
-    );
-    assert!(
-        err.contains("error: the etcd CA from flag --etcd-ca-file is not PEM data"),
-        "{err}"
-    );
-
-    // A malformed endpoint.
-    let err = failure(
-        &env,
-        &[
-            "lock",
-            "--datastore",
-            "etcd",
-            "--etcd-endpoints",
-            "127.0.0.1:2379",
-        ],
-    );
-    assert!(err.contains("error: invalid etcd endpoint \"127.0.0.1:2379\" (from flag --etcd-endpoints): it must start with http:// or https://"), "{err}");
+        // Plain http to a TLS etcd.
+        (
+            &["--etcd-endpoints", &plain],
+            &["hint: the endpoint may expect TLS"],
+        ),
+        // A CA file that does not exist, and one that is not PEM.
+        (
+            &with_ca("/nonexistent/ca.pem"),
+            &["error: cannot read the etcd CA file /nonexistent/ca.pem (from flag --etcd-ca-file)"],
+        ),
+        (
+            &with_ca("Cargo.toml"),
+            &["error: the etcd CA from flag --etcd-ca-file is not PEM data"],
+        ),
+        // A malformed endpoint.
+        (
+            &["--etcd-endpoints", "127.0.0.1:2379"],
+            &[
+                "error: invalid etcd endpoint \"127.0.0.1:2379\" (from flag --etcd-endpoints): it must start with http:// or https://",
+            ],
+        ),
+    ];
+    for (more, says) in cases {
+        etcd_lock_fails(&env, more, says);
+    }
 }
 
 #[test]
 fn kubeconfig_errors() {
     let env = Env::start(EtcdMode::Plain);
     let dir = tempfile::tempdir().unwrap();
+    // `lock --datastore kubernetes` with another kubeconfig.
+    let lock_kubernetes = |kubeconfig: &std::path::Path| {
+        common::plugin(kubeconfig)
+            .args(["lock", "--datastore", "kubernetes"])
+            .output()
+            .unwrap()
+    };
 
-    let output = common::plugin(&dir.path().join("missing"))
-        .args(["lock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert_contains(&stderr(&output), "error: cannot read kubeconfig");
+    let output = lock_kubernetes(&dir.path().join("missing"));
+    failed_saying(&output, 1, &["error: cannot read kubeconfig"]);
 
     let err = failure(
         &env,
@@ -476,7 +414,7 @@ fn kubeconfig_errors() {
         err.contains("error: context \"nope\" is not in the kubeconfig (contexts: "),
         "{err}"
     );
-    assert!(err.contains("hint: pick a context with --context"), "{err}");
+    assert_contains(&err, "hint: pick a context with --context");
 
     let bad = dir.path().join("bad-server");
     std::fs::write(
@@ -484,10 +422,7 @@ fn kubeconfig_errors() {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: 127.0.0.1:6443\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user: {}\ncurrent-context: x\n",
     )
     .unwrap();
-    let output = common::plugin(&bad)
-        .args(["lock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
+    let output = lock_kubernetes(&bad);
     assert_contains(
         &stderr(&output),
         "error: context \"x\" names server \"127.0.0.1:6443\", which is not an http:// or https:// URL",
@@ -501,18 +436,14 @@ fn kubeconfig_errors() {
             .replace("server: 127.0.0.1:6443", "server: http://127.0.0.1:1"),
     )
     .unwrap();
-    let output = common::plugin(&down)
-        .args(["lock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
-    let err = stderr(&output);
-    assert!(
-        err.contains("error: cannot reach the Kubernetes API server at http://127.0.0.1:1"),
-        "{err}"
-    );
-    assert!(
-        err.contains("hint: check that `kubectl get nodes` works"),
-        "{err}"
+    let output = lock_kubernetes(&down);
+    failed_saying(
+        &output,
+        1,
+        &[
+            "error: cannot reach the Kubernetes API server at http://127.0.0.1:1",
+            "hint: check that `kubectl get nodes` works",
+        ],
     );
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use calico_migrate::format::export_reader::{ExportFile, read_to_end};
-use common::{Env, assert_contains, json_output, stderr, stdout};
+use common::{Env, assert_contains, failed_saying, json_output, kind_row, stderr, stdout, text};
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
 
@@ -31,6 +31,16 @@ fn export(env: &Env, extra: &[&str]) -> (ExportFile, std::process::Output, tempf
     let (path, output, dir) = env.export_to_file(extra);
     let file = read_to_end(&path).unwrap_or_else(|e| panic!("the export parses: {e}"));
     (file, output, dir)
+}
+
+/// What an export report counts as not migrated, by what it is.
+fn not_migrated(report: &Value) -> std::collections::BTreeMap<String, u64> {
+    report["keys"]["notMigrated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (text(&n["what"]), n["count"].as_u64().unwrap()))
+        .collect()
 }
 
 #[test]
@@ -132,15 +142,9 @@ fn the_sandbox_exports_renamed_and_cleaned() {
     // The summary accounts for every key, on stderr; stdout stays empty with -f.
     assert_eq!(stdout(&output), "");
     let err = stderr(&output);
-    assert!(err.contains("Keys under /calico/ at revision"), "{err}");
-    assert!(
-        err.contains("= 29 read for migration + 4 not migrated + 0 unknown"),
-        "{err}"
-    );
-    assert!(
-        err.contains("worker-1.cluster.example.com → worker-1"),
-        "{err}"
-    );
+    assert_contains(&err, "Keys under /calico/ at revision");
+    assert_contains(&err, "= 29 read for migration + 4 not migrated + 0 unknown");
+    assert_contains(&err, "worker-1.cluster.example.com → worker-1");
 
     // The file is private and nothing else is left in the directory.
     use std::os::unix::fs::PermissionsExt;
@@ -152,39 +156,14 @@ fn the_sandbox_exports_renamed_and_cleaned() {
 #[test]
 fn the_summary_as_data_and_the_export_on_stdout_are_the_same_file() {
     let env = Env::locked(&calico::sandbox_cluster());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("snapshot");
-    let output = env
-        .plugin()
-        .arg("export")
-        .arg("-f")
-        .arg(&path)
-        .args(["-o", "json"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
+    let (path, output, _dir) = env.export_to_file(&["-o", "json"]);
     let report = json_output(&output);
-    let count = |kind: &str, field: &str| {
-        report["kinds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kind"] == kind)
-            .unwrap()[field]
-            .as_u64()
-            .unwrap()
-    };
+    let count = |kind: &str, field: &str| kind_row(&report, kind)[field].as_u64().unwrap();
     assert_eq!(count("Node", "exported"), 3);
     assert_eq!(count("Node", "renamed"), 3);
     assert_eq!(count("NetworkPolicy", "exported"), 1);
     assert_eq!(count("IPAMHandle", "renamed"), 3);
-    let skipped = report["kinds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kind"] == "NetworkPolicy")
-        .unwrap()["skipped"]
-        .clone();
+    let skipped = kind_row(&report, "NetworkPolicy")["skipped"].clone();
     assert_eq!(skipped[0]["count"], 1);
     assert!(
         skipped[0]["reason"]
@@ -193,23 +172,10 @@ fn the_summary_as_data_and_the_export_on_stdout_are_the_same_file() {
             .starts_with("knp.default.*")
     );
     assert_eq!(report["keys"]["total"], 33);
-    let not_migrated: Vec<(String, u64)> = report["keys"]["notMigrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            (
-                n["what"].as_str().unwrap().to_string(),
-                n["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    assert!(
-        not_migrated.contains(&("Profile".into(), 2)),
-        "{not_migrated:?}"
-    );
-    assert!(not_migrated.contains(&("WorkloadEndpoint".into(), 1)));
-    assert!(not_migrated.contains(&("Felix status".into(), 1)));
+    let not_migrated = not_migrated(&report);
+    assert_eq!(not_migrated.get("Profile"), Some(&2), "{not_migrated:?}");
+    assert_eq!(not_migrated.get("WorkloadEndpoint"), Some(&1));
+    assert_eq!(not_migrated.get("Felix status"), Some(&1));
 
     let stdout_export = env.plugin().arg("export").output().unwrap();
     assert!(stdout_export.status.success());
@@ -252,18 +218,13 @@ fn an_unlocked_datastore_is_refused_unless_allowed() {
     let env = Env::with(EtcdMode::Plain, &calico::sandbox_cluster());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("snapshot");
-    let output = env
-        .plugin()
-        .arg("export")
-        .arg("-f")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(
-        err.contains("error: datastore is not locked. Run the `kubectl calico-migrate lock --datastore etcd` command in order to begin migration"),
-        "{err}"
+    let output = env.export_file(&path, &[]);
+    failed_saying(
+        &output,
+        1,
+        &[
+            "error: datastore is not locked. Run the `kubectl calico-migrate lock --datastore etcd` command in order to begin migration",
+        ],
     );
     assert!(!path.exists(), "nothing is written");
 
@@ -293,37 +254,23 @@ fn a_failed_export_leaves_an_existing_file_alone() {
     let path = dir.path().join("snapshot");
     std::fs::write(&path, "previous export").unwrap();
     // Unlocked: refused before anything is written.
-    let output = env
-        .plugin()
-        .arg("export")
-        .arg("-f")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = env.export_file(&path, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "previous export");
     // A directory that does not exist.
-    let output = env
-        .plugin()
-        .args([
-            "export",
-            "--allow-unlocked",
-            "-f",
-            "/nonexistent/dir/snapshot",
-        ])
-        .output()
-        .unwrap();
+    let output = env.run(&[
+        "export",
+        "--allow-unlocked",
+        "-f",
+        "/nonexistent/dir/snapshot",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert_contains(
         &stderr(&output),
         "error: creating /nonexistent/dir/snapshot",
     );
     // -o json needs -f: a usage error.
-    let output = env
-        .plugin()
-        .args(["export", "--allow-unlocked", "-o", "json"])
-        .output()
-        .unwrap();
+    let output = env.run(&["export", "--allow-unlocked", "-o", "json"]);
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -510,13 +457,7 @@ mod datasets {
     fn refused_export(env: &Env) -> String {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x");
-        let output = env
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(&file)
-            .output()
-            .unwrap();
+        let output = env.export_file(&file, &[]);
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         assert!(!file.exists(), "a refused export wrote {}", file.display());
         stderr(&output)
@@ -546,15 +487,13 @@ mod datasets {
         let dataset = datasets::upstream_st();
         {
             let err = refused_export(&Env::locked(&dataset));
-            assert!(
-                err.contains("error: cannot map etcd nodes to Kubernetes nodes: etcd nodes node4 and node5 all map to Kubernetes node \"node4\"; one would overwrite the other's BGP addresses"),
-                "{err}"
+            assert_contains(
+                &err,
+                "error: cannot map etcd nodes to Kubernetes nodes: etcd nodes node4 and node5 all map to Kubernetes node \"node4\"; one would overwrite the other's BGP addresses",
             );
-            assert!(
-                err.contains(
-                    "hint: if merging them is intended, confirm with --node-map node5=node4"
-                ),
-                "{err}"
+            assert_contains(
+                &err,
+                "hint: if merging them is intended, confirm with --node-map node5=node4",
             );
         }
 
@@ -642,9 +581,9 @@ mod datasets {
             assert!(config.value.get(field).is_some(), "{field}");
         }
         let err = report_of(&output);
-        assert!(
-            err.contains("BlockAffinity (virtual)                1  LoadBalancer IPAM affinities"),
-            "{err}"
+        assert_contains(
+            &err,
+            "BlockAffinity (virtual)                1  LoadBalancer IPAM affinities",
         );
     }
 
@@ -652,30 +591,10 @@ mod datasets {
     fn skipped_data_is_accounted_for() {
         let dataset = datasets::skipped_data();
         let env = Env::locked(&dataset);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("snapshot");
-        let output = env
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(&path)
-            .args(["-o", "json"])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+        let (path, output, _dir) = env.export_to_file(&["-o", "json"]);
         let report = json_output(&output);
         let expected = expected_export(&env.dataset);
-        let not_migrated: std::collections::BTreeMap<String, u64> = report["keys"]["notMigrated"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| {
-                (
-                    n["what"].as_str().unwrap().to_string(),
-                    n["count"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let not_migrated = not_migrated(&report);
         assert_eq!(
             not_migrated.get("WorkloadEndpoint"),
             Some(&3),
@@ -689,12 +608,7 @@ mod datasets {
         assert_eq!(not_migrated.get("Felix status"), Some(&4));
         assert_eq!(not_migrated.get("BlockAffinity (virtual)"), Some(&1));
         let skipped = |kind: &str, reason: &str| -> u64 {
-            report["kinds"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|k| k["kind"] == kind)
-                .unwrap()["skipped"]
+            kind_row(&report, kind)["skipped"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -824,16 +738,7 @@ mod datasets {
     fn no_ipam_exports_an_empty_ipam_object() {
         let dataset = datasets::no_ipam();
         let env = Env::locked(&dataset);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("snapshot");
-        let output = env
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+        let (path, _, _dir) = env.export_to_file(&[]);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.ends_with("===\n{}\n"),
@@ -849,12 +754,15 @@ mod datasets {
         let env = Env::locked(&dataset);
         let err = refused_export(&env);
         let dir = tempfile::tempdir().unwrap();
-        assert!(
-            err.contains("2 node(s) have no 'k8s' orchestrator reference: legacy-1, standalone-gw"),
-            "{err}"
+        assert_contains(
+            &err,
+            "2 node(s) have no 'k8s' orchestrator reference: legacy-1, standalone-gw",
         );
-        assert!(err.contains("etcd nodes ip-10-0-3-17 and ip-10-0-3-17.ec2.internal all map to Kubernetes node \"ip-10-0-3-17\""), "{err}");
-        assert!(err.contains("--node-map legacy-1=<k8s-node-name>"), "{err}");
+        assert_contains(
+            &err,
+            "etcd nodes ip-10-0-3-17 and ip-10-0-3-17.ec2.internal all map to Kubernetes node \"ip-10-0-3-17\"",
+        );
+        assert_contains(&err, "--node-map legacy-1=<k8s-node-name>");
 
         let map = dir.path().join("node-map");
         std::fs::write(
@@ -884,13 +792,7 @@ mod datasets {
         assert!(nodes.contains(&"legacy-1".to_string()));
         assert_eq!(nodes.iter().filter(|n| *n == "ip-10-0-3-17").count(), 2);
         let report = json_output(&output);
-        let node_summary = report["kinds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kind"] == "Node")
-            .unwrap()
-            .clone();
+        let node_summary = kind_row(&report, "Node");
         assert_eq!(node_summary["skipped"][0]["count"], 1, "{node_summary}");
         // The merge makes duplicates; the export says so.
         assert_contains(&stderr(&output), "appears 2 times");

@@ -14,7 +14,8 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    Env, Exported, assert_contains, import_row, json_output, plugin_process, stderr, succeeded,
+    Env, Exported, assert_contains, failed_saying, json_output, kind_row, plugin_process, stderr,
+    succeeded,
 };
 use testbed::proxy::Proxy;
 use testbed::{Dataset, datasets};
@@ -162,15 +163,16 @@ fn etcd_stopped_during_an_export_leaves_the_old_file_and_nothing_half_written() 
     let (_, child, _etcd_proxy) = slow_export(&env, &file);
     env.install.etcd.kill();
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let err = stderr(&output);
-    assert_contains(&err, "error: lost the connection to etcd while reading: ");
-    assert_contains(
-        &err,
-        &format!(
-            "hint: {} is unchanged; check that etcd is running and reachable (`kubectl calico-migrate status` shows both datastores), then run the same command again",
-            file.display()
-        ),
+    let err = failed_saying(
+        &output,
+        1,
+        &[
+            "error: lost the connection to etcd while reading: ",
+            &format!(
+                "hint: {} is unchanged; check that etcd is running and reachable (`kubectl calico-migrate status` shows both datastores), then run the same command again",
+                file.display()
+            ),
+        ],
     );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(
@@ -200,12 +202,13 @@ fn an_api_server_down_longer_than_the_retries_fails_clearly_and_the_same_command
     let child = proxied.import_under_way(&[]);
     proxied.proxy.restart(Duration::from_secs(3600));
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let err = stderr(&output);
-    assert_contains(&err, "Connection refused");
-    assert_contains(
-        &err,
-        "could not be written; the import stopped before the next kind",
+    let err = failed_saying(
+        &output,
+        1,
+        &[
+            "Connection refused",
+            "could not be written; the import stopped before the next kind",
+        ],
     );
     assert_contains(
         &err,
@@ -225,7 +228,7 @@ fn an_api_server_down_longer_than_the_retries_fails_clearly_and_the_same_command
     let report = succeeded(&child.wait_with_output().unwrap());
     assert_eq!(report["completed"], true);
     assert!(
-        import_row(&report, "GlobalNetworkPolicy")["unchanged"]
+        kind_row(&report, "GlobalNetworkPolicy")["unchanged"]
             .as_u64()
             .unwrap()
             > 0,

@@ -234,13 +234,7 @@ fn assert_target_is(env: &Env, dataset: &str, what: &str, expected: Vec<Value>) 
 }
 
 fn import(env: &Env, file: &Path) {
-    let output = env
-        .plugin()
-        .arg("import")
-        .arg("-f")
-        .arg(file)
-        .output()
-        .unwrap();
+    let output = env.import_file(file, &[]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_contains(
         &stderr(&output),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, assert_contains, json_output, stderr, stdout};
+use common::{Env, assert_contains, assert_printed, failed_saying, json_output, stderr, stdout};
 use testbed::calico::CLUSTER_INFORMATION_KEY;
 use testbed::{EtcdMode, calico};
 
@@ -11,20 +11,10 @@ use testbed::{EtcdMode, calico};
 fn etcd_lock_changes_only_the_flag_and_is_idempotent() {
     let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
     let before = env.install.etcd.dump("/").unwrap();
-    let (original, _) = env
-        .install
-        .etcd
-        .get(CLUSTER_INFORMATION_KEY)
-        .unwrap()
-        .unwrap();
+    let (original, _) = env.etcd_cluster_information();
 
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Datastore locked.\n");
+    let output = env.run(&["lock", "--datastore", "etcd"]);
+    assert_printed(&output, "Datastore locked.\n");
 
     let after = env.install.etcd.dump("/").unwrap();
     assert_eq!(before.len(), after.len());
@@ -42,51 +32,18 @@ fn etcd_lock_changes_only_the_flag_and_is_idempotent() {
     }
 
     // Locking again succeeds without writing.
-    let (_, revision) = env
-        .install
-        .etcd
-        .get(CLUSTER_INFORMATION_KEY)
-        .unwrap()
-        .unwrap();
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd", "-o", "json"])
-        .output()
-        .unwrap();
+    let (_, revision) = env.etcd_cluster_information();
+    let output = env.run(&["lock", "--datastore", "etcd", "-o", "json"]);
     assert!(output.status.success());
     let report = json_output(&output);
     assert_eq!(report["locked"], true);
     assert_eq!(report["changed"], false);
-    assert_eq!(
-        env.install
-            .etcd
-            .get(CLUSTER_INFORMATION_KEY)
-            .unwrap()
-            .unwrap()
-            .1,
-        revision
-    );
+    assert_eq!(env.etcd_cluster_information().1, revision);
 
-    let output = env
-        .plugin()
-        .args(["unlock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
+    let output = env.run(&["unlock", "--datastore", "etcd"]);
     assert_eq!(stdout(&output), "Datastore unlocked.\n");
-    assert_eq!(
-        env.install
-            .etcd
-            .get(CLUSTER_INFORMATION_KEY)
-            .unwrap()
-            .unwrap()
-            .0,
-        original
-    );
-    let output = env
-        .plugin()
-        .args(["unlock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
+    assert_eq!(env.etcd_cluster_information().0, original);
+    let output = env.run(&["unlock", "--datastore", "etcd"]);
     assert!(output.status.success());
     assert_eq!(stdout(&output), "Datastore unlocked.\n");
     assert_contains(&stderr(&output), "The etcd datastore was already unlocked.");
@@ -100,25 +57,12 @@ fn etcd_lock_of_an_unset_flag_inserts_it_in_go_order() {
         .etcd
         .put(CLUSTER_INFORMATION_KEY, value)
         .unwrap();
-    let output = env
-        .plugin()
-        .args(["status", "-o", "json"])
-        .output()
-        .unwrap();
+    let output = env.run(&["status", "-o", "json"]);
     assert_eq!(json_output(&output)["etcd"]["lock"], "unlocked-unset");
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
+    let output = env.run(&["lock", "--datastore", "etcd"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        env.install
-            .etcd
-            .get(CLUSTER_INFORMATION_KEY)
-            .unwrap()
-            .unwrap()
-            .0,
+        env.etcd_cluster_information().0,
         value.replace(
             "\"calicoVersion\":\"v3.16.0\"",
             "\"calicoVersion\":\"v3.16.0\",\"datastoreReady\":false"
@@ -129,24 +73,28 @@ fn etcd_lock_of_an_unset_flag_inserts_it_in_go_order() {
 #[test]
 fn etcd_without_cluster_information_is_refused() {
     let env = Env::start(EtcdMode::Plain);
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "etcd"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(
-        err.contains(&format!(
-            "error: etcd has no ClusterInformation at {CLUSTER_INFORMATION_KEY}"
-        )),
-        "{err}"
+    let output = env.run(&["lock", "--datastore", "etcd"]);
+    failed_saying(
+        &output,
+        1,
+        &[
+            &format!("error: etcd has no ClusterInformation at {CLUSTER_INFORMATION_KEY}"),
+            "hint: is this Calico's etcd?",
+        ],
     );
-    assert!(err.contains("hint: is this Calico's etcd?"), "{err}");
     assert!(
         env.install.etcd.dump("/").unwrap().is_empty(),
         "nothing may be written"
     );
+}
+
+/// ClusterInformation/default of the Kubernetes datastore; it must be there.
+fn kube_cluster_information(env: &Env) -> serde_json::Value {
+    env.install
+        .kube
+        .get_calico("clusterinformations", None, "default")
+        .unwrap()
+        .expect("ClusterInformation/default")
 }
 
 /// The test bed's blocking helpers run their own runtime: call them from a plain thread.
@@ -197,27 +145,13 @@ fn a_concurrent_change_defeats_a_stale_compare_and_swap() {
             .await
             .unwrap();
         assert!(!written, "a stale revision must not write");
-        let now = outside_the_runtime(|| {
-            env.install
-                .etcd
-                .get(CLUSTER_INFORMATION_KEY)
-                .unwrap()
-                .unwrap()
-                .0
-        });
+        let now = outside_the_runtime(|| env.etcd_cluster_information().0);
         assert_eq!(now, someone_else);
 
         // The lock itself re-reads and keeps the other writer's change.
         let change = store.set_datastore_ready(false).await.unwrap();
         assert!(change.changed);
-        let now = outside_the_runtime(|| {
-            env.install
-                .etcd
-                .get(CLUSTER_INFORMATION_KEY)
-                .unwrap()
-                .unwrap()
-                .0
-        });
+        let now = outside_the_runtime(|| env.etcd_cluster_information().0);
         assert_eq!(
             now,
             someone_else.replace("\"datastoreReady\":true", "\"datastoreReady\":false")
@@ -228,18 +162,15 @@ fn a_concurrent_change_defeats_a_stale_compare_and_swap() {
 #[test]
 fn kubernetes_lock_needs_the_crds() {
     let env = Env::start(EtcdMode::Plain);
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert!(
-        err.contains("error: the Calico CRDs are not installed in the cluster"),
-        "{err}"
+    let output = env.run(&["lock", "--datastore", "kubernetes"]);
+    failed_saying(
+        &output,
+        1,
+        &[
+            "error: the Calico CRDs are not installed in the cluster",
+            "hint: install Calico's CRDs first",
+        ],
     );
-    assert!(err.contains("hint: install Calico's CRDs first"), "{err}");
 }
 
 #[test]
@@ -247,34 +178,20 @@ fn kubernetes_lock_creates_cluster_information_and_round_trips() {
     let env = Env::start(EtcdMode::Plain);
     env.install.kube.install_crds().unwrap();
 
-    let output = env
-        .plugin()
-        .args(["unlock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
+    let output = env.run(&["unlock", "--datastore", "kubernetes"]);
     assert_eq!(output.status.code(), Some(1), "nothing to unlock yet");
     assert_contains(
         &stderr(&output),
         "has no ClusterInformation/default: there is nothing to unlock",
     );
 
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Datastore locked.\n");
+    let output = env.run(&["lock", "--datastore", "kubernetes"]);
+    assert_printed(&output, "Datastore locked.\n");
     assert_contains(
         &stderr(&output),
         "Created ClusterInformation/default in the Kubernetes datastore.",
     );
-    let info = env
-        .install
-        .kube
-        .get_calico("clusterinformations", None, "default")
-        .unwrap()
-        .unwrap();
+    let info = kube_cluster_information(&env);
     assert_eq!(info["spec"]["datastoreReady"], false);
     assert_eq!(info["spec"]["clusterType"], "kdd");
     let guid = info["spec"]["clusterGUID"].as_str().unwrap();
@@ -282,28 +199,14 @@ fn kubernetes_lock_creates_cluster_information_and_round_trips() {
     assert!(guid.chars().all(|c| c.is_ascii_hexdigit()));
     assert!(info["metadata"]["annotations"]["projectcalico.org/metadata"].is_string());
 
-    let output = env
-        .plugin()
-        .args(["lock", "--datastore", "kubernetes", "-o", "json"])
-        .output()
-        .unwrap();
+    let output = env.run(&["lock", "--datastore", "kubernetes", "-o", "json"]);
     let report = json_output(&output);
     assert_eq!(report["changed"], false);
     assert_eq!(report["clusterInformationCreated"], false);
 
-    let output = env
-        .plugin()
-        .args(["unlock", "--datastore", "kubernetes"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "Datastore unlocked.\n");
-    let info = env
-        .install
-        .kube
-        .get_calico("clusterinformations", None, "default")
-        .unwrap()
-        .unwrap();
+    let output = env.run(&["unlock", "--datastore", "kubernetes"]);
+    assert_printed(&output, "Datastore unlocked.\n");
+    let info = kube_cluster_information(&env);
     assert_eq!(info["spec"]["datastoreReady"], true);
     assert_eq!(info["spec"]["clusterGUID"], guid, "the GUID survives");
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use calico_migrate::permissions::{self, Scope};
-use common::{Env, assert_contains, json_output, stderr, stdout, succeeded};
+use common::{Env, assert_contains, json_output, stderr, stdout, succeeded, text};
 use go_compat::yaml as goyaml;
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
@@ -243,13 +243,7 @@ fn a_missing_permission_is_named_by_plan_import_and_run() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| {
-            (
-                d["verb"].as_str().unwrap().to_string(),
-                d["group"].as_str().unwrap().to_string(),
-                d["resource"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|d| (text(&d["verb"]), text(&d["group"]), text(&d["resource"])))
         .collect();
     assert_eq!(denied, [("patch".into(), String::new(), "nodes".into())]);
     let blockers = plan["blockers"].as_array().unwrap();

@@ -12,7 +12,8 @@ use std::process::{Output, Stdio};
 use calico_migrate::kdd::workloads::daemonset_rollout;
 use calico_migrate::kinds::CrdApi;
 use common::{
-    Env, assert_contains, install_calico_crds, json_output, list_calico, stderr, stdout, succeeded,
+    Env, assert_contains, failed_saying, field_strings, install_calico_crds, json_output,
+    kinds_sum, list_calico, row_of, stderr, stdout, succeeded,
 };
 use serde_json::{Value, json};
 use testbed::kubelet::Kubelet;
@@ -129,13 +130,20 @@ impl Cluster {
             .unwrap()
     }
 
-    fn status(&self) -> Value {
-        let output = self
-            .env
+    /// `plan --manifest <manifest>` with more arguments.
+    fn plan(&self, manifest: &std::path::Path, args: &[&str]) -> Output {
+        self.env
             .plugin()
-            .args(["status", "-o", "json"])
+            .arg("plan")
+            .args(args)
+            .arg("--manifest")
+            .arg(manifest)
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    fn status(&self) -> Value {
+        let output = self.env.run(&["status", "-o", "json"]);
         json_output(&output)
     }
 
@@ -304,12 +312,7 @@ fn a_whole_migration_into(manifest: &str, v3_crds_first: bool, crd_api: &str, ap
         );
         assert_eq!(auto.api, CrdApi::V3);
     }
-    let stages: Vec<&str> = report["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let stages = field_strings(&report["stages"], "name");
     assert_eq!(
         stages,
         [
@@ -475,10 +478,14 @@ fn a_rollout_that_never_finishes_times_out_and_leaves_everything_locked() {
         .arg(cluster.backup())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert_contains(&err, "did not finish within 3s");
-    assert_contains(&err, "etcd and the Kubernetes datastore stay locked");
+    let err = failed_saying(
+        &output,
+        1,
+        &[
+            "did not finish within 3s",
+            "etcd and the Kubernetes datastore stay locked",
+        ],
+    );
     assert_contains(
         &err,
         &common::hinted_command(
@@ -591,10 +598,11 @@ fn rollback_after_unlock_is_refused() {
     let cluster = Cluster::new();
     succeeded(&cluster.run(&[]));
     let output = cluster.rollback(&["--manifest", cluster.etcd_manifest.to_str().unwrap()]);
-    assert_eq!(output.status.code(), Some(1));
-    let err = stderr(&output);
-    assert_contains(&err, "Nothing was changed");
-    assert_contains(&err, "no rollback after unlocking");
+    failed_saying(
+        &output,
+        1,
+        &["Nothing was changed", "no rollback after unlocking"],
+    );
     assert_eq!(cluster.status()["kubernetes"]["lock"], "unlocked");
     assert!(
         !cluster
@@ -667,14 +675,7 @@ fn a_pre_copy_ahead_of_time_then_only_the_changes_under_the_lock() {
         "listed again from the API server's watch cache, at the resourceVersions the copy compared them at",
     );
     let copy = &report["copy"];
-    let sum = |field: &str| -> u64 {
-        copy["kinds"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k[field].as_u64().unwrap())
-            .sum()
-    };
+    let sum = |field: &str| kinds_sum(copy, field);
     assert!(sum("created") >= 1, "{copy:#}");
     assert!(sum("updated") >= 1, "{copy:#}");
     assert_eq!(sum("deleted"), 2, "{copy:#}");
@@ -741,13 +742,9 @@ fn a_pre_copy_killed_halfway_is_finished_under_the_lock() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while list_calico(kube, CrdApi::V1, "globalnetworkpolicies").is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the pre-copy never began"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    common::wait_until(deadline, "the pre-copy began", || {
+        !list_calico(kube, CrdApi::V1, "globalnetworkpolicies").is_empty()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     faults.set_latency(std::time::Duration::ZERO);
@@ -882,13 +879,7 @@ fn a_change_after_the_copy_is_found_by_the_verify_and_stops_the_run() {
 fn plan_is_ready_on_a_clean_install_and_changes_nothing() {
     let cluster = Cluster::new();
     let before = cluster.etcd_data();
-    let output = cluster
-        .env
-        .plugin()
-        .args(["plan", "-o", "json", "--manifest"])
-        .arg(&cluster.kdd_manifest)
-        .output()
-        .unwrap();
+    let output = cluster.plan(&cluster.kdd_manifest, &["-o", "json"]);
     let report = succeeded(&output);
     assert_eq!(report["ready"], true, "{report:#}");
     assert_eq!(report["kubernetes"]["reachable"], true);
@@ -898,12 +889,7 @@ fn plan_is_ready_on_a_clean_install_and_changes_nothing() {
     assert_eq!(report["kubeControllers"]["desired"], 1);
     assert!(report["permissionsChecked"].as_u64().unwrap() > 100);
     assert!(report["lockWindow"]["seconds"].as_f64().unwrap() > 0.0);
-    let pools = report["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kind"] == "IPPool")
-        .unwrap();
+    let pools = row_of(&report["objects"], "IPPool");
     assert!(pools["toWrite"].as_u64().unwrap() >= 1);
     assert_eq!(cluster.etcd_data(), before);
     let status = cluster.status();
@@ -918,14 +904,9 @@ fn plan_is_ready_on_a_clean_install_and_changes_nothing() {
 fn plan_says_which_api_group_and_why_and_refuses_a_manifest_that_would_run_calico_on_the_other() {
     let cluster = Cluster::new();
     let plan = |args: &[&str]| {
-        cluster
-            .env
-            .plugin()
-            .args(["plan", "-o", "json", "--manifest"])
-            .arg(&cluster.kdd_manifest)
-            .args(args)
-            .output()
-            .unwrap()
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        cluster.plan(&cluster.kdd_manifest, &all)
     };
     let report = succeeded(&plan(&[]));
     assert_eq!(report["crdApi"]["api"], "v1");
@@ -954,23 +935,11 @@ fn plan_says_which_api_group_and_why_and_refuses_a_manifest_that_would_run_calic
             .manifest(include_str!("fixtures/manifests/calico-v3-crds.yaml")),
     )
     .unwrap();
-    let output = cluster
-        .env
-        .plugin()
-        .args(["plan", "-o", "json", "--manifest"])
-        .arg(&v3_manifest)
-        .output()
-        .unwrap();
+    let output = cluster.plan(&v3_manifest, &["-o", "json"]);
     let report = succeeded(&output);
     assert_eq!(report["crdApi"]["api"], "v1");
     assert_contains(&report["warnings"].to_string(), "pass --crd-api v3");
-    let text = cluster
-        .env
-        .plugin()
-        .args(["plan", "--crd-api", "v3", "--manifest"])
-        .arg(&v3_manifest)
-        .output()
-        .unwrap();
+    let text = cluster.plan(&v3_manifest, &["--crd-api", "v3"]);
     assert_contains(
         &stdout(&text),
         "Migrating to: projectcalico.org/v3 (0/22 of its CRDs installed), because --crd-api v3",
@@ -998,22 +967,11 @@ fn plan_lists_every_problem_at_once() {
         controls.deny(mini_apiserver::Denial::new("patch", "", "nodes", None));
     });
     // And the manifest given is the etcd one.
-    let output = cluster
-        .env
-        .plugin()
-        .args(["plan", "-o", "json", "--manifest"])
-        .arg(&cluster.etcd_manifest)
-        .output()
-        .unwrap();
+    let output = cluster.plan(&cluster.etcd_manifest, &["-o", "json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json_output(&output);
     assert_eq!(report["ready"], false);
-    let problems: Vec<&str> = report["blockers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["problem"].as_str().unwrap())
-        .collect();
+    let problems = field_strings(&report["blockers"], "problem");
     let has = |part: &str| {
         assert!(
             problems.iter().any(|p| p.contains(part)),
@@ -1030,13 +988,7 @@ fn plan_lists_every_problem_at_once() {
         assert!(!blocker["fix"].as_str().unwrap().is_empty(), "{blocker}");
     }
     // The text form says the same, each problem with its fix.
-    let text = cluster
-        .env
-        .plugin()
-        .args(["plan", "--manifest"])
-        .arg(&cluster.etcd_manifest)
-        .output()
-        .unwrap();
+    let text = cluster.plan(&cluster.etcd_manifest, &[]);
     assert_eq!(text.status.code(), Some(1));
     assert_contains(&stdout(&text), "Blocked by");
     assert_contains(&stdout(&text), "fix:");

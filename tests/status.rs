@@ -16,11 +16,7 @@ fn count(side: &serde_json::Value, kind: &str) -> Option<u64> {
 #[test]
 fn status_reports_both_datastores() {
     let env = Env::with(EtcdMode::Tls, &calico::sandbox_cluster());
-    let output = env
-        .plugin()
-        .args(["status", "-o", "json"])
-        .output()
-        .unwrap();
+    let output = env.run(&["status", "-o", "json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let status = json_output(&output);
 
@@ -52,25 +48,22 @@ fn status_reports_both_datastores() {
     let text = env.plugin().arg("status").output().unwrap();
     assert!(text.status.success());
     let text = stdout(&text);
-    assert!(text.contains("Kubernetes datastore\n"), "{text}");
-    assert!(
-        text.contains("Calico CRDs:    0/22 installed (crd.projectcalico.org/v1)"),
-        "{text}"
+    assert_contains(&text, "Kubernetes datastore\n");
+    assert_contains(
+        &text,
+        "Calico CRDs:    0/22 installed (crd.projectcalico.org/v1)",
     );
-    assert!(text.contains("\netcd datastore\n"), "{text}");
-    assert!(
-        text.contains(&format!(
+    assert_contains(&text, "\netcd datastore\n");
+    assert_contains(
+        &text,
+        &format!(
             "Endpoints:      {} (from ConfigMap {}/calico-config key etcd_endpoints)",
             env.install.etcd.endpoint(),
             env.namespace()
-        )),
-        "{text}"
+        ),
     );
-    assert!(text.contains("Calico version: v3.28.0"), "{text}");
-    assert!(
-        text.contains("Lock:           unlocked (datastoreReady: true)"),
-        "{text}"
-    );
+    assert_contains(&text, "Calico version: v3.28.0");
+    assert_contains(&text, "Lock:           unlocked (datastoreReady: true)");
     assert!(
         text.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Node", "3", "0"]),
@@ -78,11 +71,7 @@ fn status_reports_both_datastores() {
     );
 
     // YAML for scripts too.
-    let yaml = env
-        .plugin()
-        .args(["status", "-o", "yaml"])
-        .output()
-        .unwrap();
+    let yaml = env.run(&["status", "-o", "yaml"]);
     let parsed: serde_json::Value = serde_saphyr::from_str(&stdout(&yaml)).unwrap();
     assert_eq!(parsed["etcd"]["calicoVersion"], "v3.28.0");
 }
@@ -92,26 +81,12 @@ fn status_after_crds_and_lock() {
     let env = Env::with(EtcdMode::Plain, &calico::sandbox_cluster());
     env.install.kube.install_crds().unwrap();
     assert!(
-        env.plugin()
-            .args(["lock", "--datastore", "kubernetes"])
-            .output()
-            .unwrap()
+        env.run(&["lock", "--datastore", "kubernetes"])
             .status
             .success()
     );
-    assert!(
-        env.plugin()
-            .args(["lock", "--datastore", "etcd"])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let output = env
-        .plugin()
-        .args(["status", "-o", "json"])
-        .output()
-        .unwrap();
+    assert!(env.run(&["lock", "--datastore", "etcd"]).status.success());
+    let output = env.run(&["status", "-o", "json"]);
     let status = json_output(&output);
     assert_eq!(status["kubernetes"]["calicoCrds"]["installed"], 22);
     assert_eq!(status["kubernetes"]["lock"], "locked");
@@ -123,17 +98,13 @@ fn status_after_crds_and_lock() {
 #[test]
 fn status_reports_an_unreachable_side_and_fails() {
     let env = Env::with(EtcdMode::Plain, &calico::sandbox_cluster());
-    let output = env
-        .plugin()
-        .args([
-            "status",
-            "-o",
-            "json",
-            "--etcd-endpoints",
-            "http://127.0.0.1:1",
-        ])
-        .output()
-        .unwrap();
+    let output = env.run(&[
+        "status",
+        "-o",
+        "json",
+        "--etcd-endpoints",
+        "http://127.0.0.1:1",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let status = json_output(&output);
     assert_eq!(status["kubernetes"]["reachable"], true);

@@ -26,11 +26,9 @@ fn verify(exported: &Exported, api: CrdApi, args: &[&str]) -> std::process::Outp
     exported.verify(&all)
 }
 
-#[test]
-fn equal_datastores_verify_from_etcd_and_from_the_file() {
-    for api in CrdApi::ALL {
-        equal_datastores_verify_in(api);
-    }
+common::for_each_api! {
+    equal_datastores_verify_from_etcd_and_from_the_file => equal_datastores_verify_in,
+    differences_are_listed_by_kind_and_name => differences_are_listed_in,
 }
 
 fn equal_datastores_verify_in(api: CrdApi) {
@@ -44,9 +42,9 @@ fn equal_datastores_verify_in(api: CrdApi) {
         )),
         "{text}"
     );
-    assert!(
-        text.contains("The Kubernetes datastore holds everything the source holds."),
-        "{text}"
+    assert_contains(
+        &text,
+        "The Kubernetes datastore holds everything the source holds.",
     );
     let row = text
         .lines()
@@ -57,16 +55,11 @@ fn equal_datastores_verify_in(api: CrdApi) {
         ["IPAMHandle", "5", "5", "0", "0", "0"]
     );
 
-    let output = exported
-        .env
-        .plugin()
-        .arg("verify")
-        .arg("-f")
-        .arg(&exported.file)
-        .args(["-o", "json"])
-        .args(api_flag(api))
-        .output()
-        .unwrap();
+    let output = verify(
+        &exported,
+        api,
+        &["-o", "json", "-f", exported.file.to_str().unwrap()],
+    );
     assert_eq!(output.status.code(), Some(0));
     let report = json_output(&output);
     assert_eq!(report["equal"], true);
@@ -92,13 +85,6 @@ fn before_the_import_everything_is_missing() {
             &stderr(&output),
             "error: the Kubernetes datastore differs from the etcd revision",
         );
-    }
-}
-
-#[test]
-fn differences_are_listed_by_kind_and_name() {
-    for api in CrdApi::ALL {
-        differences_are_listed_in(api);
     }
 }
 

@@ -10,18 +10,8 @@ use calico_migrate::kinds::{CalicoKind, CrdApi};
 use testbed::kube_side::KubeSide;
 use testbed::{CalicoInstall, Dataset, EtcdMode};
 
-/// Variables that would leak the developer's own settings into a test.
-const SCRUBBED: &[&str] = &[
-    "KUBECONFIG",
-    "ETCD_ENDPOINTS",
-    "ETCD_CA_CERT_FILE",
-    "ETCD_CERT_FILE",
-    "ETCD_KEY_FILE",
-    "ETCD_USERNAME",
-    "ETCD_PASSWORD",
-    "ETCD_DISCOVERY_SRV",
-    "CALICO_API_GROUP",
-];
+/// Variables that would leak the developer's own settings into the plugin.
+const SCRUBBED: &[&str] = testbed::SCRUBBED_ENV;
 
 /// The plugin binary with a clean environment and the given kubeconfig.
 pub fn plugin(kubeconfig: &Path) -> Command {
@@ -113,14 +103,7 @@ impl Env {
     ) -> (std::path::PathBuf, std::process::Output, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("snapshot");
-        let output = self
-            .plugin()
-            .arg("export")
-            .arg("-f")
-            .arg(&file)
-            .args(args)
-            .output()
-            .unwrap();
+        let output = self.export_file(&file, args);
         assert!(output.status.success(), "export: {}", stderr(&output));
         (file, output, dir)
     }
@@ -132,8 +115,43 @@ impl Env {
         cmd
     }
 
+    /// Runs the plugin (with `-n` set) with `args` and returns what it did.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.plugin().args(args).output().unwrap()
+    }
+
+    /// `COMMAND -f FILE` with more arguments.
+    pub fn run_with_file(&self, command: &str, file: &Path, args: &[&str]) -> std::process::Output {
+        self.plugin()
+            .arg(command)
+            .arg("-f")
+            .arg(file)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `import -f FILE` with more arguments.
+    pub fn import_file(&self, file: &Path, args: &[&str]) -> std::process::Output {
+        self.run_with_file("import", file, args)
+    }
+
+    /// `export -f FILE` with more arguments.
+    pub fn export_file(&self, file: &Path, args: &[&str]) -> std::process::Output {
+        self.run_with_file("export", file, args)
+    }
+
     pub fn namespace(&self) -> &str {
         self.install.namespace()
+    }
+
+    /// The ClusterInformation stored in etcd and its revision; it must be there.
+    pub fn etcd_cluster_information(&self) -> (String, i64) {
+        self.install
+            .etcd
+            .get(testbed::calico::CLUSTER_INFORMATION_KEY)
+            .expect("etcd get")
+            .expect("etcd has a ClusterInformation")
     }
 
     /// Writes the minimal etcd content every Calico install has.
@@ -251,7 +269,15 @@ impl Exported {
 
     /// verify finds the Kubernetes datastore equal to etcd.
     pub fn assert_verified(&self) {
-        let output = self.verify(&["-o", "json"]);
+        self.assert_verified_with(&[]);
+    }
+
+    /// verify, with more arguments, finds the Kubernetes datastore equal to etcd; its report.
+    #[track_caller]
+    pub fn assert_verified_with(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["-o", "json"];
+        all.extend_from_slice(args);
+        let output = self.verify(&all);
         let report = json_output(&output);
         assert_eq!(
             output.status.code(),
@@ -260,15 +286,83 @@ impl Exported {
             stderr(&output)
         );
         assert_eq!(report["equal"], true);
+        report
     }
 }
 
-/// The per-kind row of an import report.
-pub fn import_row(report: &serde_json::Value, kind: &str) -> serde_json::Value {
+/// The per-kind row of a report (import, export, verify).
+pub fn kind_row(report: &serde_json::Value, kind: &str) -> serde_json::Value {
+    row_of(&report["kinds"], kind)
+}
+
+/// The row of a per-kind list (`kinds`, `objects`) whose `kind` is `kind`.
+pub fn row_of(list: &serde_json::Value, kind: &str) -> serde_json::Value {
+    list.as_array()
+        .and_then(|rows| rows.iter().find(|k| k["kind"] == kind).cloned())
+        .unwrap_or_else(|| panic!("no {kind} in {list}"))
+}
+
+/// The sum of a count (`created`, `unchanged`, `failed`…) over the per-kind rows of a report.
+pub fn kinds_sum(report: &serde_json::Value, field: &str) -> u64 {
     report["kinds"]
         .as_array()
-        .and_then(|kinds| kinds.iter().find(|k| k["kind"] == kind).cloned())
-        .unwrap_or_else(|| panic!("no {kind} in {report}"))
+        .expect("a kinds list")
+        .iter()
+        .map(|k| {
+            k[field]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{field} in {k}"))
+        })
+        .sum()
+}
+
+/// A JSON string as a String; it must be one.
+#[track_caller]
+pub fn text(value: &serde_json::Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+        .to_string()
+}
+
+/// The strings of a JSON array.
+pub fn strings(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or_else(|| panic!("not a string: {s}")))
+        .collect()
+}
+
+/// The string field `field` of each object of a JSON array.
+pub fn field_strings<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|o| {
+            o[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string {field} in {o}"))
+        })
+        .collect()
+}
+
+/// The command succeeded and printed exactly `expected`.
+#[track_caller]
+pub fn assert_printed(output: &std::process::Output, expected: &str) {
+    assert!(output.status.success(), "{}", stderr(output));
+    assert_eq!(stdout(output), expected);
+}
+
+/// The command exited with `code` and its stderr says each of `parts`; returns that stderr.
+#[track_caller]
+pub fn failed_saying(output: &std::process::Output, code: i32, parts: &[&str]) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(code), "stderr: {err}");
+    for part in parts {
+        assert_contains(&err, part);
+    }
+    err
 }
 
 /// `text` contains `part`; a failure shows the whole text.
@@ -353,6 +447,15 @@ pub fn calico_crd(api: CrdApi, plural: &str) -> serde_json::Value {
     calico_migrate::kdd::crds::manifest(api, &newest, kind).expect("embedded")
 }
 
+/// Polls `done` until it is true; fails, saying what did not happen, after `deadline`.
+#[track_caller]
+pub fn wait_until(deadline: std::time::Instant, what: &str, mut done: impl FnMut() -> bool) {
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Installs the newest release's Calico CRDs of `api` and waits until each is Established.
 pub fn install_calico_crds(kube: &KubeSide, api: CrdApi) {
     if api == CrdApi::V1 {
@@ -371,17 +474,11 @@ pub fn install_calico_crds(kube: &KubeSide, api: CrdApi) {
         .collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     for name in names {
-        while !kube
-            .get_json(&format!("{CRDS}/{name}"))
-            .expect("GET CRD")
-            .is_some_and(|crd| calico_migrate::kdd::crds::is_established(&crd))
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{name} not Established"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until(deadline, &format!("{name} Established"), || {
+            kube.get_json(&format!("{CRDS}/{name}"))
+                .expect("GET CRD")
+                .is_some_and(|crd| calico_migrate::kdd::crds::is_established(&crd))
+        });
     }
 }
 
@@ -448,3 +545,21 @@ pub fn hinted_command(env: &Env, rest: &str) -> String {
         namespace => format!("kubectl calico-migrate -n {namespace} {rest}"),
     }
 }
+
+/// Tests that run their body once for each API group: `test => body` makes `#[test] fn test`
+/// call `body(api)` for every [`CrdApi`].
+#[allow(unused_macros)]
+macro_rules! for_each_api {
+    ($($test:ident => $body:ident,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                for api in calico_migrate::kinds::CrdApi::ALL {
+                    $body(api);
+                }
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use for_each_api;

@@ -448,27 +448,17 @@ mod tests {
     #[test]
     fn rules_match_like_rbac() {
         let rule = json!({"apiGroups":["apps"],"resources":["deployments/scale","*/status"],"verbs":["get","patch"]});
-        assert!(rule_allows(
-            &rule,
-            &attrs("patch", "apps", "deployments", "scale", "x", "ns")
-        ));
-        assert!(rule_allows(
-            &rule,
-            &attrs("get", "apps", "daemonsets", "status", "x", "ns")
-        ));
-        assert!(!rule_allows(
-            &rule,
-            &attrs("patch", "apps", "deployments", "", "x", "ns")
-        ));
         let named = json!({"apiGroups":[""],"resources":["configmaps"],"resourceNames":["a"],"verbs":["*"]});
-        assert!(rule_allows(
-            &named,
-            &attrs("update", "", "configmaps", "", "a", "ns")
-        ));
-        assert!(!rule_allows(
-            &named,
-            &attrs("update", "", "configmaps", "", "b", "ns")
-        ));
+        for (rule, [verb, group, resource, sub, name], allowed) in [
+            (&rule, ["patch", "apps", "deployments", "scale", "x"], true),
+            (&rule, ["get", "apps", "daemonsets", "status", "x"], true),
+            (&rule, ["patch", "apps", "deployments", "", "x"], false),
+            (&named, ["update", "", "configmaps", "", "a"], true),
+            (&named, ["update", "", "configmaps", "", "b"], false),
+        ] {
+            let a = attrs(verb, group, resource, sub, name, "ns");
+            assert_eq!(rule_allows(rule, &a), allowed, "{rule} {a:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,26 @@ fn set_default(m: &mut Map<String, Value>, key: &str, v: Value) {
     }
 }
 
+/// Defaults the update strategy under `key` to RollingUpdate, and a RollingUpdate's limits.
+fn default_rolling_update(
+    spec: &mut Map<String, Value>,
+    key: &str,
+    max_unavailable: Value,
+    max_surge: Value,
+) {
+    let strategy = spec.entry(key).or_insert_with(|| json!({}));
+    if let Some(s) = strategy.as_object_mut() {
+        set_default(s, "type", json!("RollingUpdate"));
+        if s.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
+            if let Some(ru) = ru.as_object_mut() {
+                set_default(ru, "maxUnavailable", max_unavailable);
+                set_default(ru, "maxSurge", max_surge);
+            }
+        }
+    }
+}
+
 /// Applies kube's defaults to a decoded object of a built-in kind.
 pub(crate) fn apply_defaults(b: Builtin, obj: &mut Value) {
     match b {
@@ -30,17 +50,7 @@ pub(crate) fn apply_defaults(b: Builtin, obj: &mut Value) {
             let Some(spec) = obj_mut(obj, "spec") else {
                 return;
             };
-            let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
-            if let Some(s) = strategy.as_object_mut() {
-                set_default(s, "type", json!("RollingUpdate"));
-                if s.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                    let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
-                    if let Some(ru) = ru.as_object_mut() {
-                        set_default(ru, "maxUnavailable", json!(1));
-                        set_default(ru, "maxSurge", json!(0));
-                    }
-                }
-            }
+            default_rolling_update(spec, "updateStrategy", json!(1), json!(0));
             set_default(spec, "revisionHistoryLimit", json!(10));
             default_pod_template(spec);
         }
@@ -49,17 +59,7 @@ pub(crate) fn apply_defaults(b: Builtin, obj: &mut Value) {
                 return;
             };
             set_default(spec, "replicas", json!(1));
-            let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
-            if let Some(s) = strategy.as_object_mut() {
-                set_default(s, "type", json!("RollingUpdate"));
-                if s.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                    let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
-                    if let Some(ru) = ru.as_object_mut() {
-                        set_default(ru, "maxUnavailable", json!("25%"));
-                        set_default(ru, "maxSurge", json!("25%"));
-                    }
-                }
-            }
+            default_rolling_update(spec, "strategy", json!("25%"), json!("25%"));
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(spec, "progressDeadlineSeconds", json!(600));
             default_pod_template(spec);

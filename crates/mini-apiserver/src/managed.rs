@@ -40,6 +40,18 @@ struct Entry {
 }
 
 impl Entry {
+    /// The entry of a writer's first write with `operation`, now.
+    fn written(w: &Writer, operation: Operation, set: FieldSet) -> Entry {
+        Entry {
+            manager: w.manager.to_string(),
+            operation,
+            api_version: w.api_version.to_string(),
+            time: Some(w.now.to_string()),
+            subresource: w.subresource.to_string(),
+            set,
+        }
+    }
+
     /// Appliers are identified without their API version, updaters with it.
     fn same_manager(&self, manager: &str, op: Operation, api_version: &str, sub: &str) -> bool {
         self.manager == manager
@@ -205,14 +217,9 @@ impl Managed {
                     e.set = e.set.union(&changed);
                     e.time = Some(w.now.to_string());
                 }
-                None => self.entries.push(Entry {
-                    manager: w.manager.to_string(),
-                    operation: Operation::Update,
-                    api_version: w.api_version.to_string(),
-                    time: Some(w.now.to_string()),
-                    subresource: w.subresource.to_string(),
-                    set: changed,
-                }),
+                None => self
+                    .entries
+                    .push(Entry::written(w, Operation::Update, changed)),
             }
         }
         self.entries.retain(|e| !e.set.is_empty());
@@ -279,14 +286,9 @@ impl Managed {
                     e.time = Some(w.now.to_string());
                 }
             }
-            None => self.entries.push(Entry {
-                manager: w.manager.to_string(),
-                operation: Operation::Apply,
-                api_version: w.api_version.to_string(),
-                time: Some(w.now.to_string()),
-                subresource: w.subresource.to_string(),
-                set: config_set,
-            }),
+            None => self
+                .entries
+                .push(Entry::written(w, Operation::Apply, config_set)),
         }
         self.entries.retain(|e| !e.set.is_empty());
         Ok(merged)

@@ -717,8 +717,29 @@ fn invalid_for(info: &ResourceInfo, name: &str, errs: &[FieldError]) -> ApiError
     ApiError::invalid(&info.group, &info.kind, name, errs)
 }
 
+/// The string at a JSON pointer of an object, or "".
+fn text_at(obj: &Value, pointer: &str) -> String {
+    obj.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
 fn now_condition(typ: &str, status: &str, reason: &str, message: &str) -> Value {
     json!({"type": typ, "status": status, "lastTransitionTime": now_rfc3339(), "reason": reason, "message": message})
+}
+
+/// Puts `condition` in the object's `status.conditions` in place of the one of its type (an
+/// object without that list is left alone).
+fn set_condition(obj: &mut Value, condition: Value) {
+    if let Some(conds) = obj
+        .get_mut("status")
+        .and_then(|s| s.get_mut("conditions"))
+        .and_then(Value::as_array_mut)
+    {
+        conds.retain(|c| c.get("type") != condition.get("type"));
+        conds.push(condition);
+    }
 }
 
 /// The status of a new CRD: names accepted, and Established when `established`.
@@ -800,19 +821,15 @@ pub(crate) fn establish_crd(st: &mut State, name: &str, uid: &str) {
     let coll = builtin_of(Builtin::Crd).collection();
     if let Some(obj) = st.get(&coll, name) {
         let mut obj = (*obj).clone();
-        if let Some(conds) = obj
-            .get_mut("status")
-            .and_then(|s| s.get_mut("conditions"))
-            .and_then(Value::as_array_mut)
-        {
-            conds.retain(|c| c.get("type").and_then(Value::as_str) != Some("Established"));
-            conds.push(now_condition(
+        set_condition(
+            &mut obj,
+            now_condition(
                 "Established",
                 "True",
                 "InitialNamesAccepted",
                 "the initial names have been accepted",
-            ));
-        }
+            ),
+        );
         st.put(&coll, name, obj);
     }
 }
@@ -938,9 +955,7 @@ pub(crate) fn create(
     body: &[u8],
     opts: WriteOpts,
 ) -> Result<Outcome, ApiError> {
-    let info = &t.info;
-    let (v, raw) = parse_body(body)?;
-    let (obj, warnings) = decode(info, v, opts.field_validation, &raw, Decode::Full)?;
+    let (obj, warnings) = decode_body(&t.info, body, opts.field_validation)?;
     create_object(st, t, obj, warnings, opts, Manage::Update)
 }
 
@@ -1148,6 +1163,16 @@ pub(crate) fn create_object(
     Ok(out)
 }
 
+/// A request body decoded in full as an object of `info`, with the warnings.
+fn decode_body(
+    info: &ResourceInfo,
+    body: &[u8],
+    fv: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
+    let (v, raw) = parse_body(body)?;
+    decode(info, v, fv, &raw, Decode::Full)
+}
+
 fn parse_body(body: &[u8]) -> Result<(Value, String), ApiError> {
     let raw = String::from_utf8_lossy(body).into_owned();
     match serde_json::from_slice::<Value>(body) {
@@ -1168,8 +1193,7 @@ pub(crate) fn update(
     opts: WriteOpts,
 ) -> Result<Outcome, ApiError> {
     let info = &t.info;
-    let (v, raw) = parse_body(body)?;
-    let (obj, warnings) = decode(info, v, opts.field_validation, &raw, Decode::Full)?;
+    let (obj, warnings) = decode_body(info, body, opts.field_validation)?;
     check_name_and_namespace(t, &obj)?;
     let existing = st
         .get(&info.collection(), &t.key())
@@ -1675,19 +1699,15 @@ fn start_termination(info: &ResourceInfo, existing: &Value) -> Value {
             {
                 f.push(json!(CRD_CLEANUP_FINALIZER));
             }
-            if let Some(conds) = obj
-                .get_mut("status")
-                .and_then(|s| s.get_mut("conditions"))
-                .and_then(Value::as_array_mut)
-            {
-                conds.retain(|c| c.get("type").and_then(Value::as_str) != Some("Terminating"));
-                conds.push(now_condition(
+            set_condition(
+                &mut obj,
+                now_condition(
                     "Terminating",
                     "True",
                     "InstanceDeletionPending",
                     "CustomResourceDefinition marked for deletion; instance deletion pending",
-                ));
-            }
+                ),
+            );
         }
     }
     order_meta(&mut obj, false);
@@ -1787,28 +1807,20 @@ pub(crate) fn delete(
     let existing = st
         .get(&info.collection(), &key)
         .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, &t.name))?;
-    if let Some(uid) = &o.uid {
-        let actual = meta_str(&existing, "uid");
-        if uid != actual {
+    for (precondition, field, what) in [
+        (&o.uid, "uid", "UID"),
+        (&o.resource_version, "resourceVersion", "ResourceVersion"),
+    ] {
+        let actual = meta_str(&existing, field);
+        if let Some(wanted) = precondition
+            && wanted != actual
+        {
             return Err(ApiError::conflict(
                 &info.group,
                 &info.plural,
                 &t.name,
                 &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                ),
-            ));
-        }
-    }
-    if let Some(rv) = &o.resource_version {
-        let actual = meta_str(&existing, "resourceVersion");
-        if rv != actual {
-            return Err(ApiError::conflict(
-                &info.group,
-                &info.plural,
-                &t.name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {actual}"
+                    "Precondition failed: {what} in precondition: {wanted}, {what} in object meta: {actual}"
                 ),
             ));
         }
@@ -1871,23 +1883,12 @@ impl Filter {
         self.fields.matches(|f| match f {
             "metadata.name" => meta_str(obj, "name").to_string(),
             "metadata.namespace" => meta_str(obj, "namespace").to_string(),
-            "type" => obj
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            "status.phase" => obj
-                .get("status")
-                .and_then(|s| s.get("phase"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            "spec.unschedulable" => obj
-                .get("spec")
-                .and_then(|s| s.get("unschedulable"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                .to_string(),
+            "type" => text_at(obj, "/type"),
+            "status.phase" => text_at(obj, "/status/phase"),
+            "spec.unschedulable" => {
+                let value = obj.pointer("/spec/unschedulable").and_then(Value::as_bool);
+                value.unwrap_or(false).to_string()
+            }
             _ => String::new(),
         })
     }

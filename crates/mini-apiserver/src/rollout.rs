@@ -45,10 +45,7 @@ fn node_selected(selector: Option<&Map<String, Value>>, node: &Value) -> bool {
 /// The number of pods a DaemonSet wants.
 fn desired_daemon_pods<'a>(ds: &Value, nodes: impl Iterator<Item = &'a Arc<Value>>) -> i64 {
     let selector = ds
-        .get("spec")
-        .and_then(|s| s.get("template"))
-        .and_then(|t| t.get("spec"))
-        .and_then(|p| p.get("nodeSelector"))
+        .pointer("/spec/template/spec/nodeSelector")
         .and_then(Value::as_object);
     nodes.filter(|n| node_selected(selector, n)).count() as i64
 }

@@ -78,56 +78,34 @@ fn lex(s: &str) -> Vec<Tok> {
             i += 1;
             continue;
         }
-        match c {
-            '!' if chars.get(i + 1) == Some(&'=') => {
-                out.push(Tok::NotEq);
-                i += 2;
-            }
-            '!' => {
-                out.push(Tok::Not);
-                i += 1;
-            }
-            '=' if chars.get(i + 1) == Some(&'=') => {
-                out.push(Tok::DoubleEq);
-                i += 2;
-            }
-            '=' => {
-                out.push(Tok::Eq);
-                i += 1;
-            }
-            '(' => {
-                out.push(Tok::Open);
-                i += 1;
-            }
-            ')' => {
-                out.push(Tok::Close);
-                i += 1;
-            }
-            ',' => {
-                out.push(Tok::Comma);
-                i += 1;
-            }
-            '>' => {
-                out.push(Tok::Gt);
-                i += 1;
-            }
-            '<' => {
-                out.push(Tok::Lt);
-                i += 1;
-            }
-            _ => {
-                let start = i;
-                while i < chars.len() && !special(chars[i]) {
-                    i += 1;
-                }
-                let word: String = chars[start..i].iter().collect();
-                out.push(match word.as_str() {
-                    "in" => Tok::In,
-                    "notin" => Tok::NotIn,
-                    _ => Tok::Ident(word),
-                });
-            }
+        let doubled = chars.get(i + 1) == Some(&'=');
+        let punctuation = match c {
+            '!' if doubled => Some((Tok::NotEq, 2)),
+            '!' => Some((Tok::Not, 1)),
+            '=' if doubled => Some((Tok::DoubleEq, 2)),
+            '=' => Some((Tok::Eq, 1)),
+            '(' => Some((Tok::Open, 1)),
+            ')' => Some((Tok::Close, 1)),
+            ',' => Some((Tok::Comma, 1)),
+            '>' => Some((Tok::Gt, 1)),
+            '<' => Some((Tok::Lt, 1)),
+            _ => None,
+        };
+        if let Some((tok, len)) = punctuation {
+            out.push(tok);
+            i += len;
+            continue;
         }
+        let start = i;
+        while i < chars.len() && !special(chars[i]) {
+            i += 1;
+        }
+        let word: String = chars[start..i].iter().collect();
+        out.push(match word.as_str() {
+            "in" => Tok::In,
+            "notin" => Tok::NotIn,
+            _ => Tok::Ident(word),
+        });
     }
     out.push(Tok::End);
     out

@@ -15,6 +15,15 @@ const NAME_DESC: &str = "Name must be unique within a namespace. Is required whe
 const CREATED_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 const AGE_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.";
 
+/// `{big}{big_unit}`, followed by `{small}{small_unit}` unless `small` is 0 (`3m`, `3m20s`).
+fn units(big: i64, big_unit: &str, small: i64, small_unit: &str) -> String {
+    if small == 0 {
+        format!("{big}{big_unit}")
+    } else {
+        format!("{big}{big_unit}{small}{small_unit}")
+    }
+}
+
 /// Kubernetes' HumanDuration.
 pub(crate) fn human_duration(secs: i64) -> String {
     if secs < -1 {
@@ -27,45 +36,25 @@ pub(crate) fn human_duration(secs: i64) -> String {
         return format!("{secs}s");
     }
     if minutes < 10 {
-        let s = secs % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
+        return units(minutes, "m", secs % 60, "s");
     }
     if minutes < 180 {
         return format!("{minutes}m");
     }
     if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
+        return units(hours, "h", minutes % 60, "m");
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
-        let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
+        return units(hours / 24, "d", hours % 24, "h");
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
-        let d = (hours / 24) % 365;
-        return if d == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{d}d", hours / 24 / 365)
-        };
+        return units(hours / 24 / 365, "y", (hours / 24) % 365, "d");
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -161,10 +150,7 @@ fn status_int(obj: &Value, field: &str) -> i64 {
 /// A DaemonSet's node selector as kubectl prints it (`kubernetes.io/os=linux`).
 fn node_selector(obj: &Value) -> String {
     let sel = obj
-        .get("spec")
-        .and_then(|s| s.get("template"))
-        .and_then(|t| t.get("spec"))
-        .and_then(|p| p.get("nodeSelector"))
+        .pointer("/spec/template/spec/nodeSelector")
         .and_then(Value::as_object);
     match sel {
         Some(m) if !m.is_empty() => m

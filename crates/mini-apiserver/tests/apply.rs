@@ -98,19 +98,17 @@ fn apply_requests_are_checked() {
     let cm = obj("v1", "ConfigMap", "x", json!({}));
     let body = serde_json::to_string(&cm).unwrap();
     c.apply_text(&path, "", &body).status_of(422, "Invalid");
-    let st = c
-        .merge_patch(&format!("{path}?force=true"), &json!({}))
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch"
+    failure(
+        &c.merge_patch(&format!("{path}?force=true"), &json!({})),
+        422,
+        "Invalid",
+        "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
     );
-    let st = c
-        .apply(&format!("{CMS}/y"), "m", &cm)
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "the name of the object (x) does not match the name on the URL (y)"
+    failure(
+        &c.apply(&format!("{CMS}/y"), "m", &cm),
+        400,
+        "BadRequest",
+        "the name of the object (x) does not match the name on the URL (y)",
     );
     c.apply_text(&path, "fieldManager=m", "a: [")
         .status_of(400, "BadRequest");
@@ -118,18 +116,16 @@ fn apply_requests_are_checked() {
         .status_of(400, "BadRequest");
     let mut with_mf = cm.clone();
     with_mf["metadata"]["managedFields"] = json!([{"manager": "x"}]);
-    let st = c.apply(&path, "m", &with_mf).status_of(400, "BadRequest");
-    assert_eq!(st["message"], "metadata.managedFields must be nil");
+    failure(
+        &c.apply(&path, "m", &with_mf),
+        400,
+        "BadRequest",
+        "metadata.managedFields must be nil",
+    );
     let st = c
         .apply(&path, "m", &json!({"metadata": {"name": "x"}}))
         .status_of(400, "BadRequest");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Object 'Kind' is missing"),
-        "{st}"
-    );
+    assert_message_starts_with(&st, "Object 'Kind' is missing");
     // a namespace that does not exist
     c.apply("/api/v1/namespaces/nope/configmaps/x", "m", &cm)
         .status_of(404, "NotFound");
@@ -206,10 +202,11 @@ fn lists_merge_by_key_and_conflicts_are_reported() {
     // ops now wants another value of A: a conflict with calico-migrate
     let other_a = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},
         "spec": {"template": {"spec": {"containers": [{"name": "calico-node", "env": [{"name": "A", "value": "other"}]}]}}}});
-    let st = c.apply(&path, "ops", &other_a).status_of(409, "Conflict");
-    assert_eq!(
-        st["message"],
-        "Apply failed with 1 conflict: conflict with \"calico-migrate\": .spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value"
+    let st = failure(
+        &c.apply(&path, "ops", &other_a),
+        409,
+        "Conflict",
+        "Apply failed with 1 conflict: conflict with \"calico-migrate\": .spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value",
     );
     assert_eq!(
         st["details"]["causes"],
@@ -268,16 +265,15 @@ fn updates_record_their_managers() {
         json!({"f:data": {"f:b": {}}})
     );
     // an apply that changes what an updater owns conflicts with it, naming its API version
-    let st = c
-        .apply(
+    failure(
+        &c.apply(
             &path,
             "applier",
             &obj("v1", "ConfigMap", "cm", json!({"data": {"a": "9"}})),
-        )
-        .status_of(409, "Conflict");
-    assert_eq!(
-        st["message"],
-        "Apply failed with 1 conflict: conflict with \"kubectl\" using v1: .data.a"
+        ),
+        409,
+        "Conflict",
+        "Apply failed with 1 conflict: conflict with \"kubectl\" using v1: .data.a",
     );
     // a PUT that sends managedFields back keeps them; a no-op write changes nothing
     let rv = v["metadata"]["resourceVersion"].clone();
@@ -345,24 +341,17 @@ fn custom_resources_are_applied_through_their_schema() {
     let st = c
         .apply(&path, "calico-migrate", &bad)
         .status_of(422, "Invalid");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("spec.ipipMode: Unsupported value: \"Sometimes\""),
-        "{st}"
-    );
+    assert_message_contains(&st, "spec.ipipMode: Unsupported value: \"Sometimes\"");
     // strict validation refuses the unknown field
-    let st = c
-        .apply_text(
+    failure(
+        &c.apply_text(
             &path,
             "fieldManager=calico-migrate&fieldValidation=Strict",
             &pool.to_string(),
-        )
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "strict decoding error: unknown field \"spec.bogus\""
+        ),
+        400,
+        "BadRequest",
+        "strict decoding error: unknown field \"spec.bogus\"",
     );
 }
 

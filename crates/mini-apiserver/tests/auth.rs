@@ -13,7 +13,7 @@ const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
 const SSAR: &str = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 
 fn server_with_users() -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         tokens: vec![
             TokenUser::new("alice-token", "alice", &[]),
@@ -27,9 +27,6 @@ fn server_with_users() -> (BackgroundServer, Client) {
         ],
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 fn grant(c: &Client, name: &str, rules: Value, subjects: Value) {
@@ -66,11 +63,12 @@ fn tokens_authenticate() {
     // no token: the admin
     assert_eq!(c.get("/api/v1/nodes").status, 200);
     // an unknown token
-    let st = c
-        .with_token("nope")
-        .get("/api/v1/nodes")
-        .status_of(401, "Unauthorized");
-    assert_eq!(st["message"], "Unauthorized");
+    failure(
+        &c.with_token("nope").get("/api/v1/nodes"),
+        401,
+        "Unauthorized",
+        "Unauthorized",
+    );
     // a known user may discover, not list
     let alice = c.with_token("alice-token");
     assert_eq!(alice.get("/api").status, 200);
@@ -101,64 +99,60 @@ fn tokens_authenticate() {
         .status_of(403, "Forbidden");
 }
 
+/// A merge patch of node n1 that sets its label `a` to `value`, sent as `client`.
+fn label_n1(client: &Client, value: &str) -> Resp {
+    client.merge_patch(
+        "/api/v1/nodes/n1",
+        &json!({"metadata": {"labels": {"a": value}}}),
+    )
+}
+
 #[test]
 fn rbac_decides_with_kubes_messages() {
     let (_s, c) = server_with_users();
     c.create("/api/v1/nodes", &obj("v1", "Node", "n1", json!({})));
     let alice = c.with_token("alice-token");
-    let st = alice
-        .merge_patch(
-            "/api/v1/nodes/n1",
-            &json!({"metadata": {"labels": {"a": "b"}}}),
-        )
-        .status_of(403, "Forbidden");
-    assert_eq!(
-        st["message"],
-        "nodes \"n1\" is forbidden: User \"alice\" cannot patch resource \"nodes\" in API group \"\" at the cluster scope"
+    let st = failure(
+        &label_n1(&alice, "b"),
+        403,
+        "Forbidden",
+        "nodes \"n1\" is forbidden: User \"alice\" cannot patch resource \"nodes\" in API group \"\" at the cluster scope",
     );
     assert_eq!(st["details"], json!({"name": "n1", "kind": "nodes"}));
-    assert_eq!(
-        alice
-            .get("/apis/apps/v1/namespaces/kube-system/deployments")
-            .message_of(403, "Forbidden"),
-        "deployments.apps is forbidden: User \"alice\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"kube-system\""
-    );
-    assert_eq!(
-        alice
-            .get("/api/v1/configmaps?watch=true")
-            .message_of(403, "Forbidden"),
-        "configmaps is forbidden: User \"alice\" cannot watch resource \"configmaps\" in API group \"\" at the cluster scope"
-    );
-    assert_eq!(
-        alice
-            .post(
+    for (response, message) in [
+        (
+            alice.get("/apis/apps/v1/namespaces/kube-system/deployments"),
+            "deployments.apps is forbidden: User \"alice\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"kube-system\"",
+        ),
+        (
+            alice.get("/api/v1/configmaps?watch=true"),
+            "configmaps is forbidden: User \"alice\" cannot watch resource \"configmaps\" in API group \"\" at the cluster scope",
+        ),
+        (
+            alice.post(
                 "/api/v1/namespaces/default/configmaps",
                 &obj("v1", "ConfigMap", "x", json!({})),
-            )
-            .message_of(403, "Forbidden"),
-        "configmaps is forbidden: User \"alice\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\""
-    );
-    assert_eq!(
-        alice
-            .delete("/api/v1/namespaces/default/configmaps")
-            .message_of(403, "Forbidden"),
-        "configmaps is forbidden: User \"alice\" cannot deletecollection resource \"configmaps\" in API group \"\" in the namespace \"default\""
-    );
-    assert_eq!(
-        alice
-            .get("/api/v1/namespaces/kube-system")
-            .message_of(403, "Forbidden"),
-        "namespaces \"kube-system\" is forbidden: User \"alice\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"kube-system\""
-    );
-    assert_eq!(
-        alice
-            .merge_patch(
+            ),
+            "configmaps is forbidden: User \"alice\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\"",
+        ),
+        (
+            alice.delete("/api/v1/namespaces/default/configmaps"),
+            "configmaps is forbidden: User \"alice\" cannot deletecollection resource \"configmaps\" in API group \"\" in the namespace \"default\"",
+        ),
+        (
+            alice.get("/api/v1/namespaces/kube-system"),
+            "namespaces \"kube-system\" is forbidden: User \"alice\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"kube-system\"",
+        ),
+        (
+            alice.merge_patch(
                 "/apis/apps/v1/namespaces/kube-system/deployments/kc/scale",
                 &json!({"spec": {"replicas": 0}}),
-            )
-            .message_of(403, "Forbidden"),
-        "deployments.apps \"kc\" is forbidden: User \"alice\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"kube-system\""
-    );
+            ),
+            "deployments.apps \"kc\" is forbidden: User \"alice\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"kube-system\"",
+        ),
+    ] {
+        assert_eq!(response.message_of(403, "Forbidden"), message);
+    }
 
     // grants: nodes (and their status), a named ConfigMap in one namespace, scale
     grant(
@@ -167,15 +161,7 @@ fn rbac_decides_with_kubes_messages() {
         json!([{"apiGroups": [""], "resources": ["nodes", "nodes/status"], "verbs": ["get", "list", "patch"]}]),
         json!([{"kind": "User", "name": "alice"}]),
     );
-    assert_eq!(
-        alice
-            .merge_patch(
-                "/api/v1/nodes/n1",
-                &json!({"metadata": {"labels": {"a": "b"}}})
-            )
-            .status,
-        200
-    );
+    assert_eq!(label_n1(&alice, "b").status, 200);
     assert_eq!(
         alice
             .merge_patch(
@@ -273,12 +259,11 @@ fn self_subject_access_reviews_answer_for_the_caller() {
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["status"]["allowed"], true);
     // invalid reviews
-    let st = alice
-        .post(SSAR, &json!({"spec": {}}))
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified"
+    failure(
+        &alice.post(SSAR, &json!({"spec": {}})),
+        422,
+        "Invalid",
+        "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
     );
     c.get(SSAR).status_of(405, "MethodNotAllowed");
 }
@@ -295,17 +280,13 @@ fn explicit_denials_agree_with_reviews() {
     assert_eq!(r["status"]["allowed"], false);
     assert_eq!(r["status"]["denied"], true);
     let reason = r["status"]["reason"].as_str().unwrap().to_string();
-    let st = c
-        .merge_patch(
-            "/api/v1/nodes/n1",
-            &json!({"metadata": {"labels": {"a": "b"}}}),
-        )
-        .status_of(403, "Forbidden");
-    assert_eq!(
-        st["message"],
+    failure(
+        &label_n1(&c, "b"),
+        403,
+        "Forbidden",
         format!(
             "nodes \"n1\" is forbidden: User \"system:admin\" cannot patch resource \"nodes\" in API group \"\" at the cluster scope: {reason}"
-        )
+        ),
     );
     // other verbs are not denied
     assert_eq!(c.get("/api/v1/nodes/n1").status, 200);
@@ -320,14 +301,7 @@ fn explicit_denials_agree_with_reviews() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["denials"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        c.merge_patch(
-            "/api/v1/nodes/n1",
-            &json!({"metadata": {"labels": {"a": "c"}}})
-        )
-        .status,
-        200
-    );
+    assert_eq!(label_n1(&c, "c").status, 200);
     let r = review(
         &c,
         json!({"verb": "update", "group": "apps", "resource": "deployments", "subresource": "scale", "namespace": "kube-system"}),

@@ -63,6 +63,23 @@ fn p(plural: &str) -> String {
     format!("{CALICO}/{plural}")
 }
 
+/// POSTs a FelixConfiguration named `name`.
+fn post_felix(c: &Client, name: &str, spec: Value) -> Resp {
+    c.post(
+        &p("felixconfigurations"),
+        &cr("FelixConfiguration", name, spec),
+    )
+}
+
+/// POSTs a FelixConfiguration named `name`, which must come back unchanged.
+fn accepted_felix(c: &Client, name: &str, spec: Value) -> Value {
+    accepted_unchanged(
+        c,
+        &p("felixconfigurations"),
+        &cr("FelixConfiguration", name, spec),
+    )
+}
+
 fn np(ns: &str, plural: &str) -> String {
     format!("{CALICO}/namespaces/{ns}/{plural}")
 }
@@ -75,7 +92,7 @@ fn all_22_crds_load_and_are_served() {
     let gv = c.get_json(CALICO);
     let names = resource_names(&gv);
     assert_eq!(names.len(), 23, "{names:?}");
-    assert!(names.contains(&"kubecontrollersconfigurations/status".to_string()));
+    assert_lists_resources(&gv, &["kubecontrollersconfigurations/status"]);
     let namespaced: Vec<&str> = gv["resources"]
         .as_array()
         .unwrap()
@@ -211,14 +228,10 @@ fn the_16_generic_kinds_are_accepted_unchanged() {
             json!({"asNumber": 64512, "logSeverityScreen": "Info", "nodeToNodeMeshEnabled": true, "serviceClusterIPs": [{"cidr": "10.96.0.0/12"}], "serviceLoadBalancerAggregation": "Enabled"}),
         ),
     );
-    accepted_unchanged(
+    accepted_felix(
         &c,
-        &p("felixconfigurations"),
-        &cr(
-            "FelixConfiguration",
-            "default",
-            json!({"bpfEnabled": false, "ipipEnabled": true, "logSeverityScreen": "Info", "reportingInterval": "0s", "nftablesMode": "Auto", "healthPort": 9099}),
-        ),
+        "default",
+        json!({"bpfEnabled": false, "ipipEnabled": true, "logSeverityScreen": "Info", "reportingInterval": "0s", "nftablesMode": "Auto", "healthPort": 9099}),
     );
     accepted_unchanged(
         &c,
@@ -433,12 +446,11 @@ fn rejected_by_the_schemas() {
     // IPAMBlock without strictAffinity
     let mut spec = block_spec("10.65.79.0/26");
     spec.as_object_mut().unwrap().remove("strictAffinity");
-    let st = c
-        .post(&p("ipamblocks"), &cr("IPAMBlock", "10-65-79-0-26", spec))
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "IPAMBlock.crd.projectcalico.org \"10-65-79-0-26\" is invalid: spec.strictAffinity: Required value"
+    let st = failure(
+        &c.post(&p("ipamblocks"), &cr("IPAMBlock", "10-65-79-0-26", spec)),
+        422,
+        "Invalid",
+        "IPAMBlock.crd.projectcalico.org \"10-65-79-0-26\" is invalid: spec.strictAffinity: Required value",
     );
     assert_eq!(
         st["details"]["causes"],
@@ -448,10 +460,11 @@ fn rejected_by_the_schemas() {
     // BlockAffinity with deleted as a boolean
     let mut a = affinity("worker-1-10-65-79-0-26", "confirmed");
     a["spec"]["deleted"] = json!(false);
-    let st = c.post(&p("blockaffinities"), &a).status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "BlockAffinity.crd.projectcalico.org \"worker-1-10-65-79-0-26\" is invalid: spec.deleted: Invalid value: \"boolean\": spec.deleted in body must be of type string: \"boolean\""
+    let st = failure(
+        &c.post(&p("blockaffinities"), &a),
+        422,
+        "Invalid",
+        "BlockAffinity.crd.projectcalico.org \"worker-1-10-65-79-0-26\" is invalid: spec.deleted: Invalid value: \"boolean\": spec.deleted in body must be of type string: \"boolean\"",
     );
     assert_eq!(
         st["details"]["causes"][0]["reason"],
@@ -465,9 +478,10 @@ fn rejected_by_the_schemas() {
             &affinity("Worker-1-10-65-79-0-26", "confirmed"),
         )
         .status_of(422, "Invalid");
-    assert!(st["message"].as_str().unwrap().starts_with(
-        "BlockAffinity.crd.projectcalico.org \"Worker-1-10-65-79-0-26\" is invalid: metadata.name: Invalid value: \"Worker-1-10-65-79-0-26\": a lowercase RFC 1123 subdomain"
-    ));
+    assert_message_starts_with(
+        &st,
+        "BlockAffinity.crd.projectcalico.org \"Worker-1-10-65-79-0-26\" is invalid: metadata.name: Invalid value: \"Worker-1-10-65-79-0-26\": a lowercase RFC 1123 subdomain",
+    );
     let handle = |name: &str| {
         cr(
             "IPAMHandle",
@@ -487,16 +501,8 @@ fn rejected_by_the_schemas() {
 #[test]
 fn felix_durations_with_a_fraction_are_rejected() {
     let (_s, c) = all_crds();
-    let st = c
-        .post(
-            &p("felixconfigurations"),
-            &cr(
-                "FelixConfiguration",
-                "default",
-                json!({"reportingInterval": "1.5s"}),
-            ),
-        )
-        .status_of(422, "Invalid");
+    let st =
+        post_felix(&c, "default", json!({"reportingInterval": "1.5s"})).status_of(422, "Invalid");
     assert_eq!(
         causes(&st),
         vec![
@@ -625,31 +631,23 @@ fn the_server_adds_schema_defaults() {
 #[test]
 fn upper_case_iptables_actions_and_a_big_mark_mask_are_accepted() {
     let (_s, c) = all_crds();
-    accepted_unchanged(
+    accepted_felix(
         &c,
-        &p("felixconfigurations"),
-        &cr(
-            "FelixConfiguration",
-            "default",
-            json!({
-                "defaultEndpointToHostAction": "ACCEPT",
-                "iptablesFilterAllowAction": "RETURN",
-                "iptablesMangleAllowAction": "Accept",
-                "iptablesMarkMask": 4294901760u64,
-                "nftablesMode": "Auto"
-            }),
-        ),
+        "default",
+        json!({
+            "defaultEndpointToHostAction": "ACCEPT",
+            "iptablesFilterAllowAction": "RETURN",
+            "iptablesMangleAllowAction": "Accept",
+            "iptablesMarkMask": 4294901760u64,
+            "nftablesMode": "Auto"
+        }),
     );
-    let st = c
-        .post(
-            &p("felixconfigurations"),
-            &cr(
-                "FelixConfiguration",
-                "node.x",
-                json!({"defaultEndpointToHostAction": "ALLOW"}),
-            ),
-        )
-        .status_of(422, "Invalid");
+    let st = post_felix(
+        &c,
+        "node.x",
+        json!({"defaultEndpointToHostAction": "ALLOW"}),
+    )
+    .status_of(422, "Invalid");
     assert!(causes(&st)[0].contains("should match '^(?i)(Drop|Accept|Return)?$'"));
 }
 

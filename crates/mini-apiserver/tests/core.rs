@@ -26,16 +26,16 @@ fn discovery_documents() {
     let core = c.get_json("/api/v1");
     assert_eq!(core["kind"], "APIResourceList");
     assert_eq!(core["groupVersion"], "v1");
-    let names = resource_names(&core);
-    for n in [
-        "namespaces",
-        "configmaps",
-        "secrets",
-        "nodes",
-        "nodes/status",
-    ] {
-        assert!(names.contains(&n.to_string()), "{n} missing from {names:?}");
-    }
+    assert_lists_resources(
+        &core,
+        &[
+            "namespaces",
+            "configmaps",
+            "secrets",
+            "nodes",
+            "nodes/status",
+        ],
+    );
     let cmr = resource_entry(&core, "configmaps");
     assert_eq!(cmr["kind"], "ConfigMap");
     assert_eq!(cmr["singularName"], "configmap");
@@ -94,12 +94,11 @@ fn unknown_paths_and_methods() {
         );
         assert_eq!(st["details"], json!({}));
     }
-    let st = c
-        .post(&format!("{CMS}/x"), &json!({}))
-        .status_of(405, "MethodNotAllowed");
-    assert_eq!(
-        st["message"],
-        "the server does not allow this method on the requested resource"
+    failure(
+        &c.post(&format!("{CMS}/x"), &json!({})),
+        405,
+        "MethodNotAllowed",
+        "the server does not allow this method on the requested resource",
     );
     c.post("/api/v1/configmaps", &cm("x", json!({})))
         .status_of(405, "MethodNotAllowed");
@@ -175,12 +174,11 @@ fn configmap_lifecycle_and_metadata() {
     // stale resourceVersion
     let mut stale = updated.clone();
     stale["metadata"]["resourceVersion"] = json!(rv.to_string());
-    let st = c
-        .put(&format!("{CMS}/a"), &stale)
-        .status_of(409, "Conflict");
-    assert_eq!(
-        st["message"],
-        "Operation cannot be fulfilled on configmaps \"a\": the object has been modified; please apply your changes to the latest version and try again"
+    let st = failure(
+        &c.put(&format!("{CMS}/a"), &stale),
+        409,
+        "Conflict",
+        "Operation cannot be fulfilled on configmaps \"a\": the object has been modified; please apply your changes to the latest version and try again",
     );
     assert_eq!(st["details"], json!({"name": "a", "kind": "configmaps"}));
 
@@ -188,33 +186,41 @@ fn configmap_lifecycle_and_metadata() {
     let mut bad = updated.clone();
     bad["metadata"]["uid"] = json!("00000000-0000-4000-8000-000000000000");
     let st = c.put(&format!("{CMS}/a"), &bad).status_of(422, "Invalid");
-    assert!(st["message"].as_str().unwrap().contains(
-        "metadata.uid: Invalid value: \"00000000-0000-4000-8000-000000000000\": field is immutable"
-    ));
+    assert_message_contains(
+        &st,
+        "metadata.uid: Invalid value: \"00000000-0000-4000-8000-000000000000\": field is immutable",
+    );
 
     // already exists
-    let st = c
-        .post(CMS, &cm("a", json!({})))
-        .status_of(409, "AlreadyExists");
-    assert_eq!(st["message"], "configmaps \"a\" already exists");
+    let st = failure(
+        &c.post(CMS, &cm("a", json!({}))),
+        409,
+        "AlreadyExists",
+        "configmaps \"a\" already exists",
+    );
     assert_eq!(st["details"], json!({"name": "a", "kind": "configmaps"}));
 
     // not found
-    let st = c.get(&format!("{CMS}/nope")).status_of(404, "NotFound");
-    assert_eq!(st["message"], "configmaps \"nope\" not found");
+    let st = failure(
+        &c.get(&format!("{CMS}/nope")),
+        404,
+        "NotFound",
+        "configmaps \"nope\" not found",
+    );
     assert_eq!(st["details"], json!({"name": "nope", "kind": "configmaps"}));
-    let st = c
-        .put(&format!("{CMS}/nope"), &cm("nope", json!({})))
-        .status_of(404, "NotFound");
-    assert_eq!(st["message"], "configmaps \"nope\" not found");
+    failure(
+        &c.put(&format!("{CMS}/nope"), &cm("nope", json!({}))),
+        404,
+        "NotFound",
+        "configmaps \"nope\" not found",
+    );
 
     // name mismatch
-    let st = c
-        .put(&format!("{CMS}/a"), &cm("b", json!({})))
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "the name of the object (b) does not match the name on the URL (a)"
+    failure(
+        &c.put(&format!("{CMS}/a"), &cm("b", json!({}))),
+        400,
+        "BadRequest",
+        "the name of the object (b) does not match the name on the URL (a)",
     );
 
     // delete answers with a Status of Success
@@ -234,52 +240,40 @@ fn configmap_lifecycle_and_metadata() {
 fn create_errors() {
     let (_s, c) = server();
     // namespace missing
-    let st = c
-        .post("/api/v1/namespaces/nope/configmaps", &cm("a", json!({})))
-        .status_of(404, "NotFound");
-    assert_eq!(st["message"], "namespaces \"nope\" not found");
+    let st = failure(
+        &c.post("/api/v1/namespaces/nope/configmaps", &cm("a", json!({}))),
+        404,
+        "NotFound",
+        "namespaces \"nope\" not found",
+    );
     assert_eq!(st["details"], json!({"name": "nope", "kind": "namespaces"}));
 
     // namespace mismatch
     let mut b = cm("a", json!({}));
     b["metadata"]["namespace"] = json!("kube-system");
-    let st = c.post(CMS, &b).status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "the namespace of the provided object does not match the namespace sent on the request"
+    failure(
+        &c.post(CMS, &b),
+        400,
+        "BadRequest",
+        "the namespace of the provided object does not match the namespace sent on the request",
     );
 
     // malformed bodies
-    let r = c.request(
-        "POST",
-        CMS,
-        &[("Content-Type", "application/json")],
-        Some(b"{not json"),
-    );
+    let r = c.send("POST", CMS, "application/json", b"{not json");
     let st = r.status_of(400, "BadRequest");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("couldn't get version/kind; json parse error")
-    );
+    assert_message_starts_with(&st, "couldn't get version/kind; json parse error");
     c.post(CMS, &json!([1, 2])).status_of(400, "BadRequest");
-    let st = c
-        .post(CMS, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 5}}))
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data.k of type string"
+    let number_in_data = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 5}});
+    failure(
+        &c.post(CMS, &number_in_data),
+        400,
+        "BadRequest",
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data.k of type string",
     );
     let st = c
         .post(CMS, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": "oops"}}))
         .status_of(400, "BadRequest");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("cannot be handled as a ConfigMap")
-    );
+    assert_message_contains(&st, "cannot be handled as a ConfigMap");
     c.post(
         CMS,
         &json!({"apiVersion": "v2", "kind": "ConfigMap", "metadata": {"name": "x"}}),
@@ -288,18 +282,14 @@ fn create_errors() {
     // resourceVersion set on create
     let mut b = cm("rv", json!({}));
     b["metadata"]["resourceVersion"] = json!("12");
-    let st = c.post(CMS, &b).status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "resourceVersion should not be set on objects to be created"
+    failure(
+        &c.post(CMS, &b),
+        400,
+        "BadRequest",
+        "resourceVersion should not be set on objects to be created",
     );
     // unsupported media type
-    let r = c.request(
-        "POST",
-        CMS,
-        &[("Content-Type", "application/yaml")],
-        Some(b"a: b"),
-    );
+    let r = c.send("POST", CMS, "application/yaml", b"a: b");
     r.status_of(415, "UnsupportedMediaType");
     // a kind may be left out of a core object
     let r = c.post(CMS, &json!({"metadata": {"name": "nokind"}}));
@@ -336,16 +326,16 @@ fn name_and_label_validation() {
             &obj("v1", "Namespace", "a.b", json!({})),
         )
         .status_of(422, "Invalid");
-    assert!(st["message"].as_str().unwrap().contains(
-        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"
-    ));
+    assert_message_contains(
+        &st,
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'",
+    );
 
-    let st = c
-        .post(CMS, &json!({"metadata": {}}))
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required"
+    let st = failure(
+        &c.post(CMS, &json!({"metadata": {}})),
+        422,
+        "Invalid",
+        "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required",
     );
     assert_eq!(st["details"]["causes"][0]["reason"], "FieldValueRequired");
 
@@ -362,7 +352,7 @@ fn name_and_label_validation() {
         msgs.iter()
             .any(|m| m.contains("must be no more than 63 characters"))
     );
-    assert!(st["message"].as_str().unwrap().contains("is invalid: ["));
+    assert_message_contains(&st, "is invalid: [");
 
     let mut b = cm("ann", json!({}));
     b["metadata"]["annotations"] = json!({"big": "x".repeat(300_000)});
@@ -439,15 +429,14 @@ fn secrets_base64_and_string_data() {
         json!({"etcd-ca": "b3ZlcnJpZGU=", "etcd-key": "a2V5"})
     );
     assert!(created.get("stringData").is_none());
-    let st = c
-        .post(
+    failure(
+        &c.post(
             secrets,
             &obj("v1", "Secret", "bad", json!({"data": {"k": "no*base64"}})),
-        )
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 2"
+        ),
+        400,
+        "BadRequest",
+        "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 2",
     );
     // stringData on update and on patch
     let r = c.merge_patch(
@@ -510,12 +499,11 @@ fn namespaces_and_cascade() {
         .collect();
     assert_eq!(names, vec!["stays"]);
     assert_eq!(c.get_json("/api/v1/secrets")["items"], json!([]));
-    let st = c
-        .delete("/api/v1/namespaces/kube-system")
-        .status_of(403, "Forbidden");
-    assert_eq!(
-        st["message"],
-        "namespaces \"kube-system\" is forbidden: this namespace may not be deleted"
+    failure(
+        &c.delete("/api/v1/namespaces/kube-system"),
+        403,
+        "Forbidden",
+        "namespaces \"kube-system\" is forbidden: this namespace may not be deleted",
     );
     // the namespaces of the options exist
     let list = c.get_json("/api/v1/namespaces");
@@ -654,18 +642,12 @@ fn list_paging_is_consistent() {
     let st = c
         .get(&format!("{CMS}?continue=garbage!"))
         .status_of(400, "BadRequest");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("continue key is not valid")
-    );
-    let st = c
-        .get(&format!("{CMS}?continue={tok}&resourceVersion=5"))
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "specifying resource version is not allowed when using continue"
+    assert_message_starts_with(&st, "continue key is not valid");
+    failure(
+        &c.get(&format!("{CMS}?continue={tok}&resourceVersion=5")),
+        400,
+        "BadRequest",
+        "specifying resource version is not allowed when using continue",
     );
 }
 
@@ -803,10 +785,12 @@ fn label_and_field_selectors() {
             .len(),
         0
     );
-    let st = c
-        .get(&format!("{CMS}?fieldSelector=spec.foo%3Dx"))
-        .status_of(400, "BadRequest");
-    assert_eq!(st["message"], "field label not supported: spec.foo");
+    failure(
+        &c.get(&format!("{CMS}?fieldSelector=spec.foo%3Dx")),
+        400,
+        "BadRequest",
+        "field label not supported: spec.foo",
+    );
     c.get(&format!("{CMS}?fieldSelector=nonsense"))
         .status_of(400, "BadRequest");
 }
@@ -833,16 +817,15 @@ fn patches_on_core_types() {
     assert_eq!(r.json()["data"], json!({"c": "3", "d": "4", "e": "5"}));
     assert_eq!(r.json()["metadata"]["labels"], json!({"x": "y"}));
     // a JSON patch that does not apply
-    let st = c
-        .patch(
+    let st = failure(
+        &c.patch(
             &path,
             "application/json-patch+json",
             &json!([{"op": "test", "path": "/data/c", "value": "9"}]),
-        )
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "the server rejected our request due to an error in our request"
+        ),
+        422,
+        "Invalid",
+        "the server rejected our request due to an error in our request",
     );
     assert_eq!(
         st["details"]["causes"][0]["reason"],
@@ -851,37 +834,20 @@ fn patches_on_core_types() {
     // malformed patches
     c.patch(&path, "application/json-patch+json", &json!({"op": "add"}))
         .status_of(400, "BadRequest");
-    c.request(
-        "PATCH",
-        &path,
-        &[("Content-Type", "application/merge-patch+json")],
-        Some(b"{"),
-    )
-    .status_of(400, "BadRequest");
+    c.send("PATCH", &path, "application/merge-patch+json", b"{")
+        .status_of(400, "BadRequest");
     // server-side apply needs a field manager
-    let st = c
-        .request(
-            "PATCH",
-            &path,
-            &[("Content-Type", "application/apply-patch+yaml")],
-            Some(b"a: b"),
-        )
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"
+    failure(
+        &c.send("PATCH", &path, "application/apply-patch+yaml", b"a: b"),
+        422,
+        "Invalid",
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
     );
-    let st = c
-        .request(
-            "PATCH",
-            &path,
-            &[("Content-Type", "text/plain")],
-            Some(b"a"),
-        )
-        .status_of(415, "UnsupportedMediaType");
-    assert_eq!(
-        st["message"],
-        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+    failure(
+        &c.send("PATCH", &path, "text/plain", b"a"),
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml",
     );
     // patch with a stale resourceVersion
     let st = c
@@ -890,12 +856,7 @@ fn patches_on_core_types() {
             &json!({"metadata": {"resourceVersion": "1"}, "data": {"z": "z"}}),
         )
         .status_of(409, "Conflict");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("the object has been modified")
-    );
+    assert_message_contains(&st, "the object has been modified");
     // patch changing the name
     c.merge_patch(&path, &json!({"metadata": {"name": "other"}}))
         .status_of(400, "BadRequest");
@@ -915,22 +876,18 @@ fn delete_preconditions_and_delete_collection() {
     let (_s, c) = server();
     let a = c.create(CMS, &cm("a", json!({})));
     let path = format!("{CMS}/a");
-    let st = c
-        .delete_with(&path, &json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "wrong"}}))
-        .status_of(409, "Conflict");
-    assert_eq!(
-        st["message"],
-        format!(
+    failure(&c
+        .delete_with(&path, &json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "wrong"}})), 409, "Conflict", format!(
             "Operation cannot be fulfilled on configmaps \"a\": Precondition failed: UID in precondition: wrong, UID in object meta: {}",
             a["metadata"]["uid"].as_str().unwrap()
-        )
-    );
+        ));
     let st = c
         .delete_with(&path, &json!({"preconditions": {"resourceVersion": "1"}}))
         .status_of(409, "Conflict");
-    assert!(st["message"].as_str().unwrap().contains(
-        "Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: "
-    ));
+    assert_message_contains(
+        &st,
+        "Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: ",
+    );
     c.request("DELETE", &path, &[], Some(b"{bad"))
         .status_of(400, "BadRequest");
     let r = c.delete_with(
@@ -1005,12 +962,7 @@ fn dry_run_stores_nothing() {
     let st = c
         .post(&format!("{CMS}?dryRun=Some"), &cm("x", json!({})))
         .status_of(422, "Invalid");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("supported values: \"All\"")
-    );
+    assert_message_contains(&st, "supported values: \"All\"");
 }
 
 #[test]

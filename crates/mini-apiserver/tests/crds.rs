@@ -73,33 +73,23 @@ fn with_widgets() -> (BackgroundServer, Client) {
 
 #[test]
 fn crd_is_served_only_once_established() {
-    let s = BackgroundServer::start(Options {
+    let (_s, c) = server_with_options(Options {
         crd_establish_delay: Duration::from_millis(300),
         ..Options::default()
-    })
-    .unwrap();
-    let c = Client::new(&s.url());
+    });
     let crd = c.create(CRDS, &widget_crd("Cluster"));
     assert_eq!(crd["metadata"]["generation"], 1);
     assert_eq!(crd["spec"]["conversion"]["strategy"], "None");
-    let conds = crd["status"]["conditions"].as_array().unwrap();
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "NamesAccepted" && c["status"] == "True")
-    );
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "Established" && c["status"] == "False")
-    );
+    assert!(has_condition(&crd, "NamesAccepted", "status", "True"));
+    assert!(has_condition(&crd, "Established", "status", "False"));
     assert_eq!(crd["status"]["acceptedNames"]["kind"], "Widget");
     assert_eq!(crd["status"]["storedVersions"], json!(["v1"]));
 
-    let st = c.get(W).status_of(404, "NotFound");
-    assert_eq!(
-        st["message"],
-        "the server could not find the requested resource"
+    failure(
+        &c.get(W),
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
     );
     c.post(W, &widget("early", json!({"size": 1})))
         .status_of(404, "NotFound");
@@ -158,10 +148,11 @@ fn crd_validation() {
     let (_s, c) = server();
     let mut bad = widget_crd("Cluster");
     bad["metadata"]["name"] = json!("gadgets.example.com");
-    let st = c.post(CRDS, &bad).status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: metadata.name: Invalid value: \"gadgets.example.com\": must be spec.names.plural+\".\"+spec.group"
+    let st = failure(
+        &c.post(CRDS, &bad),
+        422,
+        "Invalid",
+        "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: metadata.name: Invalid value: \"gadgets.example.com\": must be spec.names.plural+\".\"+spec.group",
     );
     assert_eq!(st["details"]["group"], "apiextensions.k8s.io");
     assert_eq!(st["details"]["kind"], "CustomResourceDefinition");
@@ -186,11 +177,9 @@ fn crd_validation() {
     let mut bad = widget_crd("Cluster");
     bad["spec"]["versions"][1]["storage"] = json!(true);
     let st = c.post(CRDS, &bad).status_of(422, "Invalid");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("must have exactly one version marked as storage version")
+    assert_message_contains(
+        &st,
+        "must have exactly one version marked as storage version",
     );
 
     let mut bad = widget_crd("Cluster");
@@ -207,12 +196,11 @@ fn crd_validation() {
     );
 
     install(&c, &[widget_crd("Cluster")]);
-    let st = c
-        .post(CRDS, &widget_crd("Cluster"))
-        .status_of(409, "AlreadyExists");
-    assert_eq!(
-        st["message"],
-        "customresourcedefinitions.apiextensions.k8s.io \"widgets.example.com\" already exists"
+    failure(
+        &c.post(CRDS, &widget_crd("Cluster")),
+        409,
+        "AlreadyExists",
+        "customresourcedefinitions.apiextensions.k8s.io \"widgets.example.com\" already exists",
     );
     // scope is immutable
     let mut cur = c.get_json(&format!("{CRDS}/widgets.example.com"));
@@ -296,24 +284,25 @@ fn custom_resource_crud_and_versions() {
             &json!({"apiVersion": "example.com/v1", "metadata": {"name": "n"}}),
         )
         .status_of(400, "BadRequest");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Object 'Kind' is missing in")
-    );
+    assert_message_starts_with(&st, "Object 'Kind' is missing in");
 
     // errors name the resource with its group
-    let st = c.get(&format!("{W}/nope")).status_of(404, "NotFound");
-    assert_eq!(st["message"], "widgets.example.com \"nope\" not found");
+    let st = failure(
+        &c.get(&format!("{W}/nope")),
+        404,
+        "NotFound",
+        "widgets.example.com \"nope\" not found",
+    );
     assert_eq!(
         st["details"],
         json!({"name": "nope", "group": "example.com", "kind": "widgets"})
     );
-    let st = c
-        .post(W, &widget("w", json!({"size": 3})))
-        .status_of(409, "AlreadyExists");
-    assert_eq!(st["message"], "widgets.example.com \"w\" already exists");
+    failure(
+        &c.post(W, &widget("w", json!({"size": 3}))),
+        409,
+        "AlreadyExists",
+        "widgets.example.com \"w\" already exists",
+    );
 
     // updates need a resourceVersion
     let mut upd = created.clone();
@@ -321,18 +310,20 @@ fn custom_resource_crud_and_versions() {
         .as_object_mut()
         .unwrap()
         .remove("resourceVersion");
-    let st = c.put(&format!("{W}/w"), &upd).status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "widgets.example.com \"w\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    let st = failure(
+        &c.put(&format!("{W}/w"), &upd),
+        422,
+        "Invalid",
+        "widgets.example.com \"w\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
     );
     assert_eq!(st["details"]["kind"], "widgets");
     let mut stale = created.clone();
     stale["metadata"]["resourceVersion"] = json!("1");
-    let st = c.put(&format!("{W}/w"), &stale).status_of(409, "Conflict");
-    assert_eq!(
-        st["message"],
-        "Operation cannot be fulfilled on widgets.example.com \"w\": the object has been modified; please apply your changes to the latest version and try again"
+    let st = failure(
+        &c.put(&format!("{W}/w"), &stale),
+        409,
+        "Conflict",
+        "Operation cannot be fulfilled on widgets.example.com \"w\": the object has been modified; please apply your changes to the latest version and try again",
     );
     assert_eq!(
         st["details"],
@@ -480,28 +471,26 @@ fn schema_validation_rules_and_messages() {
         ),
         "{msgs:?}"
     );
-    assert!(
-        msgs.contains(
-            &"spec.name: Invalid value: \"a\": spec.name in body should be at least 2 chars long"
-                .to_string()
-        )
+    assert_listed(
+        &msgs,
+        "spec.name: Invalid value: \"a\": spec.name in body should be at least 2 chars long",
     );
-    assert!(msgs.contains(
-        &"spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items".to_string()
-    ));
+    assert_listed(
+        &msgs,
+        "spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items",
+    );
     let st = c
         .post(W, &widget("b3", json!({"size": 0, "name": "ab1"})))
         .status_of(422, "Invalid");
     let msgs = causes(&st);
-    assert!(
-        msgs.contains(
-            &"spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"
-                .to_string()
-        )
+    assert_listed(
+        &msgs,
+        "spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1",
     );
-    assert!(msgs.contains(
-        &"spec.name: Invalid value: \"ab1\": spec.name in body should match '^[a-z]+$'".to_string()
-    ));
+    assert_listed(
+        &msgs,
+        "spec.name: Invalid value: \"ab1\": spec.name in body should match '^[a-z]+$'",
+    );
     // integers: whole numbers only; numbers accept integers
     let st = c
         .post(W, &widget("b4", json!({"size": 1.5})))
@@ -524,7 +513,7 @@ fn schema_validation_rules_and_messages() {
         .status_of(422, "Invalid");
     let msgs = causes(&st);
     assert!(msgs[0].starts_with("metadata.name: Invalid value: \"Bad\""));
-    assert!(msgs.contains(&"spec.size: Required value".to_string()));
+    assert_listed(&msgs, "spec.size: Required value");
 }
 
 #[test]
@@ -590,15 +579,14 @@ fn defaults_pruning_nulls_and_warnings() {
     assert_eq!(p["spec"]["nested"]["inner"], "dflt");
 
     // Strict: unknown fields are an error
-    let st = c
-        .post(
+    failure(
+        &c.post(
             &format!("{W}?fieldValidation=Strict"),
             &widget("g", json!({"size": 1, "foo": 1, "bar": 2})),
-        )
-        .status_of(400, "BadRequest");
-    assert_eq!(
-        st["message"],
-        "strict decoding error: unknown field \"spec.bar\", unknown field \"spec.foo\""
+        ),
+        400,
+        "BadRequest",
+        "strict decoding error: unknown field \"spec.bar\", unknown field \"spec.foo\"",
     );
     // Ignore: silent
     let r = c.post(
@@ -619,16 +607,15 @@ fn patches_on_custom_resources() {
     let (_s, c) = with_widgets();
     c.create(W, &widget("p", json!({"size": 1, "tags": ["a"]})));
     let path = format!("{W}/p");
-    let st = c
-        .patch(
+    failure(
+        &c.patch(
             &path,
             "application/strategic-merge-patch+json",
             &json!({"spec": {"size": 2}}),
-        )
-        .status_of(415, "UnsupportedMediaType");
-    assert_eq!(
-        st["message"],
-        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        ),
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
     );
     let r = c.patch(
         &path,

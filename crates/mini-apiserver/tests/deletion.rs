@@ -9,14 +9,11 @@ use mini_apiserver::{BackgroundServer, Options};
 use serde_json::json;
 
 fn server_with_delay(ms: u64) -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         deletion_delay: Duration::from_millis(ms),
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 #[test]
@@ -40,12 +37,11 @@ fn namespaces_terminate_then_go() {
     assert_eq!(ns["status"]["phase"], "Terminating");
     assert_eq!(c.get(&format!("{cms}/a")).status, 200);
     // nothing new may be created in it
-    let st = c
-        .post(cms, &obj("v1", "ConfigMap", "b", json!({})))
-        .status_of(403, "Forbidden");
-    assert_eq!(
-        st["message"],
-        "configmaps \"b\" is forbidden: unable to create new content in namespace calico-test because it is being terminated"
+    let st = failure(
+        &c.post(cms, &obj("v1", "ConfigMap", "b", json!({}))),
+        403,
+        "Forbidden",
+        "configmaps \"b\" is forbidden: unable to create new content in namespace calico-test because it is being terminated",
     );
     assert_eq!(
         st["details"]["causes"],
@@ -99,12 +95,11 @@ fn crds_terminate_until_their_resources_are_gone() {
     assert_eq!(terminating["reason"], "InstanceDeletionPending");
     // its resources are still served, but new ones are refused
     assert_eq!(c.get(&format!("{pools}/a")).status, 200);
-    let st = c
-        .post(&pools, &pool("b"))
-        .status_of(405, "MethodNotAllowed");
-    assert_eq!(
-        st["message"],
-        "create not allowed while custom resource definition is terminating"
+    let st = failure(
+        &c.post(&pools, &pool("b")),
+        405,
+        "MethodNotAllowed",
+        "create not allowed while custom resource definition is terminating",
     );
     assert_eq!(
         st["details"],

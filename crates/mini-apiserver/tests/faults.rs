@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mini_apiserver::{BackgroundServer, Options};
+use mini_apiserver::Options;
 use serde_json::json;
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
@@ -38,19 +38,18 @@ fn fail_writes_after_n_with_retry_after() {
 
     f.fail_writes_after(0, 429, Some(1));
     let r = c.post(CMS, &cm("d"));
-    let st = r.status_of(429, "TooManyRequests");
-    assert_eq!(st["message"], "Too many requests, please try again later.");
+    failure(
+        &r,
+        429,
+        "TooManyRequests",
+        "Too many requests, please try again later.",
+    );
     assert_eq!(r.header("retry-after"), Some("1"));
     f.fail_writes_after(0, 500, None);
     let r = c.post(CMS, &cm("d"));
     let st = r.status_of(500, "InternalError");
     assert!(r.header("retry-after").is_none());
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Internal error occurred")
-    );
+    assert_message_starts_with(&st, "Internal error occurred");
 }
 
 #[test]
@@ -71,13 +70,11 @@ fn fail_next_writes_then_recover() {
 
 #[test]
 fn delays_and_latency() {
-    let s = BackgroundServer::start(Options {
+    let (s, c) = server_with_options(Options {
         latency: Duration::from_millis(40),
         crd_establish_delay: Duration::from_millis(5),
         ..Options::default()
-    })
-    .unwrap();
-    let c = Client::new(&s.url());
+    });
     let t = Instant::now();
     c.create(CMS, &cm("a"));
     assert!(

@@ -23,15 +23,12 @@ fn burst(c: &Client, n: usize, prefix: &str) -> Vec<Resp> {
 }
 
 fn start(apf: Apf) -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         latency: Duration::from_millis(100),
         apf,
         cost: 0.0,
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 #[test]

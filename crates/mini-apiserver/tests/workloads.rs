@@ -14,14 +14,11 @@ const DEPLOY: &str = "/apis/apps/v1/namespaces/kube-system/deployments";
 const NODES: &str = "/api/v1/nodes";
 
 fn server_with(rollout: Rollout) -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         rollout,
         ..Options::default()
     })
-    .expect("server starts");
-    let c = Client::new(&s.url());
-    (s, c)
 }
 
 fn daemonset(name: &str, image: &str) -> Value {
@@ -118,21 +115,16 @@ fn daemonsets_are_defaulted_and_track_generation() {
     // selectors must match the template and cannot change
     let mut bad = daemonset("bad", "x");
     bad["spec"]["template"]["metadata"]["labels"] = json!({"k8s-app": "other"});
-    let st = c.post(DS, &bad).status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "DaemonSet.apps \"bad\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"k8s-app\":\"other\"}: `selector` does not match template `labels`"
+    failure(
+        &c.post(DS, &bad),
+        422,
+        "Invalid",
+        "DaemonSet.apps \"bad\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"k8s-app\":\"other\"}: `selector` does not match template `labels`",
     );
     let st = c
         .merge_patch(&path, &json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}}))
         .status_of(422, "Invalid");
-    assert!(
-        st["message"]
-            .as_str()
-            .unwrap()
-            .contains("spec.selector: Invalid value"),
-        "{st}"
-    );
+    assert_message_contains(&st, "spec.selector: Invalid value");
     assert!(
         st["message"]
             .as_str()
@@ -191,12 +183,11 @@ fn deployments_scale_through_the_scale_subresource() {
         3
     );
     // negative replicas
-    let st = c
-        .merge_patch(&scale_path, &json!({"spec": {"replicas": -1}}))
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "Scale.autoscaling \"calico-kube-controllers\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+    failure(
+        &c.merge_patch(&scale_path, &json!({"spec": {"replicas": -1}})),
+        422,
+        "Invalid",
+        "Scale.autoscaling \"calico-kube-controllers\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0",
     );
     c.get(&format!("{DEPLOY}/nope/scale"))
         .status_of(404, "NotFound");
@@ -208,16 +199,16 @@ fn deployments_scale_through_the_scale_subresource() {
 fn discovery_lists_the_new_groups() {
     let (_s, c) = server();
     let apps = c.get_json("/apis/apps/v1");
-    let names = resource_names(&apps);
-    for n in [
-        "daemonsets",
-        "daemonsets/status",
-        "deployments",
-        "deployments/scale",
-        "deployments/status",
-    ] {
-        assert!(names.contains(&n.to_string()), "{n} in {names:?}");
-    }
+    assert_lists_resources(
+        &apps,
+        &[
+            "daemonsets",
+            "daemonsets/status",
+            "deployments",
+            "deployments/scale",
+            "deployments/status",
+        ],
+    );
     let scale = resource_entry(&apps, "deployments/scale");
     assert_eq!(scale["group"], "autoscaling");
     assert_eq!(scale["kind"], "Scale");
@@ -245,10 +236,7 @@ fn discovery_lists_the_new_groups() {
         assert!(gv.contains(&g.to_string()), "{g} in {gv:?}");
     }
     let core = c.get_json("/api/v1");
-    let core_names = resource_names(&core);
-    assert!(
-        core_names.contains(&"serviceaccounts".into()) && core_names.contains(&"services".into())
-    );
+    assert_lists_resources(&core, &["serviceaccounts", "services"]);
     let ssar = c.get_json("/apis/authorization.k8s.io/v1");
     assert_eq!(ssar["resources"][0]["name"], "selfsubjectaccessreviews");
     assert_eq!(ssar["resources"][0]["verbs"], json!(["create"]));
@@ -275,15 +263,14 @@ fn rbac_policy_admission_and_service_objects() {
             "subjects": [{"kind": "User", "name": "alice"}]
         })),
     );
-    let st = c
-        .merge_patch(
+    failure(
+        &c.merge_patch(
             &format!("{crb_path}/b"),
             &json!({"roleRef": {"name": "other"}}),
-        )
-        .status_of(422, "Invalid");
-    assert_eq!(
-        st["message"],
-        "ClusterRoleBinding.rbac.authorization.k8s.io \"b\" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"other\"}: cannot change roleRef"
+        ),
+        422,
+        "Invalid",
+        "ClusterRoleBinding.rbac.authorization.k8s.io \"b\" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"other\"}: cannot change roleRef",
     );
     let pdb = c.create(
         "/apis/policy/v1/namespaces/kube-system/poddisruptionbudgets",
@@ -442,17 +429,13 @@ fn deployment_rollouts_follow_replicas() {
     });
     assert_eq!(v["status"]["observedGeneration"], 1);
     assert_eq!(v["status"]["updatedReplicas"], 2);
-    let conds = v["status"]["conditions"].as_array().unwrap();
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "Available" && c["status"] == "True")
-    );
-    assert!(
-        conds
-            .iter()
-            .any(|c| c["type"] == "Progressing" && c["reason"] == "NewReplicaSetAvailable")
-    );
+    assert!(has_condition(&v, "Available", "status", "True"));
+    assert!(has_condition(
+        &v,
+        "Progressing",
+        "reason",
+        "NewReplicaSetAvailable"
+    ));
     c.merge_patch(&format!("{path}/scale"), &json!({"spec": {"replicas": 0}}));
     let v = wait_for(&c, &path, "scaling to zero", |v| {
         v["status"]["observedGeneration"] == 2

@@ -45,6 +45,37 @@ pub const EXTERNAL_KUBECONFIG: &str = "CALICO_MIGRATE_TEST_KUBECONFIG";
 /// How long the local server of tests takes to delete a namespace or a CRD.
 pub const LOCAL_DELETION_DELAY: Duration = Duration::from_millis(300);
 
+/// Object metadata with only a name.
+pub fn named(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+/// A Namespace object.
+pub fn namespace(name: &str) -> Namespace {
+    Namespace {
+        metadata: named(name),
+        ..Default::default()
+    }
+}
+
+/// A Node as a Linux kubelet registers it, with its hostname and OS labels.
+pub fn k8s_node(name: &str) -> Node {
+    let labels = BTreeMap::from([
+        ("kubernetes.io/hostname".to_string(), name.to_string()),
+        ("kubernetes.io/os".to_string(), "linux".to_string()),
+    ]);
+    Node {
+        metadata: ObjectMeta {
+            labels: Some(labels),
+            ..named(name)
+        },
+        ..Default::default()
+    }
+}
+
 /// How long cleanup waits for what it deleted to be gone.
 const GONE_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -301,14 +332,7 @@ impl KubeSide {
     pub fn create_namespace(&self, name: &str) -> Result<()> {
         block_on(async {
             let api: Api<Namespace> = Api::all(self.client().await?);
-            let ns = Namespace {
-                metadata: ObjectMeta {
-                    name: Some(name.into()),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            match api.create(&PostParams::default(), &ns).await {
+            match api.create(&PostParams::default(), &namespace(name)).await {
                 Ok(_) => {
                     self.remember(Owned::Object(format!("/api/v1/namespaces/{name}")));
                     Ok(())
@@ -326,20 +350,12 @@ impl KubeSide {
         name: &str,
         data: BTreeMap<String, String>,
     ) -> Result<()> {
-        block_on(async {
-            let api: Api<ConfigMap> = Api::namespaced(self.client().await?, namespace);
-            let _ = api.delete(name, &DeleteParams::default()).await;
-            let map = ConfigMap {
-                metadata: ObjectMeta {
-                    name: Some(name.into()),
-                    ..Default::default()
-                },
-                data: Some(data),
-                ..Default::default()
-            };
-            api.create(&PostParams::default(), &map).await?;
-            Ok(())
-        })
+        let map = ConfigMap {
+            metadata: named(name),
+            data: Some(data),
+            ..Default::default()
+        };
+        self.replace_in(namespace, map)
     }
 
     pub fn delete_config_map(&self, namespace: &str, name: &str) -> Result<()> {
@@ -357,19 +373,29 @@ impl KubeSide {
         name: &str,
         data: BTreeMap<String, Vec<u8>>,
     ) -> Result<()> {
+        let secret = Secret {
+            metadata: named(name),
+            type_: Some("Opaque".into()),
+            data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
+            ..Default::default()
+        };
+        self.replace_in(namespace, secret)
+    }
+
+    /// Creates a namespaced object, deleting one of its name first.
+    fn replace_in<K>(&self, namespace: &str, object: K) -> Result<()>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug,
+    {
         block_on(async {
-            let api: Api<Secret> = Api::namespaced(self.client().await?, namespace);
-            let _ = api.delete(name, &DeleteParams::default()).await;
-            let secret = Secret {
-                metadata: ObjectMeta {
-                    name: Some(name.into()),
-                    ..Default::default()
-                },
-                type_: Some("Opaque".into()),
-                data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v))).collect()),
-                ..Default::default()
-            };
-            api.create(&PostParams::default(), &secret).await?;
+            let api: Api<K> = Api::namespaced(self.client().await?, namespace);
+            let name = object.meta().name.clone().unwrap_or_default();
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+            api.create(&PostParams::default(), &object).await?;
             Ok(())
         })
     }
@@ -387,20 +413,7 @@ impl KubeSide {
                 });
                 return Ok(false);
             }
-            let labels: BTreeMap<String, String> = [
-                ("kubernetes.io/hostname".to_string(), name.to_string()),
-                ("kubernetes.io/os".to_string(), "linux".to_string()),
-            ]
-            .into();
-            let node = Node {
-                metadata: ObjectMeta {
-                    name: Some(name.into()),
-                    labels: Some(labels),
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            api.create(&PostParams::default(), &node).await?;
+            api.create(&PostParams::default(), &k8s_node(name)).await?;
             self.remember(Owned::Object(format!("/api/v1/nodes/{name}")));
             Ok(true)
         })
@@ -617,20 +630,21 @@ impl KubeSide {
 
     /// POSTs any object to a collection path.
     pub fn create_raw(&self, collection: &str, object: &Value) -> Result<Value> {
-        block_on(async {
-            let client = self.client().await?;
-            let request = http::Request::post(collection)
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(object)?)?;
-            Ok(client.request(request).await?)
-        })
+        self.send_json(http::Method::POST, collection, object)
     }
 
     /// PUTs any object to its path (the object carries its resourceVersion).
     pub fn replace_raw(&self, path: &str, object: &Value) -> Result<Value> {
+        self.send_json(http::Method::PUT, path, object)
+    }
+
+    /// Sends `object` as JSON to `path`; the object the server answers with.
+    fn send_json(&self, method: http::Method, path: &str, object: &Value) -> Result<Value> {
         block_on(async {
             let client = self.client().await?;
-            let request = http::Request::put(path)
+            let request = http::Request::builder()
+                .method(method)
+                .uri(path)
                 .header("content-type", "application/json")
                 .body(serde_json::to_vec(object)?)?;
             Ok(client.request(request).await?)

@@ -19,6 +19,20 @@ pub use kube_side::KubeSide;
 pub use pki::Pki;
 
 use std::future::Future;
+
+/// Variables that would leak the developer's own settings into a run of the plugin: tests and
+/// the benchmark remove them from its environment.
+pub const SCRUBBED_ENV: &[&str] = &[
+    "KUBECONFIG",
+    "ETCD_ENDPOINTS",
+    "ETCD_CA_CERT_FILE",
+    "ETCD_CERT_FILE",
+    "ETCD_KEY_FILE",
+    "ETCD_USERNAME",
+    "ETCD_PASSWORD",
+    "ETCD_DISCOVERY_SRV",
+    "CALICO_API_GROUP",
+];
 use std::sync::OnceLock;
 
 /// Runs a future to completion on a runtime shared by the blocking helpers of this crate.

@@ -56,6 +56,7 @@ impl Resp {
     }
 
     /// Asserts a Kubernetes Status failure and returns it.
+    #[track_caller]
     pub fn status_of(&self, code: u16, reason: &str) -> Value {
         let v = self.json();
         assert_eq!(self.status, code, "unexpected status: {v}");
@@ -174,14 +175,23 @@ impl Client {
         r.json()
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Resp {
-        let b = serde_json::to_vec(body).unwrap();
-        self.request(
-            "POST",
+    /// A request with a body of content type `content_type`.
+    pub fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> Resp {
+        self.request(method, path, &[("Content-Type", content_type)], Some(body))
+    }
+
+    /// A request with `body` as JSON, of content type `content_type`.
+    pub fn send_json(&self, method: &str, path: &str, content_type: &str, body: &Value) -> Resp {
+        self.send(
+            method,
             path,
-            &[("Content-Type", "application/json")],
-            Some(&b),
+            content_type,
+            &serde_json::to_vec(body).unwrap(),
         )
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.send_json("POST", path, "application/json", body)
     }
 
     /// POST that must succeed with 201; returns the object.
@@ -192,18 +202,11 @@ impl Client {
     }
 
     pub fn put(&self, path: &str, body: &Value) -> Resp {
-        let b = serde_json::to_vec(body).unwrap();
-        self.request(
-            "PUT",
-            path,
-            &[("Content-Type", "application/json")],
-            Some(&b),
-        )
+        self.send_json("PUT", path, "application/json", body)
     }
 
     pub fn patch(&self, path: &str, content_type: &str, body: &Value) -> Resp {
-        let b = serde_json::to_vec(body).unwrap();
-        self.request("PATCH", path, &[("Content-Type", content_type)], Some(&b))
+        self.send_json("PATCH", path, content_type, body)
     }
 
     pub fn merge_patch(&self, path: &str, body: &Value) -> Resp {
@@ -256,11 +259,15 @@ pub async fn kube_client(s: &mini_apiserver::ApiServer) -> kube::Client {
 
 /// Starts a server with a short CRD establish delay.
 pub fn server() -> (BackgroundServer, Client) {
-    let s = BackgroundServer::start(Options {
+    server_with_options(Options {
         crd_establish_delay: Duration::from_millis(5),
         ..Options::default()
     })
-    .expect("server starts");
+}
+
+/// Starts a server with `options`, and a client for it.
+pub fn server_with_options(options: Options) -> (BackgroundServer, Client) {
+    let s = BackgroundServer::start(options).expect("server starts");
     let c = Client::new(&s.url());
     (s, c)
 }
@@ -432,4 +439,54 @@ pub fn create_pools(c: &Client, prefix: &str, n: u32) {
             "spec": {"cidr": format!("10.{}.{}.0/24", i / 256, i % 256), "ipipMode": "Always", "natOutgoing": true}});
         c.create(&format!("{CALICO}/ippools"), &pool);
     }
+}
+
+/// The `message` of a Status contains `part`.
+#[track_caller]
+pub fn assert_message_contains(status: &Value, part: &str) {
+    let message = status["message"].as_str().expect("a message");
+    assert!(message.contains(part), "{part:?} not in {message:?}");
+}
+
+/// The `message` of a Status starts with `prefix`.
+#[track_caller]
+pub fn assert_message_starts_with(status: &Value, prefix: &str) {
+    let message = status["message"].as_str().expect("a message");
+    assert!(
+        message.starts_with(prefix),
+        "{message:?} does not start with {prefix:?}"
+    );
+}
+
+/// `response` is a Kubernetes Status failure with `message`; returns the Status.
+#[track_caller]
+pub fn failure(response: &Resp, code: u16, reason: &str, message: impl AsRef<str>) -> Value {
+    let status = response.status_of(code, reason);
+    assert_eq!(status["message"], message.as_ref(), "{status}");
+    status
+}
+
+/// The discovery document lists each of `names` among its resources.
+#[track_caller]
+pub fn assert_lists_resources(doc: &Value, names: &[&str]) {
+    let listed = resource_names(doc);
+    for name in names {
+        assert!(
+            listed.iter().any(|l| l == name),
+            "{name} missing from {listed:?}"
+        );
+    }
+}
+
+/// `list` holds `item`.
+#[track_caller]
+pub fn assert_listed(list: &[String], item: &str) {
+    assert!(list.iter().any(|l| l == item), "{item:?} not in {list:#?}");
+}
+
+/// The object's status has a condition of type `kind` whose `field` is `value`.
+pub fn has_condition(obj: &Value, kind: &str, field: &str, value: &str) -> bool {
+    obj["status"]["conditions"]
+        .as_array()
+        .is_some_and(|conds| conds.iter().any(|c| c["type"] == kind && c[field] == value))
 }

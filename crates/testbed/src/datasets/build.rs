@@ -19,6 +19,18 @@ pub const TIER_LABEL: &str = "projectcalico.org/tier";
 
 /// Go field order of the specs (and sub-structs) this crate writes.
 pub mod order {
+    /// `stagedAction` followed by `policy`'s fields, as Go's staged policy specs are laid out.
+    const fn staged<const N: usize>(policy: &[&'static str]) -> [&'static str; N] {
+        assert!(N == policy.len() + 1);
+        let mut fields = ["stagedAction"; N];
+        let mut i = 0;
+        while i < policy.len() {
+            fields[i + 1] = policy[i];
+            i += 1;
+        }
+        fields
+    }
+
     pub const OBJECT: &[&str] = &["kind", "apiVersion", "metadata", "spec", "status"];
     pub const METADATA: &[&str] = &kube_schema::meta::OBJECT_META_FIELDS;
     pub const IPPOOL: &[&str] = &[
@@ -227,21 +239,8 @@ pub mod order {
         "namespaceSelector",
         "performanceHints",
     ];
-    pub const SGNP: &[&str] = &[
-        "stagedAction",
-        "tier",
-        "order",
-        "ingress",
-        "egress",
-        "selector",
-        "types",
-        "doNotTrack",
-        "preDNAT",
-        "applyOnForward",
-        "serviceAccountSelector",
-        "namespaceSelector",
-        "performanceHints",
-    ];
+    /// A staged policy's spec: `stagedAction`, then the fields of the policy it stages.
+    pub const SGNP: &[&str] = &staged::<{ GNP.len() + 1 }>(GNP);
     pub const NP: &[&str] = &[
         "tier",
         "order",
@@ -252,17 +251,7 @@ pub mod order {
         "serviceAccountSelector",
         "performanceHints",
     ];
-    pub const SNP: &[&str] = &[
-        "stagedAction",
-        "tier",
-        "order",
-        "ingress",
-        "egress",
-        "selector",
-        "types",
-        "serviceAccountSelector",
-        "performanceHints",
-    ];
+    pub const SNP: &[&str] = &staged::<{ NP.len() + 1 }>(NP);
     pub const SKNP: &[&str] = &[
         "stagedAction",
         "podSelector",
@@ -922,19 +911,22 @@ impl NodeDef {
 
     /// BGP IPv4 address (CIDR form) plus the CalicoNodeIP and InternalIP addresses.
     pub fn ipv4(mut self, ip: &str, prefix: u8) -> NodeDef {
-        self.ipv4 = Some(format!("{ip}/{prefix}"));
-        self.addresses
-            .push((format!("{ip}/{prefix}"), "CalicoNodeIP".into()));
-        self.addresses.push((ip.to_string(), "InternalIP".into()));
+        self.ipv4 = Some(self.node_address(ip, prefix));
         self
     }
 
     pub fn ipv6(mut self, ip: &str, prefix: u8) -> NodeDef {
-        self.ipv6 = Some(format!("{ip}/{prefix}"));
-        self.addresses
-            .push((format!("{ip}/{prefix}"), "CalicoNodeIP".into()));
-        self.addresses.push((ip.to_string(), "InternalIP".into()));
+        self.ipv6 = Some(self.node_address(ip, prefix));
         self
+    }
+
+    /// Adds the CalicoNodeIP (CIDR form) and InternalIP addresses of a BGP address; returns
+    /// the CIDR form.
+    fn node_address(&mut self, ip: &str, prefix: u8) -> String {
+        let cidr = format!("{ip}/{prefix}");
+        self.addresses.push((cidr.clone(), "CalicoNodeIP".into()));
+        self.addresses.push((ip.to_string(), "InternalIP".into()));
+        cidr
     }
 
     pub fn label(mut self, key: &str, value: &str) -> NodeDef {
