@@ -327,7 +327,7 @@ fn the_rejections_kube_apiserver_made_happen_with_the_real_crds() {
 /// Every object of a calicoctl export fixture, converted as import converts it.
 fn fixture_objects(name: &str) -> Vec<(&'static str, Value)> {
     use calico_migrate::convert::kdd::{
-        Desired, Target, cluster_information_fields, ipam_to_kdd, to_kdd,
+        Desired, TargetRelease, cluster_information_fields, ipam_to_kdd, to_kdd,
     };
     use calico_migrate::convert::version::CalicoVersion;
     let path = format!(
@@ -336,7 +336,7 @@ fn fixture_objects(name: &str) -> Vec<(&'static str, Value)> {
     );
     let file =
         calico_migrate::format::export_reader::read_to_end(std::path::Path::new(&path)).unwrap();
-    let target = Target::new(
+    let target = TargetRelease::new(
         cluster_information_fields(&file.cluster_information)
             .1
             .and_then(|v| CalicoVersion::parse(&v)),

@@ -220,7 +220,7 @@ fn upstream_system_test_dataset_merges_node5_into_node4_in_one_pass() {
             .rfind(|n| n["metadata"]["name"] == "node4")
             .unwrap()
             .clone();
-        let target = calico_migrate::convert::kdd::Target::new(
+        let target = calico_migrate::convert::kdd::TargetRelease::new(
             calico_migrate::convert::version::CalicoVersion::parse("v3.29.3"),
             String::new(),
         );

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use calico_migrate::convert::kdd::Target;
+use calico_migrate::convert::kdd::TargetRelease;
 use calico_migrate::convert::version::CalicoVersion;
 use calico_migrate::format::export_reader::{self, Event, ReadError};
 use calico_migrate::source::file;
@@ -121,7 +121,7 @@ fn apply(file: &mut Vec<u8>, mutation: &Mutation) {
 /// Reads the file as import does, converting every object and IPAM entry, and checks what
 /// comes out: objects have a kind and a name, conversion errors name their object, and a
 /// format error names the file and, unless it is about the file as a whole, its line.
-fn read_and_convert(file: &[u8], target: &Target) -> Result<(), TestCaseError> {
+fn read_and_convert(file: &[u8], target: &TargetRelease) -> Result<(), TestCaseError> {
     let mut converted = 0usize;
     let result = export_reader::read(file, NAME, |event| {
         if let Event::Object { object, .. } = &event {
@@ -180,14 +180,14 @@ proptest! {
         for mutation in &mutations {
             apply(&mut file, mutation);
         }
-        let target = Target::new(CalicoVersion::parse("v3.28.0"), "2024-05-01T00:00:00Z".into());
+        let target = TargetRelease::new(CalicoVersion::parse("v3.28.0"), "2024-05-01T00:00:00Z".into());
         read_and_convert(&file, &target)?;
     }
 }
 
 #[test]
 fn the_seeds_read_and_convert_whole() {
-    let target = Target::new(
+    let target = TargetRelease::new(
         CalicoVersion::parse("v3.30.0"),
         "2024-05-01T00:00:00Z".into(),
     );

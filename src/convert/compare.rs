@@ -339,7 +339,7 @@ mod tests {
     use super::*;
     use crate::convert::crds::newest_schema;
     use crate::convert::ipam::IpamEntry;
-    use crate::convert::kdd::{Target, ipam_to_kdd, to_kdd};
+    use crate::convert::kdd::{TargetRelease, ipam_to_kdd, to_kdd};
     use crate::kinds::CrdApi;
 
     fn crd_schema(plural: &str) -> crate::convert::schema::Schema {
@@ -348,8 +348,8 @@ mod tests {
     use crate::convert::version::CalicoVersion;
     use crate::kinds::IpamKind;
 
-    fn target() -> Target {
-        Target::new(
+    fn target() -> TargetRelease {
+        TargetRelease::new(
             CalicoVersion::parse("v3.32.1"),
             "2026-08-01T12:00:00Z".into(),
         )

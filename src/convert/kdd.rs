@@ -84,9 +84,11 @@ pub const NODE_MANAGED_ANNOTATIONS: &[&str] = &[
     NODE_ANNOTATIONS,
 ];
 
-/// The cluster import writes to.
+/// What the objects are converted for: the Calico release the target cluster runs after the
+/// migration, the API group they are written to, and the time import stamps on them. (Where the
+/// cluster is, is the Kubernetes side's `KubeTarget`.)
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub struct TargetRelease {
     /// The target's Calico version, when known; unknown counts as the newest.
     pub version: Option<CalicoVersion>,
     /// The release whose client and CRDs import behaves as.
@@ -97,10 +99,10 @@ pub struct Target {
     pub api: CrdApi,
 }
 
-impl Target {
+impl TargetRelease {
     /// A `crd.projectcalico.org/v1` target.
-    pub fn new(version: Option<CalicoVersion>, now: String) -> Target {
-        Target {
+    pub fn new(version: Option<CalicoVersion>, now: String) -> TargetRelease {
+        TargetRelease {
             version,
             release: Release::of(version),
             now,
@@ -109,8 +111,8 @@ impl Target {
     }
 
     /// The same target, written to `api`.
-    pub fn with_api(self, api: CrdApi) -> Target {
-        Target { api, ..self }
+    pub fn with_api(self, api: CrdApi) -> TargetRelease {
+        TargetRelease { api, ..self }
     }
 
     fn has(&self, kind: &str, rule: Rule) -> bool {
@@ -226,7 +228,7 @@ fn metadata_annotation(
 }
 
 /// Converts one v3 object of an export file (docs/design.md §9.1, §9.3).
-pub fn to_kdd(object: &Value, target: &Target) -> Result<Desired, ConvertError> {
+pub fn to_kdd(object: &Value, target: &TargetRelease) -> Result<Desired, ConvertError> {
     let root = object.as_object().ok_or_else(|| ConvertError {
         object: "object".into(),
         reason: format!("not a JSON object: {}", truncate(&object.to_string(), 80)),
@@ -292,7 +294,7 @@ fn resource_to_kdd(
     root: &Map<String, Value>,
     metadata: &Map<String, Value>,
     name: &str,
-    target: &Target,
+    target: &TargetRelease,
 ) -> Result<Desired, String> {
     if let Some(other) = root.get("spec").filter(|s| !s.is_object() && !s.is_null()) {
         return Err(format!(
@@ -400,7 +402,7 @@ fn v1_metadata(
     name: &str,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
-    target: &Target,
+    target: &TargetRelease,
 ) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let in_annotation = target.has(kind.kind, Rule::CalicoMetadataInAnnotation);
     let keep_name = target.has(kind.kind, Rule::NameInMetadata);
@@ -481,7 +483,7 @@ fn node_to_kdd(
     root: &Map<String, Value>,
     metadata: &Map<String, Value>,
     name: &str,
-    target: &Target,
+    target: &TargetRelease,
 ) -> Result<Desired, String> {
     validate_subdomain(name).map_err(|m| format!("invalid Kubernetes node name: {m}"))?;
     let object = Value::Object(root.clone());
@@ -608,7 +610,7 @@ fn bool_field(value: &Value, field: &str) -> Result<bool, String> {
 }
 
 /// Converts one IPAM entry of the export file into its CR (docs/design.md §9.4).
-pub fn ipam_to_kdd(entry: &IpamEntry, target: &Target) -> Result<Value, ConvertError> {
+pub fn ipam_to_kdd(entry: &IpamEntry, target: &TargetRelease) -> Result<Value, ConvertError> {
     let fail = |reason: String| ConvertError {
         object: format!("IPAM key {}", entry.key),
         reason,
@@ -736,7 +738,7 @@ fn affinity_cr(
     host: &str,
     key_cidr: &str,
     value: &Value,
-    target: &Target,
+    target: &TargetRelease,
 ) -> Result<Value, String> {
     let cidr = canonical_cidr(key_cidr)?;
     let name = block_affinity_name(host, &cidr);
@@ -848,8 +850,8 @@ mod tests {
     fn reason<T: std::fmt::Debug>(result: Result<T, ConvertError>) -> String {
         result.unwrap_err().reason
     }
-    fn target(version: &str) -> Target {
-        Target::new(CalicoVersion::parse(version), NOW.into())
+    fn target(version: &str) -> TargetRelease {
+        TargetRelease::new(CalicoVersion::parse(version), NOW.into())
     }
 
     fn resource(desired: Desired) -> Value {
@@ -1387,7 +1389,7 @@ mod tests {
         assert_eq!(cluster_information_fields(&Value::Null), (None, None));
     }
 
-    fn v3_target() -> Target {
+    fn v3_target() -> TargetRelease {
         target("v3.32.1").with_api(CrdApi::V3)
     }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::batch::{self, Batches};
 use serde_json::Value;
 
-use crate::convert::kdd::{ConvertError, Desired, Target, ipam_to_kdd, to_kdd};
+use crate::convert::kdd::{ConvertError, Desired, TargetRelease, ipam_to_kdd, to_kdd};
 use crate::convert::merge::Merge;
 use crate::format::export_reader::{self, Event, ReadError, Summary};
 use crate::kinds::CalicoKind;
@@ -37,7 +37,7 @@ fn group_of(object: &Value) -> &'static str {
 }
 
 /// Converts one event; None for events that are not objects to write.
-pub fn convert(event: Event, target: &Target) -> Option<Item> {
+pub fn convert(event: Event, target: &TargetRelease) -> Option<Item> {
     match event {
         Event::Object { object, .. } => Some(Item {
             group: group_of(&object),
@@ -81,7 +81,7 @@ type Reader = std::thread::JoinHandle<Result<Summary, ReadError<Stopped>>>;
 
 /// Reads the file in a thread and sends its objects in batches (at most `capacity` objects
 /// waiting).
-fn spawn(path: PathBuf, target: Target, capacity: usize) -> (Batches<Read>, Reader) {
+fn spawn(path: PathBuf, target: TargetRelease, capacity: usize) -> (Batches<Read>, Reader) {
     let (mut batcher, batches) = batch::channel(PER_BATCH, capacity);
     let handle = std::thread::spawn(move || {
         let summary = export_reader::read_file(&path, |event| match convert(event, &target) {
@@ -226,7 +226,7 @@ pub struct Groups {
 }
 
 impl Groups {
-    pub fn open(path: PathBuf, target: Target) -> Groups {
+    pub fn open(path: PathBuf, target: TargetRelease) -> Groups {
         let (reads, reader) = spawn(path, target, 1024);
         Groups {
             reads,

@@ -30,7 +30,7 @@ use crate::atomic_file::AtomicFile;
 use crate::console::Progress;
 use crate::convert::cluster_info::datastore_ready;
 use crate::convert::compare::{compare, compare_node};
-use crate::convert::kdd::{Desired, Target, cluster_information_fields};
+use crate::convert::kdd::{Desired, TargetRelease, cluster_information_fields};
 use crate::convert::merge::Merge;
 use crate::convert::schema::Schema;
 use crate::error::{Blocker, Error};
@@ -314,7 +314,7 @@ pub struct Prepared {
     pub blockers: Vec<Blocker>,
     plan: Plan,
     options: ImportOptions,
-    target: Target,
+    target: TargetRelease,
     writer: Arc<Writer>,
     store: KddStore,
     started: Instant,
@@ -479,7 +479,7 @@ impl Prepared {
 /// The first pass: every object converted, repaired, checked, and compared with the target.
 async fn plan(
     path: &Path,
-    target: &Target,
+    target: &TargetRelease,
     writer: &Writer,
     options: &ImportOptions,
     progress: &Progress,
@@ -899,7 +899,7 @@ fn has_calico_annotations(listed: &Listed) -> bool {
 /// kept them (a delta), else from reading the file again (a first copy).
 async fn write(
     path: &Path,
-    target: &Target,
+    target: &TargetRelease,
     plan: &Plan,
     writer: &Arc<Writer>,
     progress: &Progress,
@@ -1266,7 +1266,7 @@ async fn missing_namespaces(
 
 async fn install_crds(
     rest: &Rest,
-    target: &Target,
+    target: &TargetRelease,
     progress: &Progress,
 ) -> Result<crds::Installed, Error> {
     let (api, release) = (target.api, &target.release);

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::convert::kdd::{Target, cluster_information_fields};
+use crate::convert::kdd::{TargetRelease, cluster_information_fields};
 use crate::convert::schema::Schema;
 use crate::convert::version::CalicoVersion;
 use crate::convert::versions::Release;
@@ -100,7 +100,7 @@ pub fn target(
     explicit: Option<&str>,
     source_cluster_information: Option<&Value>,
     api: CrdApi,
-) -> Result<(Target, Option<String>), Error> {
+) -> Result<(TargetRelease, Option<String>), Error> {
     let version = target_version(explicit, source_cluster_information)?;
     let now = crate::kdd::store::now_rfc3339();
     if api == CrdApi::V3 && !Release::of(version).has_native_v3() {
@@ -114,9 +114,12 @@ pub fn target(
         let note = format!(
             "the source runs Calico {older}, which has no native projectcalico.org/v3 CRDs: objects are written as Calico {newest} writes them (name the release the cluster will run with --calico-version)"
         );
-        return Ok((Target::new(Some(newest), now).with_api(api), Some(note)));
+        return Ok((
+            TargetRelease::new(Some(newest), now).with_api(api),
+            Some(note),
+        ));
     }
-    Ok((Target::new(version, now).with_api(api), None))
+    Ok((TargetRelease::new(version, now).with_api(api), None))
 }
 
 /// What import and verify work on: the Kubernetes datastore in the chosen API, the choice,
@@ -124,7 +127,7 @@ pub fn target(
 pub struct Destination {
     pub store: KddStore,
     pub choice: ApiChoice,
-    pub target: Target,
+    pub target: TargetRelease,
     pub note: Option<String>,
 }
 
@@ -175,7 +178,10 @@ pub async fn destination(
 
 /// The schemas the target's API server checks and stores each kind by (see
 /// [`crds::target_schemas`]), for import and verify.
-async fn target_schemas(rest: &Rest, target: &Target) -> Result<HashMap<String, Schema>, Error> {
+async fn target_schemas(
+    rest: &Rest,
+    target: &TargetRelease,
+) -> Result<HashMap<String, Schema>, Error> {
     crds::target_schemas(rest, target.api, &target.release)
         .await
         .map_err(|e| {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::console::Progress;
 use crate::convert::compare::{compare, compare_node};
-use crate::convert::kdd::{Desired, Target, cluster_information_fields};
+use crate::convert::kdd::{Desired, TargetRelease, cluster_information_fields};
 use crate::convert::schema::Schema;
 use crate::error::Error;
 use crate::format::export_reader::ReadError;
@@ -304,7 +304,7 @@ async fn snapshot_etcd(
 /// import writes it).
 async fn check_objects(
     path: &Path,
-    target: Target,
+    target: TargetRelease,
     rest: &Rest,
     schemas: &HashMap<String, Schema>,
     tolerate_foreign: bool,
