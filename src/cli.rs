@@ -6,6 +6,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use go_compat::time::DurationError;
 
 use crate::console::OutputFormat;
 use crate::convert::nodes::{parse_node_map_entry, parse_node_map_file};
@@ -615,39 +616,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));
     }
-    let invalid = || {
-        format!("invalid duration {text:?}: use e.g. 30s, 2m, 1h30m, 500ms or a number of seconds")
-    };
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(invalid)?;
-        let number: f64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
-        };
-        total = Duration::try_from_secs_f64(number * scale)
-            .ok()
-            .and_then(|part| total.checked_add(part))
-            .ok_or_else(|| format!("duration {text:?} is too long"))?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    go_compat::time::std_duration(text).map_err(|error| match error {
+        DurationError::Overflow => format!("duration {text:?} is too long"),
+        DurationError::Syntax => format!(
+            "invalid duration {text:?}: use e.g. 30s, 2m, 1h30m, 500ms or a number of seconds"
+        ),
+    })
 }
 
 #[cfg(test)]

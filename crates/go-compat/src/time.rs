@@ -1,8 +1,30 @@
-//! Go's `time.Duration` text: [`parse_go_duration`] reads what `time.ParseDuration` reads,
+//! Go's `time.Duration` text: [`parse_go_duration`] (and [`std_duration`] for a Rust
+//! `Duration`) reads what `time.ParseDuration` reads,
 //! [`format_go_duration`] writes what `Duration.String()` writes.
+
+/// Why a text is not a Go duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DurationError {
+    /// Not in Go's duration syntax (`1h30m`, `500ms`, `1.5s`, `0`).
+    Syntax,
+    /// In the syntax, but beyond what an int64 of nanoseconds holds (about 292 years).
+    Overflow,
+}
 
 /// Go's `time.ParseDuration`, in nanoseconds (fractions computed in float64 as Go does).
 pub fn parse_go_duration(text: &str) -> Option<i128> {
+    parse_duration(text).ok()
+}
+
+/// A non-negative Go duration (`time.ParseDuration`'s syntax) as a Rust `Duration`.
+pub fn std_duration(text: &str) -> Result<std::time::Duration, DurationError> {
+    let nanos = u64::try_from(parse_duration(text)?).map_err(|_| DurationError::Syntax)?;
+    Ok(std::time::Duration::from_nanos(nanos))
+}
+
+/// [`parse_go_duration`], saying why a text is refused.
+fn parse_duration(text: &str) -> Result<i128, DurationError> {
+    use DurationError::{Overflow, Syntax};
     const LIMIT: u64 = 1 << 63;
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
@@ -10,27 +32,27 @@ pub fn parse_go_duration(text: &str) -> Option<i128> {
         _ => (false, text),
     };
     if rest == "0" {
-        return Some(0);
+        return Ok(0);
     }
     if rest.is_empty() {
-        return None;
+        return Err(Syntax);
     }
     let mut total: u64 = 0;
     while !rest.is_empty() {
         let bytes = rest.as_bytes();
         if !(bytes[0] == b'.' || bytes[0].is_ascii_digit()) {
-            return None;
+            return Err(Syntax);
         }
         // Leading integer.
         let int_len = bytes.iter().take_while(|c| c.is_ascii_digit()).count();
         let mut v: u64 = 0;
         for &c in &bytes[..int_len] {
             if v > LIMIT / 10 {
-                return None;
+                return Err(Overflow);
             }
             v = v * 10 + u64::from(c - b'0');
             if v > LIMIT {
-                return None;
+                return Err(Overflow);
             }
         }
         rest = &rest[int_len..];
@@ -62,7 +84,7 @@ pub fn parse_go_duration(text: &str) -> Option<i128> {
             rest = &after[digits..];
         }
         if !pre && !post {
-            return None;
+            return Err(Syntax);
         }
         // Unit.
         let unit_len = rest
@@ -70,7 +92,7 @@ pub fn parse_go_duration(text: &str) -> Option<i128> {
             .take_while(|c| *c != b'.' && !c.is_ascii_digit())
             .count();
         if unit_len == 0 {
-            return None;
+            return Err(Syntax);
         }
         let unit: u64 = match &rest[..unit_len] {
             "ns" => 1,
@@ -79,31 +101,31 @@ pub fn parse_go_duration(text: &str) -> Option<i128> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            _ => return None,
+            _ => return Err(Syntax),
         };
         rest = &rest[unit_len..];
         if v > LIMIT / unit {
-            return None;
+            return Err(Overflow);
         }
         v *= unit;
         if fraction > 0 {
             v += (fraction as f64 * (unit as f64 / scale)) as u64;
             if v > LIMIT {
-                return None;
+                return Err(Overflow);
             }
         }
-        total = total.checked_add(v)?;
+        total = total.checked_add(v).ok_or(Overflow)?;
         if total > LIMIT {
-            return None;
+            return Err(Overflow);
         }
     }
     if negative {
-        return Some(-i128::from(total));
+        return Ok(-i128::from(total));
     }
     if total > LIMIT - 1 {
-        return None;
+        return Err(Overflow);
     }
-    Some(i128::from(total))
+    Ok(i128::from(total))
 }
 
 /// Go's `time.Duration.String()`: `1h2m3.5s`, `1.5ms`, `0s`.

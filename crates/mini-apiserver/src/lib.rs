@@ -269,27 +269,10 @@ pub fn kubeconfig_for(url: &str, context_name: &str) -> String {
     )
 }
 
-/// Parses a duration such as `3ms`, `50ms`, `1.5s`, `2m`, `250us`, `1h` or `0`.
+/// Parses a duration such as `3ms`, `50ms`, `1.5s`, `2m`, `250us`, `1h` or `0` (Go's syntax).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("missing unit in duration {s:?}"))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
-    let secs = match unit {
-        "ns" => n / 1e9,
-        "us" | "µs" => n / 1e6,
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in duration {s:?}")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {s:?}: {e}"))
+    go_compat::time::std_duration(s.trim())
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 3ms, 1.5s, 2m or 0"))
 }
 
 /// A running server.
