@@ -5,10 +5,6 @@
 
 use std::sync::OnceLock;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, JSONSchemaProps,
-};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::crd_files::FILES;
@@ -117,33 +113,37 @@ pub fn embedded_schema(api: CrdApi, release: &Release, kind: &CalicoKind) -> Opt
     Schema::from_crd(&manifest(api, release, kind)?, Some(api.version())).ok()
 }
 
-/// A CRD read as k8s-openapi's typed `CustomResourceDefinition`, if it is one.
-fn typed(crd: &Value) -> Option<CustomResourceDefinition> {
-    CustomResourceDefinition::deserialize(crd).ok()
-}
-
-/// The `openAPIV3Schema` of a CRD's version.
-pub fn schema_of(crd: &Value, version: &str) -> Option<JSONSchemaProps> {
-    typed(crd)?
-        .spec
-        .versions
-        .into_iter()
-        .find(|v| v.name == version)?
-        .schema?
-        .open_api_v3_schema
-}
-
 /// The schema of the newest release's CRD of `api` for a kind of the table's plural (tests check
 /// the conversion's output against it).
 pub fn newest_schema(api: CrdApi, plural: &str) -> Schema {
     let kind = CalicoKind::by_plural(plural).expect("a kind of the table");
-    let crd = manifest(api, &Release::of(None), kind).expect("embedded");
-    Schema::from_crd(&crd, None).expect("the embedded CRDs have schemas")
+    embedded_schema(api, &Release::of(None), kind).expect("the embedded CRDs have schemas")
 }
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        CustomResourceDefinition, JSONSchemaProps,
+    };
+    use serde::Deserialize;
+
     use super::*;
+
+    /// A CRD read as k8s-openapi's typed `CustomResourceDefinition`, if it is one.
+    fn typed(crd: &Value) -> Option<CustomResourceDefinition> {
+        CustomResourceDefinition::deserialize(crd).ok()
+    }
+
+    /// The `openAPIV3Schema` of a CRD's version.
+    fn schema_of(crd: &Value, version: &str) -> Option<JSONSchemaProps> {
+        typed(crd)?
+            .spec
+            .versions
+            .into_iter()
+            .find(|v| v.name == version)?
+            .schema?
+            .open_api_v3_schema
+    }
 
     #[test]
     fn scopes_and_names_match_the_vendored_crds() {

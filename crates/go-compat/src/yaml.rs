@@ -2544,41 +2544,21 @@ spec:
             .map(|c| c.to_string().repeat(9))
             .collect();
         let text = words.join(" ");
+        // Where the fold falls: after the 8th word.
+        let (head, tail) = (words[..8].join(" "), words[8..].join(" "));
         // Plain: "k: " is 3 columns, the 8th word ends at column 82.
-        assert_eq!(
-            kv(&text),
-            format!("k: {}\n  {}\n", words[..8].join(" "), words[8..].join(" "))
-        );
+        assert_eq!(kv(&text), format!("k: {}\n  {}\n", head, tail));
         // Double-quoted (a tab forces it); `\t` takes two columns.
         let dq = format!("\t{text}");
-        assert_eq!(
-            kv(&dq),
-            format!(
-                "k: \"\\t{}\n  {}\"\n",
-                words[..8].join(" "),
-                words[8..].join(" ")
-            )
-        );
+        assert_eq!(kv(&dq), format!("k: \"\\t{}\n  {}\"\n", head, tail));
         // Two spaces at the fold: the second is escaped on the next line.
-        let dq2 = format!("\t{}  {}", words[..8].join(" "), words[8..].join(" "));
-        assert_eq!(
-            kv(&dq2),
-            format!(
-                "k: \"\\t{}\n  \\ {}\"\n",
-                words[..8].join(" "),
-                words[8..].join(" ")
-            )
-        );
+        let dq2 = format!("\t{}  {}", head, tail);
+        assert_eq!(kv(&dq2), format!("k: \"\\t{}\n  \\ {}\"\n", head, tail));
         // A run of spaces is never folded; the next single space is.
-        let spaced = format!("{}  {}", words[..8].join(" "), words[8..].join(" "));
+        let spaced = format!("{}  {}", head, tail);
         assert_eq!(
             kv(&spaced),
-            format!(
-                "k: {}  {}\n  {}\n",
-                words[..8].join(" "),
-                words[8],
-                words[9]
-            )
+            format!("k: {}  {}\n  {}\n", head, words[8], words[9])
         );
         // Keys are never folded.
         let key = words.join(" ");
@@ -2586,7 +2566,7 @@ spec:
         // Sequence items and the root fold at their own indentation.
         assert_eq!(
             y(json!([text.clone()])),
-            format!("- {}\n  {}\n", words[..8].join(" "), words[8..].join(" "))
+            format!("- {}\n  {}\n", head, tail)
         );
         let long: String = (0..12).map(|_| "abcdefghi").collect::<Vec<_>>().join(" ");
         let ws: Vec<&str> = long.split(' ').collect();
