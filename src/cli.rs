@@ -288,11 +288,7 @@ pub struct ExportArgs {
     pub full: bool,
 
     #[command(flatten)]
-    pub nodes: NodeMapArgs,
-
-    /// Keys read per etcd request
-    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
-    pub page_size: i64,
+    pub etcd: EtcdReadArgs,
 }
 
 impl ExportArgs {
@@ -300,11 +296,22 @@ impl ExportArgs {
         Ok(stages::export::ExportOptions {
             file: self.file.clone(),
             allow_unlocked: self.allow_unlocked,
-            node_map: self.nodes.explicit()?,
-            page_size: self.page_size,
+            node_map: self.etcd.nodes.explicit()?,
+            page_size: self.etcd.page_size,
             full: self.full,
         })
     }
+}
+
+/// How the commands that read Calico's data from etcd read it.
+#[derive(Debug, Args)]
+pub struct EtcdReadArgs {
+    #[command(flatten)]
+    pub nodes: NodeMapArgs,
+
+    /// Keys read per etcd request
+    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    pub page_size: i64,
 }
 
 /// How etcd node names map to Kubernetes node names where orchRefs do not say.
@@ -417,7 +424,7 @@ pub struct VerifyArgs {
     pub file: Option<PathBuf>,
 
     #[command(flatten)]
-    pub nodes: NodeMapArgs,
+    pub etcd: EtcdReadArgs,
 
     /// The Calico version the Kubernetes datastore's object names follow (default: the source's)
     #[arg(long, value_name = "VERSION")]
@@ -425,19 +432,15 @@ pub struct VerifyArgs {
 
     #[command(flatten)]
     pub crd_api: CrdApiArgs,
-
-    /// Keys read per etcd request
-    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
-    pub page_size: i64,
 }
 
 impl VerifyArgs {
     pub fn options(&self) -> Result<stages::verify::VerifyOptions, Error> {
         Ok(stages::verify::VerifyOptions {
             file: self.file.clone(),
-            node_map: self.nodes.explicit()?,
+            node_map: self.etcd.nodes.explicit()?,
             calico_version: self.calico_version.clone(),
-            page_size: self.page_size,
+            page_size: self.etcd.page_size,
             tolerate_foreign: false,
             crd_api: self.crd_api.request(),
         })
@@ -451,7 +454,7 @@ pub struct PlanArgs {
     pub manifest: Option<PathBuf>,
 
     #[command(flatten)]
-    pub nodes: NodeMapArgs,
+    pub etcd: EtcdReadArgs,
 
     /// The Calico version the cluster will run after the migration (default: etcd's)
     #[arg(long, value_name = "VERSION")]
@@ -459,19 +462,15 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub crd_api: CrdApiArgs,
-
-    /// Keys read per etcd request
-    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
-    pub page_size: i64,
 }
 
 impl PlanArgs {
     pub fn options(&self) -> Result<stages::plan::PlanOptions, Error> {
         Ok(stages::plan::PlanOptions {
             manifest: self.manifest.clone(),
-            node_map: self.nodes.explicit()?,
+            node_map: self.etcd.nodes.explicit()?,
             calico_version: self.calico_version.clone(),
-            page_size: self.page_size,
+            page_size: self.etcd.page_size,
             crd_api: self.crd_api.request(),
         })
     }
@@ -503,7 +502,7 @@ pub struct RunArgs {
     pub stop_before_unlock: bool,
 
     #[command(flatten)]
-    pub nodes: NodeMapArgs,
+    pub etcd: EtcdReadArgs,
 
     /// How long to wait for the calico-node rollout (e.g. 10m, 30m)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
@@ -523,10 +522,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub crd_api: CrdApiArgs,
-
-    /// Keys read per etcd request
-    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
-    pub page_size: i64,
 }
 
 impl RunArgs {
@@ -537,12 +532,12 @@ impl RunArgs {
             backup: self.backup.clone(),
             stop_after_pre_copy: self.stop_after_pre_copy,
             stop_before_unlock: self.stop_before_unlock,
-            node_map: self.nodes.explicit()?,
+            node_map: self.etcd.nodes.explicit()?,
             rollout_timeout: self.rollout_timeout,
             concurrency: usize::from(self.concurrency),
             qps: (self.qps > 0.0).then_some(self.qps),
             calico_version: self.calico_version.clone(),
-            page_size: self.page_size,
+            page_size: self.etcd.page_size,
             crd_api: self.crd_api.request(),
         })
     }

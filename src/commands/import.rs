@@ -4,7 +4,7 @@ use crate::cli::ImportArgs;
 use crate::console::Console;
 use crate::error::Error;
 use crate::session::Session;
-use crate::stages::import::{ImportReport, import};
+use crate::stages::import::{ImportReport, Problem, import};
 
 pub async fn run(session: &Session, console: &Console, args: &ImportArgs) -> Result<(), Error> {
     let report = import(session, &args.options()).await?;
@@ -112,13 +112,11 @@ fn print_report(console: &Console, report: &ImportReport) {
             report.nodes_not_found.join(", ")
         ));
     }
-    for invalid in &report.invalid {
-        console.warn(format!(
-            "left out (the target's schema refuses it): {}: {}",
-            invalid.object,
-            invalid.details.join("; ")
-        ));
-    }
+    warn_problems(
+        console,
+        "left out (the target's schema refuses it)",
+        &report.invalid,
+    );
     if let Some(file) = &report.skipped_file {
         console.warn(format!(
             "the objects left out are kept in {file}: fix them and create them with kubectl"
@@ -139,13 +137,7 @@ fn print_report(console: &Console, report: &ImportReport) {
             conflict.details.join("\n    ")
         ));
     }
-    for failure in &report.failures {
-        console.warn(format!(
-            "failed: {}: {}",
-            failure.object,
-            failure.details.join("; ")
-        ));
-    }
+    warn_problems(console, "failed", &report.failures);
     if report.dry_run {
         console.info("Dry run: nothing was written.");
     }
@@ -163,4 +155,14 @@ fn print_report(console: &Console, report: &ImportReport) {
             report.concurrency
         ),
     );
+}
+
+fn warn_problems(console: &Console, what: &str, problems: &[Problem]) {
+    for problem in problems {
+        console.warn(format!(
+            "{what}: {}: {}",
+            problem.object,
+            problem.details.join("; ")
+        ));
+    }
 }

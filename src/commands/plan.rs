@@ -6,7 +6,8 @@ use crate::cli::PlanArgs;
 use crate::console::{Console, OutputFormat, shell_word};
 use crate::error::Error;
 use crate::session::Session;
-use crate::stages::plan::{PlanReport, Side, plan};
+use crate::stages::Reach;
+use crate::stages::plan::{PlanReport, plan};
 
 pub async fn run(session: &Session, console: &Console, args: &PlanArgs) -> Result<(), Error> {
     let report = plan(session, &args.options()?).await?;
@@ -30,7 +31,7 @@ pub async fn run(session: &Session, console: &Console, args: &PlanArgs) -> Resul
     }
 }
 
-fn side(out: &mut String, name: &str, side: &Side) {
+fn side(out: &mut String, name: &str, side: &Reach) {
     let state = match (&side.version, &side.error) {
         (Some(version), _) => format!("reachable, {version}"),
         (None, Some(error)) => format!("not reachable: {error}"),

@@ -17,9 +17,9 @@ pub async fn run(session: &Session, console: &Console, args: &RollbackArgs) -> R
         ));
     }
     let report = rollback(session, &args.options(), &Terminal { console }).await?;
-    if let Some(stopped) = &report.stopped {
+    if let Some(stopped) = &report.progress.stopped {
         console.info(format!("Stopped: {stopped}."));
-    } else if report.completed {
+    } else if report.progress.completed {
         console.info(
             "Rolled back: Calico runs on etcd again, unlocked; the Kubernetes datastore holds no copied Calico data.",
         );

@@ -56,16 +56,16 @@ pub async fn run(session: &Session, console: &Console, args: &RunArgs) -> Result
 }
 
 fn render(console: &Console, report: &RunReport) {
-    if let Some(choice) = &report.crd_api {
+    if let Some(choice) = &report.progress.crd_api {
         console.info(format!(
             "The migration writes to {} ({}).",
             choice.api, choice.reason
         ));
     }
-    if let Some(step) = report.resumed_after {
+    if let Some(step) = report.progress.resumed_after {
         console.info(format!(
             "Resumed a migration after its step {step:?} (the journal is ConfigMap {}/{}).",
-            report.namespace,
+            report.progress.namespace,
             crate::journal::JOURNAL_NAME
         ));
     }
@@ -81,13 +81,13 @@ fn render(console: &Console, report: &RunReport) {
             backup.path, backup.sha256
         ));
     }
-    if let Some(stopped) = &report.stopped {
+    if let Some(stopped) = &report.progress.stopped {
         console.info(format!("Stopped: {stopped}."));
     }
     if let Some(next) = &report.next {
         console.info(format!("Next: {next}"));
     }
-    if report.completed {
+    if report.progress.completed {
         console.info(
             "The migration is complete: Calico runs on the Kubernetes datastore. Keep the backup; etcd stays locked and unused.",
         );

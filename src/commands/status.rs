@@ -17,8 +17,8 @@ pub async fn run(session: &Session, console: &Console) -> Result<(), Error> {
         _ => console.data(&report)?,
     }
     let unreachable: Vec<&str> = [
-        (!report.kubernetes.reachable).then_some("Kubernetes"),
-        (!report.etcd.reachable).then_some("etcd"),
+        (!report.kubernetes.reach.reachable).then_some("Kubernetes"),
+        (!report.etcd.reach.reachable).then_some("etcd"),
     ]
     .into_iter()
     .flatten()
@@ -48,16 +48,17 @@ fn yes_no(reachable: bool, error: &Option<String>) -> String {
 fn render(report: &StatusReport) -> String {
     let mut out = String::new();
     let k = &report.kubernetes;
+    let kr = &k.reach;
     let _ = writeln!(out, "Kubernetes datastore");
     if let (Some(context), Some(server)) = (&k.context, &k.server) {
         let _ = writeln!(out, "  {:<16}{context} ({server})", "Context:");
     }
-    let reachable = match &k.version {
-        Some(v) if k.reachable && k.error.is_none() => format!("yes, Kubernetes {v}"),
-        _ => yes_no(k.reachable, &k.error),
+    let reachable = match &kr.version {
+        Some(v) if kr.reachable && kr.error.is_none() => format!("yes, Kubernetes {v}"),
+        _ => yes_no(kr.reachable, &kr.error),
     };
     let _ = writeln!(out, "  {:<16}{reachable}", "Reachable:");
-    if let Some(hint) = &k.hint {
+    if let Some(hint) = &kr.hint {
         let _ = writeln!(out, "  {:<16}{hint}", "Next step:");
     }
     if let Some(crds) = &k.calico_crds {
@@ -87,26 +88,27 @@ fn render(report: &StatusReport) -> String {
             "Calico API:", choice.api, choice.reason
         );
     }
-    if k.lock.is_some() {
-        render_calico(&mut out, &k.calico_version, k.lock);
+    if kr.lock.is_some() {
+        render_calico(&mut out, &k.calico_version, kr.lock);
     }
 
     let e = &report.etcd;
+    let er = &e.reach;
     let _ = writeln!(out, "\netcd datastore");
     for row in &e.settings {
         let label = format!("{}:", setting_label(row.setting));
         let _ = writeln!(out, "  {label:<16}{} (from {})", row.value, row.source);
     }
-    let reachable = match (&e.version, e.revision) {
-        (Some(v), Some(rev)) if e.error.is_none() => format!("yes, etcd {v}, revision {rev}"),
-        _ => yes_no(e.reachable, &e.error),
+    let reachable = match (&er.version, e.revision) {
+        (Some(v), Some(rev)) if er.error.is_none() => format!("yes, etcd {v}, revision {rev}"),
+        _ => yes_no(er.reachable, &er.error),
     };
     let _ = writeln!(out, "  {:<16}{reachable}", "Reachable:");
-    if let Some(hint) = &e.hint {
+    if let Some(hint) = &er.hint {
         let _ = writeln!(out, "  {:<16}{hint}", "Next step:");
     }
-    if e.reachable {
-        render_calico(&mut out, &e.calico_version, e.lock);
+    if er.reachable {
+        render_calico(&mut out, &e.calico_version, er.lock);
     }
 
     if !k.objects.is_empty() || !e.objects.is_empty() {

@@ -41,17 +41,13 @@ fn print_report(console: &Console, report: &VerifyReport) {
             text.push_str(&format!("\n    {detail}"));
         }
     }
-    for finding in &report.missing {
-        text.push_str(&format!(
-            "\nmissing in the Kubernetes datastore: {} {}",
-            finding.kind, finding.name
-        ));
-    }
-    for finding in &report.only_in_target {
-        text.push_str(&format!(
-            "\nonly in the Kubernetes datastore: {} {}",
-            finding.kind, finding.name
-        ));
+    for (what, findings) in [
+        ("missing in the Kubernetes datastore", &report.missing),
+        ("only in the Kubernetes datastore", &report.only_in_target),
+    ] {
+        for finding in findings {
+            text.push_str(&format!("\n{what}: {} {}", finding.kind, finding.name));
+        }
     }
     for line in &report.cluster_information {
         text.push_str(&format!("\n{line}"));

@@ -2,8 +2,6 @@
 //! object names (docs/design.md §9.4) and policy storage names by target version
 //! (docs/design.md §8.2).
 
-use std::net::IpAddr;
-
 use data_encoding::BASE32_NOPAD;
 use kube_schema::meta;
 use sha2::{Digest, Sha256};
@@ -35,47 +33,7 @@ pub fn validate_label(name: &str) -> Result<(), String> {
     joined(meta::dns1123_label(name))
 }
 
-/// A CIDR as Go's `net.IPNet.String()` prints it after `net.ParseCIDR`: the network address
-/// (host bits cleared) in canonical form, IPv4-mapped IPv6 networks in IPv4 form.
-pub fn canonical_cidr(cidr: &str) -> Result<String, String> {
-    let invalid = || format!("invalid CIDR address: {cidr}");
-    let (address, length) = cidr.split_once('/').ok_or_else(invalid)?;
-    if length.is_empty() || !length.bytes().all(|c| c.is_ascii_digit()) || length.len() > 3 {
-        return Err(invalid());
-    }
-    let length: u32 = length.parse().map_err(|_| invalid())?;
-    // Go accepts only dotted-quad IPv4 and textual IPv6; Rust's parser is at least as strict.
-    let ip: IpAddr = address.parse().map_err(|_| invalid())?;
-    match ip {
-        IpAddr::V4(v4) => {
-            if length > 32 {
-                return Err(invalid());
-            }
-            let mask = if length == 0 {
-                0
-            } else {
-                u32::MAX << (32 - length)
-            };
-            let network = std::net::Ipv4Addr::from(u32::from(v4) & mask);
-            Ok(format!("{network}/{length}"))
-        }
-        IpAddr::V6(v6) => {
-            if length > 128 {
-                return Err(invalid());
-            }
-            let mask = if length == 0 {
-                0
-            } else {
-                u128::MAX << (128 - length)
-            };
-            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
-            match network.to_ipv4_mapped() {
-                Some(v4) if length >= 96 => Ok(format!("{v4}/{}", length - 96)),
-                _ => Ok(format!("{network}/{length}")),
-            }
-        }
-    }
-}
+pub use go_compat::net::canonical_cidr;
 
 /// Replaces the first `count` occurrences of `from` with `-`, as Go's `strings.Replace`.
 fn replace_first(text: &str, from: char, count: usize) -> String {
@@ -201,27 +159,6 @@ mod tests {
             "fd5f-abcd-64-4f2c-ec1b-27b9-1989-77c0-122"
         );
         assert_eq!(cidr_to_name("fd00:1:2::/64"), "fd00-1-2---64");
-    }
-
-    #[test]
-    fn cidrs_are_canonicalised_as_go_prints_them() {
-        assert_eq!(canonical_cidr("10.65.79.0/26").unwrap(), "10.65.79.0/26");
-        assert_eq!(canonical_cidr("10.65.79.7/26").unwrap(), "10.65.79.0/26");
-        assert_eq!(canonical_cidr("FD00:0:0::/122").unwrap(), "fd00::/122");
-        assert_eq!(
-            canonical_cidr("::ffff:10.1.0.0/112").unwrap(),
-            "10.1.0.0/16"
-        );
-        for bad in [
-            "10.0.0.0",
-            "10.0.0.0/33",
-            "10.0.0/8",
-            "x/8",
-            "10.0.0.0/+8",
-            "fd00::/129",
-        ] {
-            assert!(canonical_cidr(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

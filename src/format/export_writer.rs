@@ -200,6 +200,43 @@ pub(crate) mod tests {
         }
     }
 
+    /// IPAM entries of every kind: IPv4 and IPv6 affinities, a block with a field a newer
+    /// calicoctl added, a live and a deleted handle, the config.
+    pub(crate) fn sample_ipam() -> Vec<IpamEntry> {
+        vec![
+            entry(
+                IpamKind::BlockAffinity,
+                "/calico/ipam/v2/host/a/ipv4/block/10.0.0.0-26",
+                json!({"state": "confirmed", "deleted": false}),
+            ),
+            entry(
+                IpamKind::BlockAffinity,
+                "/calico/ipam/v2/host/b/ipv6/block/fd00::-122",
+                json!({"state": "", "deleted": false}),
+            ),
+            entry(
+                IpamKind::Block,
+                "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26",
+                json!({"cidr": "10.0.0.0/26", "affinity": null, "allocations": [0, null], "unallocated": [1], "attributes": [{"handle_id": null, "secondary": null}], "sequenceNumber": 1, "sequenceNumberForAllocation": {"0": 1, "10": 2, "2": 3}, "deleted": false, "extra": {"from": "a newer calicoctl"}}),
+            ),
+            entry(
+                IpamKind::Handle,
+                "/calico/ipam/v2/handle/h1",
+                json!({"block": {"10.0.0.0/26": 1}, "deleted": false}),
+            ),
+            entry(
+                IpamKind::Handle,
+                "/calico/ipam/v2/handle/h2",
+                json!({"block": {}, "deleted": true}),
+            ),
+            entry(
+                IpamKind::Config,
+                "/calico/ipam/v2/config",
+                json!({"strict_affinity": true}),
+            ),
+        ]
+    }
+
     /// A whole export file written from lists, a ClusterInformation and IPAM entries.
     pub(crate) fn write(
         lists: &[(&str, Vec<Value>)],
@@ -230,38 +267,7 @@ pub(crate) mod tests {
                 "/calico/ipam/v2/config",
                 json!({"auto_allocate_blocks": true}),
             )],
-            vec![
-                entry(
-                    IpamKind::BlockAffinity,
-                    "/calico/ipam/v2/host/a/ipv4/block/10.0.0.0-26",
-                    json!({"state": "confirmed", "deleted": false}),
-                ),
-                entry(
-                    IpamKind::BlockAffinity,
-                    "/calico/ipam/v2/host/b/ipv4/block/10.0.0.64-26",
-                    json!({"state": "", "deleted": false}),
-                ),
-                entry(
-                    IpamKind::Block,
-                    "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26",
-                    json!({"cidr": "10.0.0.0/26", "affinity": null, "allocations": [0, null], "unallocated": [1], "attributes": [], "sequenceNumber": 1, "sequenceNumberForAllocation": {}, "deleted": false}),
-                ),
-                entry(
-                    IpamKind::Handle,
-                    "/calico/ipam/v2/handle/h1",
-                    json!({"block": {"10.0.0.0/26": 1}, "deleted": false}),
-                ),
-                entry(
-                    IpamKind::Handle,
-                    "/calico/ipam/v2/handle/h2",
-                    json!({"block": {}, "deleted": false}),
-                ),
-                entry(
-                    IpamKind::Config,
-                    "/calico/ipam/v2/config",
-                    json!({"strict_affinity": true}),
-                ),
-            ],
+            sample_ipam(),
             vec![entry(
                 IpamKind::Handle,
                 "/calico/ipam/v2/handle/only",

@@ -12,9 +12,12 @@ pub mod status;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::path::Path;
 
+use serde::Serialize;
 use serde_json::Value;
 
+use crate::convert::cluster_info::LockState;
 use crate::convert::kdd::{TargetRelease, cluster_information_fields};
 use crate::convert::schema::Schema;
 use crate::convert::version::CalicoVersion;
@@ -22,9 +25,67 @@ use crate::convert::versions::Release;
 use crate::error::Error;
 use crate::kdd::KddStore;
 use crate::kdd::crds;
+use crate::kdd::manifest::{Manifest, ManifestDatastore};
 use crate::kdd::rest::Rest;
 use crate::kinds::{API_GROUP_VARIABLE, ApiChoice, CrdApi, CrdApiRequest};
 use crate::session::Session;
+
+/// How far a stage got with one datastore: whether it answered, its version and Calico's lock
+/// flag, or why it could not be read and what to do about it.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reach {
+    pub reachable: bool,
+    pub version: Option<String>,
+    pub lock: Option<LockState>,
+    pub error: Option<String>,
+    /// The next step that fixes the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Reach {
+    /// The datastore answered, with this version.
+    pub fn answered(&mut self, version: String) {
+        self.reachable = true;
+        self.version = Some(version);
+    }
+
+    pub fn failed(&mut self, error: &Error) {
+        self.error = Some(error.to_string());
+        self.hint = error.hint();
+    }
+}
+
+/// The manifest a step applies, refused unless it runs calico-node on `datastore`: the
+/// Kubernetes-datastore manifest (`calico.yaml`) for `run`, the etcd one for `rollback`.
+pub fn read_manifest(path: &Path, datastore: ManifestDatastore) -> Result<Manifest, Error> {
+    let (manifest_of, runs_on, file, other) = match datastore {
+        ManifestDatastore::Kubernetes => (
+            "Kubernetes-datastore",
+            "the Kubernetes datastore",
+            "calico.yaml",
+            "etcd",
+        ),
+        ManifestDatastore::Etcd => ("etcd-datastore", "etcd", "calico-etcd.yaml", "Kubernetes"),
+    };
+    let manifest = Manifest::read(path).map_err(|e| {
+        Error::failed(
+            e.to_string(),
+            format!("give the {manifest_of} manifest of your Calico version with --manifest"),
+        )
+    })?;
+    if manifest.datastore() != Some(datastore) {
+        return Err(Error::failed(
+            format!(
+                "manifest {} does not run calico-node on {runs_on}",
+                manifest.path
+            ),
+            format!("give the {manifest_of} manifest ({file}), not the {other} one"),
+        ));
+    }
+    Ok(manifest)
+}
 
 /// The API group a command works on, chosen once per command and handed to the stages under
 /// it: the one a migration under way writes (its journal's), else `--crd-api` when given, else

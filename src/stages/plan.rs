@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::Reach;
 use super::import::{ImportOptions, prepare};
 use crate::convert::cluster_info::LockState;
 use crate::error::{Blocker, Error};
@@ -40,8 +41,8 @@ pub struct PlanOptions {
 pub struct PlanReport {
     /// Nothing blocks the migration.
     pub ready: bool,
-    pub kubernetes: Side,
-    pub etcd: Side,
+    pub kubernetes: Reach,
+    pub etcd: Reach,
     /// Which Calico API groups the cluster serves: `crd.projectcalico.org/v1`,
     /// `projectcalico.org/v3`, both, or none.
     pub calico_api: String,
@@ -61,15 +62,6 @@ pub struct PlanReport {
     pub journal_step: Option<Step>,
     pub blockers: Vec<Blocker>,
     pub warnings: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Side {
-    pub reachable: bool,
-    pub version: Option<String>,
-    pub lock: Option<LockState>,
-    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -117,10 +109,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
     // The Kubernetes side.
     let store = session.kdd().await?;
     match store.server_version().await {
-        Ok(version) => {
-            report.kubernetes.reachable = true;
-            report.kubernetes.version = Some(version);
-        }
+        Ok(version) => report.kubernetes.answered(version),
         Err(error) => {
             let blocker = Blocker::from(Error::from(error));
             report.kubernetes.error = Some(blocker.problem.clone());
@@ -262,8 +251,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
             return Ok(finish(report));
         }
     };
-    report.etcd.reachable = true;
-    report.etcd.version = Some(connected.server_version.clone());
+    report.etcd.answered(connected.server_version.clone());
     let header =
         crate::source::etcd::open(&mut connected.store, &options.node_map, options.page_size)
             .await?;

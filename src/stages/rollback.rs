@@ -16,16 +16,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::lock::{Datastore, set_lock};
-use super::run::{Operator, StepReport};
+use super::run::{Operator, Progress, StepReport};
 use crate::convert::cluster_info::datastore_ready;
 use crate::convert::kdd::NODE_MANAGED_ANNOTATIONS;
 use crate::error::Error;
 use crate::journal::{FileRecord, RollbackJournal, RollbackStep, Step, Stored};
 use crate::kdd::crds;
-use crate::kdd::manifest::{self, Applied, Manifest, ManifestDatastore};
+use crate::kdd::manifest::{self, ManifestDatastore};
 use crate::kdd::rest::{Rest, RestError};
-use crate::kdd::workloads::{self, KUBE_CONTROLLERS, Rollout};
-use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest, Role};
+use crate::kdd::workloads::{self, KUBE_CONTROLLERS};
+use crate::kinds::{CalicoKind, CrdApi, CrdApiRequest, Role};
 use crate::session::Session;
 
 /// How long deleted CRDs may take to go (their objects are deleted first).
@@ -46,21 +46,13 @@ pub struct RollbackOptions {
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RollbackReport {
-    pub context: String,
-    pub namespace: String,
-    /// The API group whose Calico data is deleted, and why.
-    pub crd_api: Option<ApiChoice>,
-    pub resumed_after: Option<RollbackStep>,
-    pub stages: Vec<StepReport>,
+    /// Its `crd_api` is the API group whose Calico data is deleted.
+    #[serde(flatten)]
+    pub progress: Progress<RollbackStep>,
     /// Calico objects deleted from the Kubernetes datastore, per kind.
     pub deleted: BTreeMap<String, u64>,
     pub nodes_cleared: u64,
     pub crds_deleted: u64,
-    pub manifest: Option<Applied>,
-    pub rollout: Option<Rollout>,
-    pub kube_controllers_replicas: Option<i64>,
-    pub completed: bool,
-    pub stopped: Option<String>,
 }
 
 const STEPS: &[(RollbackStep, &str, &str)] = &[
@@ -101,8 +93,7 @@ pub async fn rollback(
     let rest = session.rest(None).await?;
     let store = session.kdd().await?;
     let mut report = RollbackReport {
-        context: target.context.clone(),
-        namespace: session.namespace.clone(),
+        progress: Progress::new(session, &target),
         ..Default::default()
     };
     let stored = Stored::load(&rest, &session.namespace).await?;
@@ -114,8 +105,8 @@ pub async fn rollback(
         ),
     };
     if stored.journal.rolled_back() {
-        report.resumed_after = Some(RollbackStep::EtcdUnlocked);
-        report.completed = true;
+        report.progress.resumed_after = Some(RollbackStep::EtcdUnlocked);
+        report.progress.completed = true;
         return Ok(report);
     }
 
@@ -135,7 +126,7 @@ pub async fn rollback(
     }
     let choice = super::choose_api(session, &store, options.crd_api).await?;
     let api = choice.api;
-    report.crd_api = Some(choice);
+    report.progress.crd_api = Some(choice);
     let store = store.with_api(api);
     let crd_state = store.crd_state().await?;
     let has_cluster_information =
@@ -155,7 +146,7 @@ pub async fn rollback(
         ));
     }
     let manifest = match &options.manifest {
-        Some(path) => Some(read_etcd_manifest(path)?),
+        Some(path) => Some(super::read_manifest(path, ManifestDatastore::Etcd)?),
         None => None,
     };
     if manifest.is_none() && stored.journal.step >= Step::ManifestApplied {
@@ -164,7 +155,7 @@ pub async fn rollback(
             "give the etcd manifest of your Calico version: kubectl calico-migrate rollback --manifest calico-etcd.yaml",
         ));
     }
-    report.resumed_after = stored.journal.rollback.as_ref().map(|r| r.step);
+    report.progress.resumed_after = stored.journal.rollback.as_ref().map(|r| r.step);
     if !options.yes
         && !operator.confirm(&format!(
             "Roll back the migration of context {:?}: delete the Calico data copied into the Kubernetes datastore{} and unlock etcd?",
@@ -176,7 +167,7 @@ pub async fn rollback(
             }
         ))?
     {
-        report.stopped = Some("the operator declined; nothing was changed".into());
+        report.progress.stopped = Some("the operator declined; nothing was changed".into());
         return Ok(report);
     }
     let rollback_journal = stored
@@ -245,7 +236,7 @@ pub async fn rollback(
                         "applied {} objects of {}",
                         applied.objects, applied.manifest
                     );
-                    report.manifest = Some(applied);
+                    report.progress.manifest = Some(applied);
                     summary
                 }
                 None => "no manifest given: calico-node was not switched by the migration".into(),
@@ -261,7 +252,7 @@ pub async fn rollback(
                     )
                     .await?;
                     let summary = rollout.message.clone();
-                    report.rollout = Some(rollout);
+                    report.progress.rollout = Some(rollout);
                     summary
                 }
                 None => "no manifest given: nothing rolls out".into(),
@@ -271,7 +262,7 @@ pub async fn rollback(
                     workloads::scale(&rest, &session.namespace, KUBE_CONTROLLERS, replicas)
                         .await
                         .map_err(|e| failure("restoring calico-kube-controllers", e))?;
-                    report.kube_controllers_replicas = Some(replicas);
+                    report.progress.kube_controllers_replicas = Some(replicas);
                     format!("{KUBE_CONTROLLERS} back at {replicas} replicas")
                 }
                 None => "the migration did not stop calico-kube-controllers".into(),
@@ -304,29 +295,10 @@ pub async fn rollback(
             summary,
         };
         operator.step_done(&step_report);
-        report.stages.push(step_report);
+        report.progress.stages.push(step_report);
     }
-    report.completed = true;
+    report.progress.completed = true;
     Ok(report)
-}
-
-fn read_etcd_manifest(path: &std::path::Path) -> Result<Manifest, Error> {
-    let manifest = Manifest::read(path).map_err(|e| {
-        Error::failed(
-            e.to_string(),
-            "give the etcd-datastore manifest of your Calico version with --manifest",
-        )
-    })?;
-    if manifest.datastore() != Some(ManifestDatastore::Etcd) {
-        return Err(Error::failed(
-            format!(
-                "manifest {} does not run calico-node on etcd",
-                manifest.path
-            ),
-            "give the etcd-datastore manifest (calico-etcd.yaml), not the Kubernetes one",
-        ));
-    }
-    Ok(manifest)
 }
 
 /// Deletes every Calico object of the Kubernetes datastore's `api` except the (locked)

@@ -30,6 +30,7 @@ use super::plan::{PlanOptions, plan};
 use super::verify::{VerifyOptions, verify, verify_by_ledger};
 use crate::error::Error;
 use crate::journal::{FileRecord, Journal, SavedEtcd, Step, Stored};
+use crate::kdd::KubeTarget;
 use crate::kdd::ledger::Ledger;
 use crate::kdd::manifest::{self, Applied, Manifest, ManifestDatastore};
 use crate::kdd::rest::Rest;
@@ -96,27 +97,47 @@ pub struct LockWindow {
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunReport {
-    pub context: String,
-    pub namespace: String,
-    /// The API group the migration writes to, and why.
-    pub crd_api: Option<ApiChoice>,
-    /// The journal's step when this run began, if it resumed an earlier one.
-    pub resumed_after: Option<Step>,
-    pub stages: Vec<StepReport>,
+    #[serde(flatten)]
+    pub progress: Progress<Step>,
     pub backup: Option<FileRecord>,
     /// From the moment etcd was locked to the end of the verification.
     pub lock_window: Option<LockWindow>,
     pub pre_copy: Option<ImportReport>,
     pub copy: Option<ImportReport>,
     pub differences: Option<u64>,
-    pub manifest: Option<Applied>,
-    pub rollout: Option<Rollout>,
-    pub kube_controllers_replicas: Option<i64>,
-    pub completed: bool,
-    /// Why the run ended before the end (a stop flag, or the operator said no).
-    pub stopped: Option<String>,
     /// The command that continues.
     pub next: Option<String>,
+}
+
+/// What `run` and `rollback` report alike: where they worked, the steps they took, the
+/// manifest they applied and its rollout, and how they ended.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress<S> {
+    pub context: String,
+    pub namespace: String,
+    /// The API group worked on, and why.
+    pub crd_api: Option<ApiChoice>,
+    /// The journal's step when this began, if it resumed an earlier attempt.
+    pub resumed_after: Option<S>,
+    pub stages: Vec<StepReport>,
+    pub manifest: Option<Applied>,
+    pub rollout: Option<Rollout>,
+    /// `calico-kube-controllers` replicas before the migration stopped it.
+    pub kube_controllers_replicas: Option<i64>,
+    pub completed: bool,
+    /// Why it ended before the end (a stop flag, or the operator said no).
+    pub stopped: Option<String>,
+}
+
+impl<S: Default> Progress<S> {
+    pub fn new(session: &Session, target: &KubeTarget) -> Progress<S> {
+        Progress {
+            context: target.context.clone(),
+            namespace: session.namespace.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// The steps after the preflight, with the name reports and `PAUSE_BEFORE` use and a title.
@@ -167,11 +188,10 @@ pub async fn run(
     let target = session.kube().await?;
     let rest = session.rest(options.qps).await?;
     let mut report = RunReport {
-        context: target.context.clone(),
-        namespace: session.namespace.clone(),
+        progress: Progress::new(session, &target),
         ..Default::default()
     };
-    let manifest = read_manifest(&options.manifest)?;
+    let manifest = super::read_manifest(&options.manifest, ManifestDatastore::Kubernetes)?;
     let resume_command = resume_command(session, options);
     let rollback_command = session.command("rollback --manifest calico-etcd.yaml");
 
@@ -183,14 +203,14 @@ pub async fn run(
     };
     let mut stored = match existing {
         Some(stored) if stored.journal.unlocked() => {
-            report.resumed_after = Some(stored.journal.step);
-            report.completed = true;
+            report.progress.resumed_after = Some(stored.journal.step);
+            report.progress.completed = true;
             report.lock_window = lock_window(&stored.journal);
             report.backup = stored.journal.backup.clone();
             return Ok(report);
         }
         Some(mut stored) => {
-            report.resumed_after = Some(stored.journal.step);
+            report.progress.resumed_after = Some(stored.journal.step);
             adopt_node_map(&mut stored.journal, &options.node_map)?;
             if !options.yes
                 && !operator.confirm(&format!(
@@ -198,7 +218,7 @@ pub async fn run(
                     target.context, stored.journal.step
                 ))?
             {
-                report.stopped = Some("the operator declined to resume".into());
+                report.progress.stopped = Some("the operator declined to resume".into());
                 report.next = Some(resume_command);
                 return Ok(report);
             }
@@ -240,20 +260,20 @@ pub async fn run(
                 ),
             };
             operator.step_done(&step);
-            report.stages.push(step);
+            report.progress.stages.push(step);
             if !options.yes
                 && !operator.confirm(&format!(
                     "Migrate Calico of context {:?} from etcd to the Kubernetes datastore? etcd will be locked for about {:.0}s (no new pod gets networking meanwhile)",
                     target.context, planned.lock_window.seconds
                 ))?
             {
-                report.stopped = Some("the operator declined; nothing was changed".into());
+                report.progress.stopped = Some("the operator declined; nothing was changed".into());
                 return Ok(report);
             }
             let mut journal = Journal::new(now());
             journal.node_map = options.node_map.clone();
             journal.crd_api = planned.crd_api.as_ref().map(|choice| choice.api);
-            report.crd_api = planned.crd_api.clone();
+            report.progress.crd_api = planned.crd_api.clone();
             journal.etcd = Some(saved_etcd(session, &rest).await?);
             let mut stored = match previous {
                 Some(mut previous) => {
@@ -270,7 +290,7 @@ pub async fn run(
         path: absolute(&options.manifest),
         sha256: manifest.sha256.clone(),
     });
-    let api = match &report.crd_api {
+    let api = match &report.progress.crd_api {
         Some(choice) => choice.api,
         None => {
             // Resumed: the journal's API (v1 for journals from before the choice existed).
@@ -278,7 +298,7 @@ pub async fn run(
             let choice = super::choose_api(session, &store, options.crd_api).await?;
             let api = stored.journal.crd_api.unwrap_or(choice.api);
             stored.journal.crd_api = Some(api);
-            report.crd_api = Some(choice);
+            report.progress.crd_api = Some(choice);
             api
         }
     };
@@ -300,7 +320,7 @@ pub async fn run(
         }
         if *step == Step::Unlocked {
             if options.stop_before_unlock {
-                context.report.stopped = Some(
+                context.report.progress.stopped = Some(
                     "--stop-before-unlock: etcd and the Kubernetes datastore stay locked".into(),
                 );
                 context.report.next = Some(resume_command.clone());
@@ -311,7 +331,7 @@ pub async fn run(
                     "Unlock the Kubernetes datastore? Calico then runs on it, and the migration can no longer be rolled back",
                 )?
             {
-                context.report.stopped = Some("the operator declined to unlock".into());
+                context.report.progress.stopped = Some("the operator declined to unlock".into());
                 context.report.next = Some(resume_command.clone());
                 break;
             }
@@ -344,9 +364,9 @@ pub async fn run(
             summary,
         };
         operator.step_done(&step_report);
-        context.report.stages.push(step_report);
+        context.report.progress.stages.push(step_report);
         if *step == Step::PreCopied && options.stop_after_pre_copy {
-            context.report.stopped = Some(
+            context.report.progress.stopped = Some(
                 "--stop-after-pre-copy: etcd is still unlocked; the Kubernetes datastore holds a copy and stays locked".into(),
             );
             context.report.next = Some(resume_command.clone());
@@ -354,10 +374,10 @@ pub async fn run(
         }
     }
     let journal = &context.stored.journal;
-    context.report.completed = journal.unlocked();
+    context.report.progress.completed = journal.unlocked();
     context.report.lock_window = lock_window(journal);
     context.report.backup = journal.backup.clone();
-    context.report.kube_controllers_replicas = journal.kube_controllers_replicas;
+    context.report.progress.kube_controllers_replicas = journal.kube_controllers_replicas;
     Ok(report)
 }
 
@@ -410,13 +430,7 @@ impl Context<'_> {
                 let snapshot = dir.path().join("etcd-snapshot");
                 export(
                     self.session,
-                    &ExportOptions {
-                        full: true,
-                        file: Some(snapshot.clone()),
-                        allow_unlocked: true,
-                        node_map: journal.node_map.clone(),
-                        page_size: self.options.page_size,
-                    },
+                    &full_export(snapshot.clone(), true, journal, self.options),
                 )
                 .await?;
                 let mut copied = self.copy(&snapshot, None).await?;
@@ -465,13 +479,7 @@ impl Context<'_> {
                 }
                 let exported = export(
                     self.session,
-                    &ExportOptions {
-                        full: true,
-                        file: Some(path.clone()),
-                        allow_unlocked: false,
-                        node_map: journal.node_map.clone(),
-                        page_size: self.options.page_size,
-                    },
+                    &full_export(path.clone(), false, journal, self.options),
                 )
                 .await?;
                 let sha256 = crate::digest::sha256_file(&path)
@@ -594,7 +602,7 @@ impl Context<'_> {
                     applied.changed,
                     crate::kdd::rest::FIELD_MANAGER
                 );
-                self.report.manifest = Some(applied);
+                self.report.progress.manifest = Some(applied);
                 Ok(summary)
             }
             Step::RolledOut => {
@@ -607,7 +615,7 @@ impl Context<'_> {
                 )
                 .await?;
                 let summary = rollout.message.clone();
-                self.report.rollout = Some(rollout);
+                self.report.progress.rollout = Some(rollout);
                 Ok(summary)
             }
             Step::Unlocked => {
@@ -786,23 +794,21 @@ pub(crate) async fn wait_for_rollouts(
     }))
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest, Error> {
-    let manifest = Manifest::read(path).map_err(|e| {
-        Error::failed(
-            e.to_string(),
-            "give the Kubernetes-datastore manifest of your Calico version with --manifest",
-        )
-    })?;
-    if manifest.datastore() != Some(ManifestDatastore::Kubernetes) {
-        return Err(Error::failed(
-            format!(
-                "manifest {} does not run calico-node on the Kubernetes datastore",
-                manifest.path
-            ),
-            "give the Kubernetes-datastore manifest (calico.yaml), not the etcd one",
-        ));
+/// The migration's copy of etcd into `file`: everything, with its node map; `unlocked` for the
+/// pre-copy, taken before the lock.
+fn full_export(
+    file: PathBuf,
+    unlocked: bool,
+    journal: &Journal,
+    options: &RunOptions,
+) -> ExportOptions {
+    ExportOptions {
+        full: true,
+        file: Some(file),
+        allow_unlocked: unlocked,
+        node_map: journal.node_map.clone(),
+        page_size: options.page_size,
     }
-    Ok(manifest)
 }
 
 /// What `calico-config` says of etcd now, before the manifest replaces it.

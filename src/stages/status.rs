@@ -9,6 +9,7 @@ use crate::etcd::settings::SettingReport;
 use crate::kdd::KddStore;
 use crate::kinds::{ApiChoice, CalicoKind, CrdApiRequest, KINDS, Role, ServedGroups};
 use crate::session::Session;
+use crate::stages::Reach;
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,15 +23,12 @@ pub struct StatusReport {
 pub struct KubernetesStatus {
     pub context: Option<String>,
     pub server: Option<String>,
-    pub reachable: bool,
-    pub error: Option<String>,
-    pub hint: Option<String>,
-    pub version: Option<String>,
+    #[serde(flatten)]
+    pub reach: Reach,
     /// The API group Calico would use now (and the migration by default), and why.
     pub crd_api: Option<ApiChoice>,
     pub calico_crds: Option<CrdReport>,
     pub calico_version: Option<String>,
-    pub lock: Option<LockState>,
     pub objects: Vec<KindCount>,
 }
 
@@ -49,13 +47,10 @@ pub struct CrdReport {
 #[serde(rename_all = "camelCase")]
 pub struct EtcdStatus {
     pub settings: Vec<SettingReport>,
-    pub reachable: bool,
-    pub error: Option<String>,
-    pub hint: Option<String>,
-    pub version: Option<String>,
+    #[serde(flatten)]
+    pub reach: Reach,
     pub revision: Option<i64>,
     pub calico_version: Option<String>,
-    pub lock: Option<LockState>,
     pub objects: Vec<KindCount>,
 }
 
@@ -81,14 +76,12 @@ async fn kubernetes_status(session: &Session) -> KubernetesStatus {
             KddStore::new(target)
         }
         Err(error) => {
-            status.hint = error.hint();
-            status.error = Some(error.to_string());
+            status.reach.failed(&error.into());
             return status;
         }
     };
     if let Err(error) = fill_kubernetes(session, &store, &mut status).await {
-        status.hint = error.hint();
-        status.error = Some(error.to_string());
+        status.reach.failed(&error);
     }
     status
 }
@@ -98,8 +91,7 @@ async fn fill_kubernetes(
     store: &KddStore,
     status: &mut KubernetesStatus,
 ) -> Result<(), Error> {
-    status.version = Some(store.server_version().await?);
-    status.reachable = true;
+    status.reach.answered(store.server_version().await?);
     let choice = crate::stages::choose_api(session, store, CrdApiRequest::Auto).await?;
     let api = choice.api;
     status.crd_api = Some(choice);
@@ -116,7 +108,7 @@ async fn fill_kubernetes(
     let cluster_kind = CalicoKind::by_kind("ClusterInformation").expect("in the table");
     if crds.serves(cluster_kind) {
         let info = store.cluster_information().await?;
-        status.lock = Some(LockState::of(info.as_ref().map(|o| &o.data)));
+        status.reach.lock = Some(LockState::of(info.as_ref().map(|o| &o.data)));
         status.calico_version = info
             .as_ref()
             .and_then(|o| calico_version(&o.data))
@@ -141,8 +133,7 @@ async fn etcd_status(session: &Session) -> EtcdStatus {
     let settings = match session.etcd_settings().await {
         Ok(settings) => settings,
         Err(error) => {
-            status.hint = error.hint();
-            status.error = Some(error.to_string());
+            status.reach.failed(&error);
             return status;
         }
     };
@@ -150,19 +141,17 @@ async fn etcd_status(session: &Session) -> EtcdStatus {
     let mut connected = match crate::etcd::connect(settings, session.etcd_timeout()).await {
         Ok(connected) => connected,
         Err(error) => {
-            status.hint = error.hint();
-            status.error = Some(error.to_string());
+            status.reach.failed(&error.into());
             return status;
         }
     };
-    status.reachable = true;
-    status.version = Some(connected.server_version.clone());
+    status.reach.answered(connected.server_version.clone());
     let store = &mut connected.store;
     let result: Result<(), Error> = async {
         let revision = store.revision().await?;
         status.revision = Some(revision);
         let info = store.cluster_information().await?;
-        status.lock = Some(LockState::of(info.as_ref().map(|(v, _)| v)));
+        status.reach.lock = Some(LockState::of(info.as_ref().map(|(v, _)| v)));
         status.calico_version = info
             .as_ref()
             .and_then(|(v, _)| calico_version(v))
@@ -179,8 +168,7 @@ async fn etcd_status(session: &Session) -> EtcdStatus {
     }
     .await;
     if let Err(error) = result {
-        status.hint = error.hint();
-        status.error = Some(error.to_string());
+        status.reach.failed(&error);
     }
     status
 }

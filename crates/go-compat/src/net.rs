@@ -1,6 +1,8 @@
 //! IP addresses, CIDRs and MAC addresses read as Go's `net` package reads them (and, with
 //! `sloppy`, as Kubernetes' `ParseIPSloppy` and `ParseCIDRSloppy` do: leading zeros allowed).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 /// Dotted-decimal IPv4 as Go parses it; `sloppy` (Kubernetes' `ParseIPSloppy`) allows
 /// leading zeros.
 pub fn parse_ipv4(text: &str, sloppy: bool) -> bool {
@@ -116,6 +118,41 @@ pub fn is_cidr(text: &str) -> bool {
             .is_some_and(|n| n <= bits)
 }
 
+/// A CIDR as Go's `net.IPNet.String()` prints it after `net.ParseCIDR`: the network address
+/// (host bits cleared) in canonical form, IPv4-mapped IPv6 networks in IPv4 form. The error is
+/// Go's.
+pub fn canonical_cidr(cidr: &str) -> Result<String, String> {
+    let invalid = || format!("invalid CIDR address: {cidr}");
+    let (address, length) = cidr.split_once('/').ok_or_else(invalid)?;
+    if length.is_empty() || !length.bytes().all(|c| c.is_ascii_digit()) || length.len() > 3 {
+        return Err(invalid());
+    }
+    let length: u32 = length.parse().map_err(|_| invalid())?;
+    // Go accepts only dotted-quad IPv4 and textual IPv6; Rust's parser is at least as strict.
+    let ip: IpAddr = address.parse().map_err(|_| invalid())?;
+    let (bits, value) = match ip {
+        IpAddr::V4(v4) => (32, u128::from(u32::from(v4))),
+        IpAddr::V6(v6) => (128, u128::from(v6)),
+    };
+    if length > bits {
+        return Err(invalid());
+    }
+    let host_bits = bits - length;
+    // Clears the host bits (all 128 of them for `::/0`, which a shift cannot do).
+    let network = if host_bits == 128 {
+        0
+    } else {
+        value >> host_bits << host_bits
+    };
+    Ok(match ip {
+        IpAddr::V4(_) => format!("{}/{length}", Ipv4Addr::from(network as u32)),
+        IpAddr::V6(_) => match Ipv6Addr::from(network).to_ipv4_mapped() {
+            Some(v4) if length >= 96 => format!("{v4}/{}", length - 96),
+            _ => format!("{}/{length}", Ipv6Addr::from(network)),
+        },
+    })
+}
+
 /// Go's `net.ParseMAC`: 6, 8 or 20 octets as `xx:xx…`, `xx-xx…` or `xxxx.xxxx…`.
 pub fn is_mac(text: &str) -> bool {
     let b = text.as_bytes();
@@ -142,6 +179,30 @@ pub fn is_mac(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidrs_are_canonicalised_as_go_prints_them() {
+        assert_eq!(canonical_cidr("10.65.79.0/26").unwrap(), "10.65.79.0/26");
+        assert_eq!(canonical_cidr("10.65.79.7/26").unwrap(), "10.65.79.0/26");
+        assert_eq!(canonical_cidr("FD00:0:0::/122").unwrap(), "fd00::/122");
+        assert_eq!(canonical_cidr("10.1.2.3/0").unwrap(), "0.0.0.0/0");
+        assert_eq!(canonical_cidr("fd00::1/0").unwrap(), "::/0");
+        assert_eq!(canonical_cidr("fd00::1/128").unwrap(), "fd00::1/128");
+        assert_eq!(
+            canonical_cidr("::ffff:10.1.0.0/112").unwrap(),
+            "10.1.0.0/16"
+        );
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "x/8",
+            "10.0.0.0/+8",
+            "fd00::/129",
+        ] {
+            assert!(canonical_cidr(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ip_addresses_parse_as_go_parses_them() {
