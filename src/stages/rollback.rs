@@ -22,7 +22,7 @@ use crate::convert::kdd::NODE_MANAGED_ANNOTATIONS;
 use crate::error::Error;
 use crate::journal::{FileRecord, RollbackJournal, RollbackStep, Step, Stored};
 use crate::kdd::crds;
-use crate::kdd::manifest::{self, ManifestDatastore};
+use crate::kdd::manifest::ManifestDatastore;
 use crate::kdd::rest::{Rest, RestError};
 use crate::kdd::workloads::{self, KUBE_CONTROLLERS};
 use crate::kinds::{CalicoKind, CrdApi, CrdApiRequest, Role};
@@ -221,39 +221,23 @@ pub async fn rollback(
             }
             RollbackStep::ManifestApplied => match &manifest {
                 Some(manifest) => {
-                    let applied =
-                        manifest::apply(&rest, manifest, &session.namespace, |document| {
-                            bar.set_message(format!("applied {}", document.describe()))
-                        })
-                        .await
-                        .map_err(|e| {
-                            Error::failed(
-                                e.to_string(),
-                                "check the manifest and the permissions to apply it",
-                            )
-                        })?;
-                    let summary = format!(
-                        "applied {} objects of {}",
-                        applied.objects, applied.manifest
-                    );
-                    report.progress.manifest = Some(applied);
-                    summary
+                    (report.progress)
+                        .apply_manifest(&rest, manifest, &session.namespace, &bar)
+                        .await?
                 }
                 None => "no manifest given: calico-node was not switched by the migration".into(),
             },
             RollbackStep::RolledOut => match &manifest {
                 Some(manifest) => {
-                    let rollout = super::run::wait_for_rollouts(
-                        &rest,
-                        manifest,
-                        &session.namespace,
-                        options.rollout_timeout,
-                        &bar,
-                    )
-                    .await?;
-                    let summary = rollout.message.clone();
-                    report.progress.rollout = Some(rollout);
-                    summary
+                    (report.progress)
+                        .roll_out(
+                            &rest,
+                            manifest,
+                            &session.namespace,
+                            options.rollout_timeout,
+                            &bar,
+                        )
+                        .await?
                 }
                 None => "no manifest given: nothing rolls out".into(),
             },

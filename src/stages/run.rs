@@ -140,6 +140,52 @@ impl<S: Default> Progress<S> {
     }
 }
 
+impl<S> Progress<S> {
+    /// Applies the manifest (server-side apply) and notes it; the step's summary.
+    pub async fn apply_manifest(
+        &mut self,
+        rest: &Rest,
+        manifest: &Manifest,
+        namespace: &str,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<String, Error> {
+        let applied = manifest::apply(rest, manifest, namespace, |document| {
+            bar.set_message(format!("applied {}", document.describe()))
+        })
+        .await
+        .map_err(|e| {
+            Error::failed(
+                e.to_string(),
+                "check the manifest and the permissions to apply it (deploy/rbac.yaml)",
+            )
+        })?;
+        let summary = format!(
+            "applied {} objects of {} ({} changed), field manager {}",
+            applied.objects,
+            applied.manifest,
+            applied.changed,
+            crate::kdd::rest::FIELD_MANAGER
+        );
+        self.manifest = Some(applied);
+        Ok(summary)
+    }
+
+    /// Waits for the manifest's calico-node to roll out and notes it; the step's summary.
+    pub async fn roll_out(
+        &mut self,
+        rest: &Rest,
+        manifest: &Manifest,
+        namespace: &str,
+        timeout: Duration,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<String, Error> {
+        let rollout = wait_for_rollouts(rest, manifest, namespace, timeout, bar).await?;
+        let summary = rollout.message.clone();
+        self.rollout = Some(rollout);
+        Ok(summary)
+    }
+}
+
 /// The steps after the preflight, with the name reports and `PAUSE_BEFORE` use and a title.
 const STEPS: &[(Step, &str, &str)] = &[
     (
@@ -585,38 +631,20 @@ impl Context<'_> {
                 ))
             }
             Step::ManifestApplied => {
-                let applied = manifest::apply(self.rest, self.manifest, &namespace, |document| {
-                    bar.set_message(format!("applied {}", document.describe()))
-                })
-                .await
-                .map_err(|e| {
-                    Error::failed(
-                        e.to_string(),
-                        "check the manifest and the permissions to apply it (deploy/rbac.yaml)",
-                    )
-                })?;
-                let summary = format!(
-                    "applied {} objects of {} ({} changed), field manager {}",
-                    applied.objects,
-                    applied.manifest,
-                    applied.changed,
-                    crate::kdd::rest::FIELD_MANAGER
-                );
-                self.report.progress.manifest = Some(applied);
-                Ok(summary)
+                (self.report.progress)
+                    .apply_manifest(self.rest, self.manifest, &namespace, bar)
+                    .await
             }
             Step::RolledOut => {
-                let rollout = wait_for_rollouts(
-                    self.rest,
-                    self.manifest,
-                    &namespace,
-                    self.options.rollout_timeout,
-                    bar,
-                )
-                .await?;
-                let summary = rollout.message.clone();
-                self.report.progress.rollout = Some(rollout);
-                Ok(summary)
+                (self.report.progress)
+                    .roll_out(
+                        self.rest,
+                        self.manifest,
+                        &namespace,
+                        self.options.rollout_timeout,
+                        bar,
+                    )
+                    .await
             }
             Step::Unlocked => {
                 set_lock(
@@ -731,7 +759,7 @@ fn copy_summary(copied: &ImportReport) -> String {
 }
 
 /// Waits until every DaemonSet of the manifest has rolled out, as `kubectl rollout status` does.
-pub(crate) async fn wait_for_rollouts(
+async fn wait_for_rollouts(
     rest: &Rest,
     manifest: &Manifest,
     namespace: &str,
