@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::etcd::EtcdOverrides;
 use crate::kdd::KubeOptions;
 use crate::kinds::{CrdApi, CrdApiRequest};
+use crate::source::etcd::{DEFAULT_PAGE_SIZE, Reading};
 use crate::stages;
 
 const EXIT_CODES: &str = "\
@@ -296,8 +297,7 @@ impl ExportArgs {
         Ok(stages::export::ExportOptions {
             file: self.file.clone(),
             allow_unlocked: self.allow_unlocked,
-            node_map: self.etcd.nodes.explicit()?,
-            page_size: self.etcd.page_size,
+            etcd: self.etcd.reading()?,
             full: self.full,
         })
     }
@@ -310,8 +310,17 @@ pub struct EtcdReadArgs {
     pub nodes: NodeMapArgs,
 
     /// Keys read per etcd request
-    #[arg(long, value_name = "N", default_value_t = 500, hide = true)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_SIZE, hide = true)]
     pub page_size: i64,
+}
+
+impl EtcdReadArgs {
+    pub fn reading(&self) -> Result<Reading, Error> {
+        Ok(Reading {
+            node_map: self.nodes.explicit()?,
+            page_size: self.page_size,
+        })
+    }
 }
 
 /// How etcd node names map to Kubernetes node names where orchRefs do not say.
@@ -438,9 +447,8 @@ impl VerifyArgs {
     pub fn options(&self) -> Result<stages::verify::VerifyOptions, Error> {
         Ok(stages::verify::VerifyOptions {
             file: self.file.clone(),
-            node_map: self.etcd.nodes.explicit()?,
+            etcd: self.etcd.reading()?,
             calico_version: self.calico_version.clone(),
-            page_size: self.etcd.page_size,
             tolerate_foreign: false,
             crd_api: self.crd_api.request(),
         })
@@ -468,9 +476,8 @@ impl PlanArgs {
     pub fn options(&self) -> Result<stages::plan::PlanOptions, Error> {
         Ok(stages::plan::PlanOptions {
             manifest: self.manifest.clone(),
-            node_map: self.etcd.nodes.explicit()?,
+            etcd: self.etcd.reading()?,
             calico_version: self.calico_version.clone(),
-            page_size: self.etcd.page_size,
             crd_api: self.crd_api.request(),
         })
     }
@@ -532,12 +539,11 @@ impl RunArgs {
             backup: self.backup.clone(),
             stop_after_pre_copy: self.stop_after_pre_copy,
             stop_before_unlock: self.stop_before_unlock,
-            node_map: self.etcd.nodes.explicit()?,
+            etcd: self.etcd.reading()?,
             rollout_timeout: self.rollout_timeout,
             concurrency: usize::from(self.concurrency),
             qps: (self.qps > 0.0).then_some(self.qps),
             calico_version: self.calico_version.clone(),
-            page_size: self.etcd.page_size,
             crd_api: self.crd_api.request(),
         })
     }

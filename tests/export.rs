@@ -4,6 +4,7 @@
 mod common;
 
 use calico_migrate::format::export_reader::{ExportFile, read_to_end};
+use calico_migrate::source::etcd::Reading;
 use common::{Env, assert_contains, failed_saying, json_output, kind_row, stderr, stdout, text};
 use serde_json::{Value, json};
 use testbed::{EtcdMode, calico};
@@ -360,7 +361,12 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
                 .await
                 .unwrap();
         let store = &mut connected.store;
-        let header = calico_migrate::source::etcd::open(store, &Default::default(), 2)
+        // Two keys per request, so that the snapshot is read in many requests.
+        let reading = Reading {
+            page_size: 2,
+            ..Default::default()
+        };
+        let header = calico_migrate::source::etcd::open(store, &reading)
             .await
             .unwrap();
         // A change after the snapshot's revision was taken...
@@ -375,15 +381,15 @@ fn every_read_is_at_the_snapshot_revision_in_small_pages() {
             .unwrap()
         });
         let mut before = Collect::default();
-        calico_migrate::source::etcd::stream(store, &header, 2, &progress, &mut before)
+        calico_migrate::source::etcd::stream(store, &header, &progress, &mut before)
             .await
             .unwrap();
         // ...is not in it, while a new snapshot sees it.
-        let header = calico_migrate::source::etcd::open(store, &Default::default(), 2)
+        let header = calico_migrate::source::etcd::open(store, &reading)
             .await
             .unwrap();
         let mut after = Collect::default();
-        calico_migrate::source::etcd::stream(store, &header, 500, &progress, &mut after)
+        calico_migrate::source::etcd::stream(store, &header, &progress, &mut after)
             .await
             .unwrap();
         (before, after)

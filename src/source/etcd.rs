@@ -44,14 +44,35 @@ pub struct Header {
     pub node_problem: Option<Error>,
     /// Export the form for this tool (`export --full`) instead of the source's calicoctl's.
     pub full: bool,
+    /// Keys read per etcd request by the passes over the data.
+    pub page_size: i64,
+}
+
+/// Keys read per etcd request unless `--page-size` says otherwise.
+pub const DEFAULT_PAGE_SIZE: i64 = 500;
+
+/// How the etcd source is read: the node names the user mapped, and the keys per request.
+#[derive(Clone, Debug)]
+pub struct Reading {
+    /// etcd node name → Kubernetes node name, where orchRefs do not say (an empty Kubernetes
+    /// name leaves the node out).
+    pub node_map: BTreeMap<String, String>,
+    /// Keys read per etcd request.
+    pub page_size: i64,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            node_map: BTreeMap::new(),
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
 }
 
 /// Reads the revision, the ClusterInformation and every Calico Node (for the name map).
-pub async fn open(
-    store: &mut EtcdStore,
-    explicit_nodes: &BTreeMap<String, String>,
-    page_size: i64,
-) -> Result<Header, Error> {
+pub async fn open(store: &mut EtcdStore, reading: &Reading) -> Result<Header, Error> {
+    let (explicit_nodes, page_size) = (&reading.node_map, reading.page_size);
     let revision = store.revision().await?;
     let found = store
         .get_at(CLUSTER_INFORMATION_KEY, revision)
@@ -95,6 +116,7 @@ pub async fn open(
         nodes,
         node_problem,
         full: false,
+        page_size,
     })
 }
 
@@ -204,7 +226,6 @@ fn cluster_information(header: &Header) -> Value {
 pub async fn stream(
     store: &mut EtcdStore,
     header: &Header,
-    page_size: i64,
     progress: &Progress,
     sink: &mut dyn Sink,
 ) -> Result<DataSummary, Error> {
@@ -249,7 +270,7 @@ pub async fn stream(
         let bar = progress.bar(kind.kind, total);
         let mut names = Duplicates::default();
         sink.list_start(kind).map_err(io)?;
-        let mut scan = Scan::new(&prefix, header.revision, page_size);
+        let mut scan = Scan::new(&prefix, header.revision, header.page_size);
         while let Some(page) = scan.next_page(store).await? {
             for (key, value) in &page {
                 match export_resource(kind, key, value, ctx) {
@@ -295,7 +316,7 @@ pub async fn stream(
         };
         let bar = progress.bar(counts.kind, total);
         let mut keys = Duplicates::default();
-        let mut scan = Scan::new(prefix, header.revision, page_size);
+        let mut scan = Scan::new(prefix, header.revision, header.page_size);
         while let Some(page) = scan.next_page(store).await? {
             for (key, value) in &page {
                 if !header.full
@@ -469,13 +490,9 @@ pub struct NotMigrated {
 }
 
 /// A keys-only pass over everything under `/calico/`, classifying each key.
-pub async fn account(
-    store: &mut EtcdStore,
-    revision: i64,
-    page_size: i64,
-) -> Result<KeyAccounting, Error> {
+pub async fn account(store: &mut EtcdStore, header: &Header) -> Result<KeyAccounting, Error> {
     let mut accounting = KeyAccounting::default();
-    let mut scan = Scan::new("/calico/", revision, page_size.max(1000)).keys_only();
+    let mut scan = Scan::new("/calico/", header.revision, header.page_size.max(1000)).keys_only();
     while let Some(page) = scan.next_page(store).await? {
         for (key, _) in &page {
             accounting.total += 1;

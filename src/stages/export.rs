@@ -1,7 +1,6 @@
 //! Export: a complete, consistent, calicoctl-compatible snapshot of the etcd datastore, to a
 //! file (written atomically) or stdout.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -16,33 +15,19 @@ use crate::format::export_writer::ExportWriter;
 use crate::kinds::CalicoKind;
 use crate::session::Session;
 use crate::source;
-use crate::source::etcd::{DataSummary, Header, KeyAccounting, Sink};
+use crate::source::etcd::{DataSummary, Header, KeyAccounting, Reading, Sink};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ExportOptions {
     /// Where to write; stdout when None.
     pub file: Option<PathBuf>,
     /// Export although etcd is not locked (a backup, a rehearsal, or a pre-copy).
     pub allow_unlocked: bool,
-    /// etcd node name → Kubernetes node name, where orchRefs do not say (empty: leave out).
-    pub node_map: BTreeMap<String, String>,
-    /// Keys read per etcd request.
-    pub page_size: i64,
+    /// The node map and the keys per request.
+    pub etcd: Reading,
     /// Keep what the source's calicoctl would leave out, and apply this tool's fixes: the file
     /// is then for this tool's import only.
     pub full: bool,
-}
-
-impl Default for ExportOptions {
-    fn default() -> Self {
-        ExportOptions {
-            file: None,
-            allow_unlocked: false,
-            full: false,
-            node_map: BTreeMap::new(),
-            page_size: 500,
-        }
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -89,7 +74,7 @@ impl<W: Write> Sink for ExportWriter<W> {
 pub async fn export(session: &Session, options: &ExportOptions) -> Result<ExportReport, Error> {
     let mut connected = session.etcd().await?;
     let store = &mut connected.store;
-    let mut header = source::etcd::open(store, &options.node_map, options.page_size).await?;
+    let mut header = source::etcd::open(store, &options.etcd).await?;
     header.full = options.full;
     preflight(&header, options.allow_unlocked)?;
     let progress = &session.progress;
@@ -100,10 +85,9 @@ pub async fn export(session: &Session, options: &ExportOptions) -> Result<Export
             let file = AtomicFile::create(path)
                 .map_err(Error::io(format!("creating {}", path.display())))?;
             let mut writer = ExportWriter::new(file, options.full);
-            let data =
-                source::etcd::stream(store, &header, options.page_size, progress, &mut writer)
-                    .await
-                    .map_err(|e| e.noting(&kept))?;
+            let data = source::etcd::stream(store, &header, progress, &mut writer)
+                .await
+                .map_err(|e| e.noting(&kept))?;
             let file = writer
                 .finish()
                 .map_err(Error::io(format!("writing {}", path.display())))
@@ -116,16 +100,14 @@ pub async fn export(session: &Session, options: &ExportOptions) -> Result<Export
         None => {
             let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
             let mut writer = ExportWriter::new(stdout, options.full);
-            let data =
-                source::etcd::stream(store, &header, options.page_size, progress, &mut writer)
-                    .await?;
+            let data = source::etcd::stream(store, &header, progress, &mut writer).await?;
             writer
                 .finish()
                 .map_err(Error::io("writing the export to stdout"))?;
             data
         }
     };
-    let keys = source::etcd::account(store, header.revision, options.page_size).await?;
+    let keys = source::etcd::account(store, &header).await?;
     let mut report = ExportReport {
         file: options.file.as_ref().map(|f| f.display().to_string()),
         revision: header.revision,

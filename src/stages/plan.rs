@@ -1,7 +1,6 @@
 //! Plan: the read-only preflight of a migration. It changes nothing anywhere and reports, all at
 //! once, what the migration would do and everything that would stop it, each with what to do.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,6 +17,7 @@ use crate::kdd::workloads::{self, CALICO_NODE, KUBE_CONTROLLERS};
 use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest};
 use crate::permissions;
 use crate::session::Session;
+use crate::source::etcd::Reading;
 
 /// Objects per second a real API server creates on a small control plane (measured: about
 /// 450/s on 2 cores); the estimate of the writes under the lock uses it.
@@ -29,9 +29,9 @@ const TYPICAL_CHURN: f64 = 0.01;
 pub struct PlanOptions {
     /// The Kubernetes-datastore manifest `run` would apply.
     pub manifest: Option<PathBuf>,
-    pub node_map: BTreeMap<String, String>,
+    /// The node map and the keys per request.
+    pub etcd: Reading,
     pub calico_version: Option<String>,
-    pub page_size: i64,
     /// The API group to migrate into (`--crd-api`).
     pub crd_api: CrdApiRequest,
 }
@@ -252,9 +252,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
         }
     };
     report.etcd.answered(connected.server_version.clone());
-    let header =
-        crate::source::etcd::open(&mut connected.store, &options.node_map, options.page_size)
-            .await?;
+    let header = crate::source::etcd::open(&mut connected.store, &options.etcd).await?;
     report.etcd.lock = Some(header.lock);
     report.calico_version = header.version.map(|v| v.to_string());
     drop(connected);
@@ -273,8 +271,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
             full: true,
             file: Some(snapshot.clone()),
             allow_unlocked: true,
-            node_map: options.node_map.clone(),
-            page_size: options.page_size,
+            etcd: options.etcd.clone(),
         },
     )
     .await?;

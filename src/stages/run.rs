@@ -37,6 +37,7 @@ use crate::kdd::rest::Rest;
 use crate::kdd::workloads::{self, KUBE_CONTROLLERS, Rollout};
 use crate::kinds::{ApiChoice, CrdApi, CrdApiRequest};
 use crate::session::Session;
+use crate::source::etcd::Reading;
 
 /// How often the rollout is looked at.
 const ROLLOUT_POLL: Duration = Duration::from_millis(500);
@@ -56,12 +57,13 @@ pub struct RunOptions {
     pub backup: Option<PathBuf>,
     pub stop_after_pre_copy: bool,
     pub stop_before_unlock: bool,
-    pub node_map: BTreeMap<String, String>,
+    /// The node map given (a resumed run keeps its journal's unless another is given) and the
+    /// keys per request.
+    pub etcd: Reading,
     pub rollout_timeout: Duration,
     pub concurrency: usize,
     pub qps: Option<f64>,
     pub calico_version: Option<String>,
-    pub page_size: i64,
     /// The API group to migrate into (`--crd-api`); a resumed run keeps its journal's.
     pub crd_api: CrdApiRequest,
 }
@@ -257,7 +259,7 @@ pub async fn run(
         }
         Some(mut stored) => {
             report.progress.resumed_after = Some(stored.journal.step);
-            adopt_node_map(&mut stored.journal, &options.node_map)?;
+            adopt_node_map(&mut stored.journal, &options.etcd.node_map)?;
             if !options.yes
                 && !operator.confirm(&format!(
                     "Resume the migration of context {:?} after step {:?}?",
@@ -280,9 +282,8 @@ pub async fn run(
                 session,
                 &PlanOptions {
                     manifest: Some(options.manifest.clone()),
-                    node_map: options.node_map.clone(),
+                    etcd: options.etcd.clone(),
                     calico_version: options.calico_version.clone(),
-                    page_size: options.page_size,
                     crd_api: options.crd_api,
                 },
             )
@@ -317,7 +318,7 @@ pub async fn run(
                 return Ok(report);
             }
             let mut journal = Journal::new(now());
-            journal.node_map = options.node_map.clone();
+            journal.node_map = options.etcd.node_map.clone();
             journal.crd_api = planned.crd_api.as_ref().map(|choice| choice.api);
             report.progress.crd_api = planned.crd_api.clone();
             journal.etcd = Some(saved_etcd(session, &rest).await?);
@@ -583,9 +584,8 @@ impl Context<'_> {
                             self.session,
                             &VerifyOptions {
                                 file: Some(backup.clone()),
-                                node_map: self.stored.journal.node_map.clone(),
+                                etcd: reading(&self.stored.journal, self.options),
                                 calico_version: self.options.calico_version.clone(),
-                                page_size: self.options.page_size,
                                 tolerate_foreign: true,
                                 crd_api: CrdApiRequest::Given(self.api),
                             },
@@ -834,8 +834,15 @@ fn full_export(
         full: true,
         file: Some(file),
         allow_unlocked: unlocked,
+        etcd: reading(journal, options),
+    }
+}
+
+/// How the migration reads etcd: with the node map its journal recorded.
+fn reading(journal: &Journal, options: &RunOptions) -> Reading {
+    Reading {
         node_map: journal.node_map.clone(),
-        page_size: options.page_size,
+        page_size: options.etcd.page_size,
     }
 }
 

@@ -32,12 +32,10 @@ const LISTED: usize = 200;
 pub struct VerifyOptions {
     /// Compare with this export file instead of the live etcd datastore.
     pub file: Option<PathBuf>,
-    /// etcd node name → Kubernetes node name, as export was given it.
-    pub node_map: BTreeMap<String, String>,
+    /// The node map (as export was given it) and the keys per request.
+    pub etcd: source::etcd::Reading,
     /// The Calico version the target's object names follow (default: the source's).
     pub calico_version: Option<String>,
-    /// Keys read per etcd request.
-    pub page_size: i64,
     /// Objects only in the target that the migration did not write are listed, not counted as
     /// differences (run's check: they are someone else's and the migration leaves them alone).
     pub tolerate_foreign: bool,
@@ -130,10 +128,10 @@ pub async fn verify(session: &Session, options: &VerifyOptions) -> Result<Verify
     let mut report = VerifyReport::default();
     // The node map a migration recorded applies unless one is given.
     let mut options = options.clone();
-    if options.file.is_none() && options.node_map.is_empty() {
+    if options.file.is_none() && options.etcd.node_map.is_empty() {
         let rest = session.rest(None).await?;
         if let Some(stored) = crate::journal::Stored::load(&rest, &session.namespace).await? {
-            options.node_map = stored.journal.node_map;
+            options.etcd.node_map = stored.journal.node_map;
         }
     }
     let options = &options;
@@ -271,7 +269,7 @@ async fn snapshot_etcd(
 ) -> Result<i64, Error> {
     let mut connected = session.etcd().await?;
     let store = &mut connected.store;
-    let mut header = source::etcd::open(store, &options.node_map, options.page_size).await?;
+    let mut header = source::etcd::open(store, &options.etcd).await?;
     // Everything etcd holds, not only what a calicoctl-compatible file carries.
     header.full = true;
     if let Some(problem) = header.node_problem.take() {
@@ -285,14 +283,7 @@ async fn snapshot_etcd(
     let file =
         std::fs::File::create(path).map_err(Error::io(format!("creating {}", path.display())))?;
     let mut writer = ExportWriter::new(std::io::BufWriter::new(file), true);
-    source::etcd::stream(
-        store,
-        &header,
-        options.page_size,
-        &session.progress,
-        &mut writer,
-    )
-    .await?;
+    source::etcd::stream(store, &header, &session.progress, &mut writer).await?;
     writer
         .finish()
         .map_err(Error::io(format!("writing {}", path.display())))?;
