@@ -316,22 +316,13 @@ impl ApiServer {
             });
             state.put(&ns_info.collection(), ns, obj);
         }
-        let controls = Controls::new(controls::Settings {
-            rollout: opts.rollout,
-            tokens: opts.tokens.clone(),
-            require_token: opts.require_token,
-            denials: opts.denials.clone(),
-            cost: 0.0,
-            apf: opts.apf,
-            deletion_delay: opts.deletion_delay,
-            stats: CostStats::default(),
-        });
-        controls.set_cost(opts.cost);
+        let establish_delay = opts.crd_establish_delay;
+        let controls = Controls::new(opts);
         let srv = Arc::new(server::Server {
             state: Mutex::new(state),
             faults: faults.clone(),
             controls: controls.clone(),
-            establish_delay: opts.crd_establish_delay,
+            establish_delay,
             shutdown: shutdown_rx.clone(),
             addr,
         });

@@ -795,8 +795,7 @@ fn resource_verb(
     let info = &t.info;
     let collection = t.name.is_empty();
     let all_namespaces = info.namespaced && t.namespace.is_empty();
-    let settings = srv.controls.lock().deletion_delay;
-    let delete_now = settings.is_zero();
+    let delete_now = srv.controls.deletion_delay().is_zero();
     let write_opts = |kind: &str| -> Result<WriteOpts, ApiError> {
         let mut o = WriteOpts::from_query(q, kind, &req.user_agent)?;
         o.establish_now = srv.establish_delay.is_zero();
@@ -1030,7 +1029,7 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let user = match auth::authenticate(authorization, &srv.controls.lock()) {
+    let user = match auth::authenticate(authorization, &srv.controls.lock().options) {
         Ok(u) => u,
         Err(e) => return error_response(&e),
     };
@@ -1040,8 +1039,7 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
     let attrs = attributes(&r, &rp);
     let decision = {
         let st = srv.lock();
-        let settings = srv.controls.lock();
-        auth::authorize(&st, &settings, &user, &attrs)
+        auth::authorize(&st, &srv.controls.lock().options, &user, &attrs)
     };
     match decision {
         Decision::Allow(_) => {}
@@ -1159,8 +1157,7 @@ fn handle_api(
         let resp = if rp.method == Method::POST && target.name.is_empty() {
             let review = json_body(&rp.headers, body).and_then(|b| {
                 let st = srv.lock();
-                let settings = srv.controls.lock();
-                auth::self_subject_access_review(&st, &settings, user, &b)
+                auth::self_subject_access_review(&st, &srv.controls.lock().options, user, &b)
             });
             match review {
                 Ok(v) => json_response(201, &v),
