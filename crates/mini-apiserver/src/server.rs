@@ -127,15 +127,19 @@ enum Route {
     Mini(String),
     OpenApiRoot,
     OpenApiGroupVersion(String, String),
-    Resource {
-        group: String,
-        version: String,
-        namespace: Option<String>,
-        plural: String,
-        name: Option<String>,
-        sub: Option<String>,
-    },
+    Resource(ResourcePath),
     NotFound,
+}
+
+/// What the path of a resource request names.
+#[derive(Debug)]
+struct ResourcePath {
+    group: String,
+    version: String,
+    namespace: Option<String>,
+    plural: String,
+    name: Option<String>,
+    sub: Option<String>,
 }
 
 fn decode_segment(s: &str) -> String {
@@ -181,14 +185,14 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
     if tail.is_empty() || tail.len() > 3 {
         return Route::NotFound;
     }
-    Route::Resource {
+    Route::Resource(ResourcePath {
         group: group.into(),
         version: version.into(),
         namespace,
         plural: tail[0].into(),
         name: tail.get(1).map(|s| s.to_string()),
         sub: tail.get(2).map(|s| s.to_string()),
-    }
+    })
 }
 
 fn resolve(st: &State, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
@@ -858,15 +862,16 @@ fn resource_verb(
             Ok(Handled::from(ops::patch(&mut st, t, ptype, body, opts)?))
         }
         (&Method::DELETE, false) if !t.status && !t.scale => {
+            let o = ops::delete_opts(body, q, delete_now)?;
             let mut st = srv.lock();
-            Ok(Handled::from(ops::delete(&mut st, t, body, q, delete_now)?))
+            Ok(Handled::from(ops::delete(&mut st, t, o)?))
         }
         (&Method::DELETE, true)
             if !all_namespaces && !t.status && info.verbs().contains(&"deletecollection") =>
         {
+            let o = ops::delete_opts(body, q, delete_now)?;
             let mut st = srv.lock();
-            let o = ops::delete_collection(&mut st, t, body, q, delete_now)?;
-            Ok(Handled::from(o))
+            Ok(Handled::from(ops::delete_collection(&mut st, t, q, o)?))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -930,15 +935,7 @@ fn too_many_requests(retry_after: u64) -> Response {
 
 /// The authorization attributes of a request.
 fn attributes(r: &Route, req: &RequestParts) -> Attributes {
-    let Route::Resource {
-        group,
-        namespace,
-        plural,
-        name,
-        sub,
-        ..
-    } = r
-    else {
+    let Route::Resource(p) = r else {
         return Attributes {
             verb: req.method.as_str().to_ascii_lowercase(),
             path: req.path.clone(),
@@ -946,7 +943,7 @@ fn attributes(r: &Route, req: &RequestParts) -> Attributes {
         };
     };
     let watching = req.query.flag("watch") && req.query.get("watch").is_some();
-    let verb = match (&req.method, name.is_some()) {
+    let verb = match (&req.method, p.name.is_some()) {
         (&Method::GET, _) if watching => "watch",
         (&Method::GET, true) => "get",
         (&Method::GET, false) => "list",
@@ -964,17 +961,19 @@ fn attributes(r: &Route, req: &RequestParts) -> Attributes {
         }
     };
     // A namespace is in its own namespace, as kube's request info puts it.
-    let namespace = match namespace {
+    let namespace = match &p.namespace {
         Some(ns) => ns.clone(),
-        None if group.is_empty() && plural == "namespaces" => name.clone().unwrap_or_default(),
+        None if p.group.is_empty() && p.plural == "namespaces" => {
+            p.name.clone().unwrap_or_default()
+        }
         None => String::new(),
     };
     Attributes {
         verb: verb.into(),
-        group: group.clone(),
-        resource: plural.clone(),
-        subresource: sub.clone().unwrap_or_default(),
-        name: name.clone().unwrap_or_default(),
+        group: p.group.clone(),
+        resource: p.plural.clone(),
+        subresource: p.sub.clone().unwrap_or_default(),
+        name: p.name.clone().unwrap_or_default(),
         namespace,
         path: req.path.clone(),
         resource_request: true,
@@ -1059,7 +1058,7 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
         rp.method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if is_write && matches!(r, Route::Resource { .. }) {
+    if is_write && matches!(r, Route::Resource(_)) {
         let plan = srv.faults.plan_write();
         if !plan.sleep.is_zero() {
             let mut stop = srv.shutdown.clone();
@@ -1106,15 +1105,7 @@ fn handle_api(
     user: &User,
     body: &[u8],
 ) -> (Response, Work) {
-    let Route::Resource {
-        group,
-        version,
-        namespace,
-        plural,
-        name,
-        sub,
-    } = r
-    else {
+    let Route::Resource(p) = r else {
         if rp.method != Method::GET {
             return (error_response(&ApiError::method_not_allowed()), Work::Light);
         }
@@ -1131,15 +1122,15 @@ fn handle_api(
     };
     let target = {
         let st = srv.lock();
-        let Some(info) = resolve(&st, group, version, plural) else {
+        let Some(info) = resolve(&st, &p.group, &p.version, &p.plural) else {
             return (error_response(&ApiError::path_not_found()), Work::Light);
         };
-        if namespace.is_some() && !info.namespaced
-            || info.namespaced && namespace.is_none() && name.is_some()
+        if p.namespace.is_some() && !info.namespaced
+            || info.namespaced && p.namespace.is_none() && p.name.is_some()
         {
             return (error_response(&ApiError::path_not_found()), Work::Light);
         }
-        let (status, scale) = match sub.as_deref() {
+        let (status, scale) = match p.sub.as_deref() {
             None => (false, false),
             Some("status") if info.status => (true, false),
             Some("scale") if info.scale => (false, true),
@@ -1147,8 +1138,8 @@ fn handle_api(
         };
         Target {
             info,
-            namespace: namespace.clone().unwrap_or_default(),
-            name: name.clone().unwrap_or_default(),
+            namespace: p.namespace.clone().unwrap_or_default(),
+            name: p.name.clone().unwrap_or_default(),
             status,
             scale,
         }
@@ -1210,16 +1201,16 @@ mod tests {
     #[test]
     fn routes() {
         assert!(
-            matches!(route("/api/v1/namespaces/x/configmaps/y"), Route::Resource { ref namespace, ref name, .. } if namespace.as_deref() == Some("x") && name.as_deref() == Some("y"))
+            matches!(route("/api/v1/namespaces/x/configmaps/y"), Route::Resource(ref p) if p.namespace.as_deref() == Some("x") && p.name.as_deref() == Some("y"))
         );
         assert!(
-            matches!(route("/api/v1/namespaces/x"), Route::Resource { ref namespace, ref plural, ref name, .. } if namespace.is_none() && plural == "namespaces" && name.as_deref() == Some("x"))
+            matches!(route("/api/v1/namespaces/x"), Route::Resource(ref p) if p.namespace.is_none() && p.plural == "namespaces" && p.name.as_deref() == Some("x"))
         );
         assert!(
-            matches!(route("/api/v1/namespaces/x/status"), Route::Resource { ref sub, .. } if sub.as_deref() == Some("status"))
+            matches!(route("/api/v1/namespaces/x/status"), Route::Resource(ref p) if p.sub.as_deref() == Some("status"))
         );
         assert!(
-            matches!(route("/apis/g.io/v1/namespaces/ns/foos/a/status"), Route::Resource { ref sub, .. } if sub.as_deref() == Some("status"))
+            matches!(route("/apis/g.io/v1/namespaces/ns/foos/a/status"), Route::Resource(ref p) if p.sub.as_deref() == Some("status"))
         );
         assert!(matches!(route("/apis/g.io/v1/foos/a/b/c"), Route::NotFound));
         assert!(matches!(route("/openapi/v2"), Route::NotFound));
