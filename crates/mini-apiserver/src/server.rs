@@ -248,23 +248,18 @@ fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
 /// group → version → resources (established CRDs and built-ins).
 fn served_groups(st: &State) -> BTreeMap<String, BTreeMap<String, Vec<Arc<ResourceInfo>>>> {
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<Arc<ResourceInfo>>>> = BTreeMap::new();
-    for b in BUILTINS.iter() {
+    let crd_versions = st
+        .crds
+        .values()
+        .filter(|rt| rt.established)
+        .flat_map(|rt| &rt.versions);
+    for info in BUILTINS.iter().chain(crd_versions) {
         groups
-            .entry(b.group.clone())
+            .entry(info.group.clone())
             .or_default()
-            .entry(b.version.clone())
+            .entry(info.version.clone())
             .or_default()
-            .push(Arc::clone(b));
-    }
-    for rt in st.crds.values().filter(|rt| rt.established) {
-        for v in &rt.versions {
-            groups
-                .entry(rt.group.clone())
-                .or_default()
-                .entry(v.version.clone())
-                .or_default()
-                .push(Arc::clone(v));
-        }
+            .push(Arc::clone(info));
     }
     groups
 }
