@@ -491,13 +491,7 @@ fn namespaces_and_cascade() {
         c.get("/api/v1/namespaces/team").status == 404
     });
     let all = c.get_json("/api/v1/configmaps");
-    let names: Vec<&str> = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, vec!["stays"]);
+    assert_eq!(item_names(&all), vec!["stays"]);
     assert_eq!(c.get_json("/api/v1/secrets")["items"], json!([]));
     failure(
         &c.delete("/api/v1/namespaces/kube-system"),
@@ -507,14 +501,8 @@ fn namespaces_and_cascade() {
     );
     // the namespaces of the options exist
     let list = c.get_json("/api/v1/namespaces");
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        item_names(&list),
         vec!["default", "kube-node-lease", "kube-public", "kube-system"]
     );
 }
@@ -585,15 +573,6 @@ fn nodes_and_status_subresource() {
         .status_of(405, "MethodNotAllowed");
 }
 
-fn names_of(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn list_paging_is_consistent() {
     let (_s, c) = server();
@@ -607,7 +586,7 @@ fn list_paging_is_consistent() {
         p1["items"][0].get("kind").is_none(),
         "items of core lists carry no kind"
     );
-    assert_eq!(names_of(&p1), vec!["cm-0", "cm-1", "cm-2"]);
+    assert_eq!(item_names(&p1), vec!["cm-0", "cm-1", "cm-2"]);
     assert_eq!(p1["metadata"]["remainingItemCount"], 4);
     let rv1 = p1["metadata"]["resourceVersion"]
         .as_str()
@@ -621,20 +600,20 @@ fn list_paging_is_consistent() {
     c.merge_patch(&format!("{CMS}/cm-4"), &json!({"data": {"x": "y"}}));
 
     let p2 = c.get_json(&format!("{CMS}?limit=3&continue={tok}"));
-    assert_eq!(names_of(&p2), vec!["cm-3", "cm-4", "cm-5"]);
+    assert_eq!(item_names(&p2), vec!["cm-3", "cm-4", "cm-5"]);
     assert!(p2["items"][1].get("data").is_none() || p2["items"][1]["data"] == json!({}));
     assert_eq!(p2["metadata"]["resourceVersion"], rv1);
     assert_eq!(p2["metadata"]["remainingItemCount"], 1);
     let tok2 = p2["metadata"]["continue"].as_str().unwrap();
     let p3 = c.get_json(&format!("{CMS}?limit=3&continue={tok2}"));
-    assert_eq!(names_of(&p3), vec!["cm-6"]);
+    assert_eq!(item_names(&p3), vec!["cm-6"]);
     assert!(p3["metadata"].get("continue").is_none());
     assert!(p3["metadata"].get("remainingItemCount").is_none());
 
     // a new list sees the present
     let now = c.get_json(CMS);
     assert_eq!(
-        names_of(&now),
+        item_names(&now),
         vec!["cm-0", "cm-1", "cm-2", "cm-3", "cm-3a", "cm-4", "cm-6"]
     );
     assert_ne!(now["metadata"]["resourceVersion"], rv1);
@@ -660,9 +639,9 @@ fn lists_read_resource_version_and_its_match_as_kube_apiserver() {
     let listed = c.get_json(&format!(
         "{CMS}?resourceVersion={now}&resourceVersionMatch=NotOlderThan"
     ));
-    assert_eq!(names_of(&listed), vec!["a"]);
+    assert_eq!(item_names(&listed), vec!["a"]);
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?resourceVersion=0"))),
+        item_names(&c.get_json(&format!("{CMS}?resourceVersion=0"))),
         vec!["a"]
     );
     // A version it has not reached: the real server gives up after waiting for its cache.
@@ -679,7 +658,7 @@ fn lists_read_resource_version_and_its_match_as_kube_apiserver() {
     let then = c.get_json(&format!(
         "{CMS}?resourceVersion={now}&resourceVersionMatch=Exact"
     ));
-    assert_eq!(names_of(&then), vec!["a"]);
+    assert_eq!(item_names(&then), vec!["a"]);
     c.get(&format!("{CMS}?resourceVersionMatch=NotOlderThan"))
         .status_of(422, "Invalid");
     c.get(&format!(
@@ -704,15 +683,15 @@ fn cluster_wide_lists_are_ordered_by_namespace_then_name() {
     c.create("/api/v1/namespaces/a/configmaps", &cm("x", json!({})));
     let all = c.get_json("/api/v1/configmaps?limit=2");
     // etcd key order: "a-b/" sorts before "a/"
-    assert_eq!(names_of(&all), vec!["z", "x"]);
+    assert_eq!(item_names(&all), vec!["z", "x"]);
     let tok = all["metadata"]["continue"].as_str().unwrap();
     let rest = c.get_json(&format!("/api/v1/configmaps?limit=2&continue={tok}"));
-    assert_eq!(names_of(&rest), vec!["y"]);
+    assert_eq!(item_names(&rest), vec!["y"]);
     let ns_a = c.get_json("/api/v1/namespaces/a/configmaps?limit=1");
-    assert_eq!(names_of(&ns_a), vec!["x"]);
+    assert_eq!(item_names(&ns_a), vec!["x"]);
     let tok = ns_a["metadata"]["continue"].as_str().unwrap();
     assert_eq!(
-        names_of(&c.get_json(&format!(
+        item_names(&c.get_json(&format!(
             "/api/v1/namespaces/a/configmaps?limit=1&continue={tok}"
         ))),
         vec!["y"]
@@ -740,7 +719,7 @@ fn label_and_field_selectors() {
             .replace(')', "%29")
             .replace(',', "%2C")
             .replace('=', "%3D");
-        names_of(&c.get_json(&format!("{CMS}?labelSelector={enc}")))
+        item_names(&c.get_json(&format!("{CMS}?labelSelector={enc}")))
     };
     assert_eq!(q("app=web"), vec!["a", "b"]);
     assert_eq!(q("app==web"), vec!["a", "b"]);
@@ -759,30 +738,32 @@ fn label_and_field_selectors() {
 
     // a selective page has no remainingItemCount
     let p = c.get_json(&format!("{CMS}?labelSelector=app&limit=1"));
-    assert_eq!(names_of(&p), vec!["a"]);
+    assert_eq!(item_names(&p), vec!["a"]);
     assert!(p["metadata"]["continue"].is_string());
     assert!(p["metadata"].get("remainingItemCount").is_none());
 
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3Db"))),
+        item_names(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3Db"))),
         vec!["b"]
     );
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3D%3Db"))),
+        item_names(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3D%3Db"))),
         vec!["b"]
     );
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name!%3Db"))),
+        item_names(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name!%3Db"))),
         vec!["a", "c", "d"]
     );
     assert_eq!(
-        names_of(&c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault"))
+        item_names(&c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault"))
             .len(),
         4
     );
     assert_eq!(
-        names_of(&c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Dkube-system"))
-            .len(),
+        item_names(
+            &c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Dkube-system")
+        )
+        .len(),
         0
     );
     failure(
@@ -905,8 +886,8 @@ fn delete_preconditions_and_delete_collection() {
     assert_eq!(r.status, 200);
     let deleted = r.json();
     assert_eq!(deleted["kind"], "ConfigMapList");
-    assert_eq!(names_of(&deleted), vec!["y", "z"]);
-    assert_eq!(names_of(&c.get_json(CMS)), vec!["x"]);
+    assert_eq!(item_names(&deleted), vec!["y", "z"]);
+    assert_eq!(item_names(&c.get_json(CMS)), vec!["x"]);
 }
 
 #[test]

@@ -736,13 +736,7 @@ fn table_for_custom_resources_and_crds() {
         "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
     )];
     let t = c.request("GET", W, &accept, None).json();
-    let cols: Vec<&str> = t["columnDefinitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(cols, vec!["Name", "Created At"]);
+    assert_eq!(names(&t["columnDefinitions"]), vec!["Name", "Created At"]);
     assert_eq!(t["rows"][0]["cells"][0], "t");
     let t = c.request("GET", CRDS, &accept, None).json();
     assert_eq!(t["rows"][0]["cells"][0], "widgets.example.com");
