@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::autoscaling::v1::Scale;
 use mini_apiserver::{BackgroundServer, Controls, Options};
 use serde_json::{Value, json};
 
@@ -255,6 +256,32 @@ pub async fn kube_client(s: &mini_apiserver::ApiServer) -> kube::Client {
         .await
         .expect("config");
     kube::Client::try_from(cfg).expect("client")
+}
+
+/// Patches the object `name` with kube-rs's default PatchParams.
+pub async fn patch<K>(
+    api: &kube::Api<K>,
+    name: &str,
+    patch: kube::api::Patch<Value>,
+) -> kube::Result<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &kube::api::PatchParams::default(), &patch)
+        .await
+}
+
+/// Patches the scale of `name` with kube-rs's default PatchParams.
+pub async fn patch_scale<K>(
+    api: &kube::Api<K>,
+    name: &str,
+    patch: kube::api::Patch<Value>,
+) -> kube::Result<Scale>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch_scale(name, &kube::api::PatchParams::default(), &patch)
+        .await
 }
 
 /// Starts a server with a short CRD establish delay.
