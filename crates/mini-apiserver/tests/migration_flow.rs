@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{manifest, patch, patch_scale};
+use common::{manifest, patch, scale_deployment};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::authorization::v1::{
@@ -278,8 +278,7 @@ async fn migration_and_rollback() {
     let before = deploys.get_scale("calico-kube-controllers").await.unwrap();
     let replicas = before.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
     assert_eq!(replicas, 1);
-    let to_zero = Patch::Merge(json!({"spec": {"replicas": 0}}));
-    let scaled = patch_scale(&deploys, "calico-kube-controllers", to_zero)
+    let scaled = scale_deployment(&deploys, "calico-kube-controllers", 0)
         .await
         .unwrap();
     assert_eq!(scaled.spec.unwrap().replicas, Some(0));
@@ -372,8 +371,7 @@ async fn migration_and_rollback() {
         env.contains(&"ETCD_ENDPOINTS".to_string()) && !env.contains(&"DATASTORE_TYPE".to_string()),
         "{env:?}"
     );
-    let back = Patch::Merge(json!({"spec": {"replicas": replicas}}));
-    patch_scale(&deploys, "calico-kube-controllers", back)
+    scale_deployment(&deploys, "calico-kube-controllers", replicas)
         .await
         .unwrap();
     for _ in 0..1000 {

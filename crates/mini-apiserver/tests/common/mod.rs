@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use mini_apiserver::{BackgroundServer, Controls, Options};
 use serde_json::{Value, json};
@@ -271,15 +272,13 @@ where
         .await
 }
 
-/// Patches the scale of `name` with kube-rs's default PatchParams.
-pub async fn patch_scale<K>(
-    api: &kube::Api<K>,
+/// Scales the Deployment `name` to `replicas` through its scale subresource.
+pub async fn scale_deployment(
+    api: &kube::Api<Deployment>,
     name: &str,
-    patch: kube::api::Patch<Value>,
-) -> kube::Result<Scale>
-where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
+    replicas: i32,
+) -> kube::Result<Scale> {
+    let patch = kube::api::Patch::Merge(json!({"spec": {"replicas": replicas}}));
     api.patch_scale(name, &kube::api::PatchParams::default(), &patch)
         .await
 }
