@@ -16,7 +16,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::controls::{Denial, Settings};
+use crate::Options;
+use crate::controls::Denial;
 use crate::errors::{ApiError, BadValue, FieldError, FieldErrorType, go_quote, group_resource};
 use crate::store::{State, meta_str};
 
@@ -41,7 +42,7 @@ impl User {
 }
 
 /// Who makes a request: from `Authorization: Bearer TOKEN`.
-pub(crate) fn authenticate(authorization: Option<&str>, s: &Settings) -> Result<User, ApiError> {
+pub(crate) fn authenticate(authorization: Option<&str>, s: &Options) -> Result<User, ApiError> {
     let token = authorization
         .and_then(|a| {
             a.strip_prefix("Bearer ")
@@ -115,7 +116,7 @@ fn denial_reason(d: &Denial) -> String {
 }
 
 /// Decides a request.
-pub(crate) fn authorize(st: &State, s: &Settings, user: &User, a: &Attributes) -> Decision {
+pub(crate) fn authorize(st: &State, s: &Options, user: &User, a: &Attributes) -> Decision {
     if a.resource_request
         && let Some(d) = s
             .denials
@@ -337,7 +338,7 @@ pub(crate) fn forbidden(user: &User, a: &Attributes, reason: &str) -> ApiError {
 /// Answers a SelfSubjectAccessReview for `user` (the created review, status 201).
 pub(crate) fn self_subject_access_review(
     st: &State,
-    s: &Settings,
+    s: &Options,
     user: &User,
     body: &[u8],
 ) -> Result<Value, ApiError> {

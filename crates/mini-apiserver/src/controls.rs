@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use crate::Options;
 use crate::apf::Limiter;
 
 /// How a rollout that never finishes is stuck.
@@ -187,15 +188,11 @@ impl CostStats {
     }
 }
 
+/// What a running server goes by: the options it started with, as [`Controls`] has
+/// changed them since, and the CPU it has spent.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub rollout: Rollout,
-    pub tokens: Vec<TokenUser>,
-    pub require_token: bool,
-    pub denials: Vec<Denial>,
-    pub cost: f64,
-    pub apf: Apf,
-    pub deletion_delay: Duration,
+    pub options: Options,
     pub stats: CostStats,
 }
 
@@ -214,11 +211,15 @@ pub struct Controls {
 }
 
 impl Controls {
-    pub(crate) fn new(s: Settings) -> Controls {
-        let limiter = Arc::new(Limiter::new(s.apf));
+    pub(crate) fn new(mut options: Options) -> Controls {
+        options.cost = cost_factor(options.cost);
+        let limiter = Arc::new(Limiter::new(options.apf));
         Controls {
             inner: Arc::new(Inner {
-                settings: Mutex::new(s),
+                settings: Mutex::new(Settings {
+                    options,
+                    stats: CostStats::default(),
+                }),
                 rollout_changed: Notify::new(),
                 limiter,
             }),
@@ -242,53 +243,49 @@ impl Controls {
 
     /// The rollout settings.
     pub fn rollout(&self) -> Rollout {
-        self.lock().rollout
+        self.lock().options.rollout
     }
 
     /// Changes how rollouts progress; stalled rollouts resume when the stall is lifted.
     pub fn set_rollout(&self, r: Rollout) {
-        self.lock().rollout = r;
+        self.lock().options.rollout = r;
         self.inner.rollout_changed.notify_one();
     }
 
     /// Adds (or replaces, by token) a user known by a bearer token.
     pub fn add_token(&self, t: TokenUser) {
         let mut s = self.lock();
-        s.tokens.retain(|x| x.token != t.token);
-        s.tokens.push(t);
+        s.options.tokens.retain(|x| x.token != t.token);
+        s.options.tokens.push(t);
     }
 
     /// Forgets every token.
     pub fn clear_tokens(&self) {
-        self.lock().tokens.clear();
+        self.lock().options.tokens.clear();
     }
 
     /// When true, requests without a known token get 401; otherwise they are the admin.
     pub fn require_token(&self, on: bool) {
-        self.lock().require_token = on;
+        self.lock().options.require_token = on;
     }
 
     /// Refuses a kind of request to everybody (see [`Denial`]).
     pub fn deny(&self, d: Denial) {
-        self.lock().denials.push(d);
+        self.lock().options.denials.push(d);
     }
 
     /// Removes every explicit denial.
     pub fn clear_denials(&self) {
-        self.lock().denials.clear();
+        self.lock().options.denials.clear();
     }
 
     /// The CPU cost factor (0: off, 1: a real kube-apiserver).
     pub fn cost(&self) -> f64 {
-        self.lock().cost
+        self.lock().options.cost
     }
 
     pub fn set_cost(&self, factor: f64) {
-        self.lock().cost = if factor.is_finite() && factor > 0.0 {
-            factor
-        } else {
-            0.0
-        };
+        self.lock().options.cost = cost_factor(factor);
     }
 
     /// CPU spent so far, per verb.
@@ -304,22 +301,31 @@ impl Controls {
     }
 
     pub fn apf(&self) -> Apf {
-        self.lock().apf
+        self.lock().options.apf
     }
 
     /// Changes the API Priority and Fairness limits.
     pub fn set_apf(&self, a: Apf) {
-        self.lock().apf = a;
+        self.lock().options.apf = a;
         self.inner.limiter.set_limits(a);
     }
 
     /// How long a deleted namespace or CRD stays Terminating (0: deleted at once).
     pub fn deletion_delay(&self) -> Duration {
-        self.lock().deletion_delay
+        self.lock().options.deletion_delay
     }
 
     pub fn set_deletion_delay(&self, d: Duration) {
-        self.lock().deletion_delay = d;
+        self.lock().options.deletion_delay = d;
+    }
+}
+
+/// A CPU cost factor as the server uses it: anything but a positive number is 0 (free).
+fn cost_factor(factor: f64) -> f64 {
+    if factor.is_finite() && factor > 0.0 {
+        factor
+    } else {
+        0.0
     }
 }
 

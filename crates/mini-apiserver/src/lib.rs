@@ -128,7 +128,7 @@
 //!   discovery, OpenAPI schemas, pods.
 //!
 //! # kubectl
-//! kubectl 1.32 works against it with a kubeconfig from [`ApiServer::kubeconfig`]:
+//! kubectl 1.32 works against it with a kubeconfig from [`Endpoint::kubeconfig`]:
 //! `get` (Table output), `create -f`, `apply -f`, `apply --server-side`
 //! (`--force-conflicts`), `create namespace|configmap|secret`, `delete`, `patch`,
 //! `label`, `edit`, `scale`, `rollout status`, `auth can-i`; no extra flags are
@@ -275,14 +275,57 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|_| format!("invalid duration {s:?}: use e.g. 3ms, 1.5s, 2m or 0"))
 }
 
-/// A running server.
-pub struct ApiServer {
+/// Where a running server listens, and the handles on its behaviour: what its users
+/// need, whether it runs in their runtime ([`ApiServer`]) or on a thread of its own
+/// ([`BackgroundServer`]). Both dereference to it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
     url: String,
     addr: SocketAddr,
     faults: Faults,
     controls: Controls,
+}
+
+impl Endpoint {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The fault-injection handle.
+    pub fn faults(&self) -> Faults {
+        self.faults.clone()
+    }
+
+    /// The handle on the server's adjustable behaviour.
+    pub fn controls(&self) -> Controls {
+        self.controls.clone()
+    }
+
+    /// A kubeconfig for this server (see [`kubeconfig_for`]).
+    pub fn kubeconfig(&self, context_name: &str) -> String {
+        kubeconfig_for(&self.url, context_name)
+    }
+}
+
+/// A running server.
+pub struct ApiServer {
+    endpoint: Endpoint,
     shutdown_tx: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for ApiServer {
+    type Target = Endpoint;
+
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl ApiServer {
@@ -316,22 +359,13 @@ impl ApiServer {
             });
             state.put(&ns_info.collection(), ns, obj);
         }
-        let controls = Controls::new(controls::Settings {
-            rollout: opts.rollout,
-            tokens: opts.tokens.clone(),
-            require_token: opts.require_token,
-            denials: opts.denials.clone(),
-            cost: 0.0,
-            apf: opts.apf,
-            deletion_delay: opts.deletion_delay,
-            stats: CostStats::default(),
-        });
-        controls.set_cost(opts.cost);
+        let establish_delay = opts.crd_establish_delay;
+        let controls = Controls::new(opts);
         let srv = Arc::new(server::Server {
             state: Mutex::new(state),
             faults: faults.clone(),
             controls: controls.clone(),
-            establish_delay: opts.crd_establish_delay,
+            establish_delay,
             shutdown: shutdown_rx.clone(),
             addr,
         });
@@ -346,38 +380,15 @@ impl ApiServer {
                 .await;
         });
         Ok(ApiServer {
-            url: format!("http://{addr}"),
-            addr,
-            faults,
-            controls,
+            endpoint: Endpoint {
+                url: format!("http://{addr}"),
+                addr,
+                faults,
+                controls,
+            },
             shutdown_tx,
             task: Some(task),
         })
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        self.url.clone()
-    }
-
-    /// The address the server listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// The fault-injection handle.
-    pub fn faults(&self) -> Faults {
-        self.faults.clone()
-    }
-
-    /// The handle on the server's adjustable behaviour.
-    pub fn controls(&self) -> Controls {
-        self.controls.clone()
-    }
-
-    /// A kubeconfig for this server (see [`kubeconfig_for`]).
-    pub fn kubeconfig(&self, context_name: &str) -> String {
-        kubeconfig_for(&self.url, context_name)
     }
 
     /// Stops the server: open watches end, then connections close (waiting at most
@@ -403,9 +414,7 @@ impl Drop for ApiServer {
 /// A server on its own thread with its own tokio runtime, for synchronous tests.
 /// It stops when dropped.
 pub struct BackgroundServer {
-    url: String,
-    faults: Faults,
-    controls: Controls,
+    endpoint: Endpoint,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -413,7 +422,7 @@ pub struct BackgroundServer {
 impl BackgroundServer {
     /// Starts a server on `127.0.0.1:<free port>` in a new thread.
     pub fn start(opts: Options) -> std::io::Result<Self> {
-        type Ready = std::io::Result<(String, Faults, Controls)>;
+        type Ready = std::io::Result<Endpoint>;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Ready>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -433,7 +442,7 @@ impl BackgroundServer {
                 rt.block_on(async move {
                     match ApiServer::start(opts).await {
                         Ok(s) => {
-                            let _ = ready_tx.send(Ok((s.url(), s.faults(), s.controls())));
+                            let _ = ready_tx.send(Ok(s.endpoint.clone()));
                             let _ = stop_rx.await;
                             s.shutdown().await;
                         }
@@ -443,36 +452,22 @@ impl BackgroundServer {
                     }
                 });
             })?;
-        let (url, faults, controls) = ready_rx
+        let endpoint = ready_rx
             .recv()
             .map_err(|_| std::io::Error::other("the server thread stopped before starting"))??;
         Ok(BackgroundServer {
-            url,
-            faults,
-            controls,
+            endpoint,
             stop: Some(stop_tx),
             thread: Some(thread),
         })
     }
+}
 
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        self.url.clone()
-    }
+impl std::ops::Deref for BackgroundServer {
+    type Target = Endpoint;
 
-    /// The fault-injection handle.
-    pub fn faults(&self) -> Faults {
-        self.faults.clone()
-    }
-
-    /// The handle on the server's adjustable behaviour.
-    pub fn controls(&self) -> Controls {
-        self.controls.clone()
-    }
-
-    /// A kubeconfig for this server (see [`kubeconfig_for`]).
-    pub fn kubeconfig(&self, context_name: &str) -> String {
-        kubeconfig_for(&self.url, context_name)
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 

@@ -140,7 +140,7 @@ fn rollout_json(c: &Controls) -> Value {
 
 /// The users known by token (never the tokens themselves).
 fn auth_json(c: &Controls) -> Value {
-    let s = c.lock();
+    let s = &c.lock().options;
     let users: Vec<Value> = s
         .tokens
         .iter()
@@ -226,7 +226,7 @@ pub(crate) fn handle(
                     controls.deny(d);
                 }
             }
-            Ok(json!({"denials": controls.lock().denials.clone()}))
+            Ok(json!({"denials": controls.lock().options.denials.clone()}))
         }
         "cost" => {
             if post {

@@ -1496,19 +1496,26 @@ pub(crate) fn patch(
 
 // --------------------------------------------------------------------- delete
 
-/// DeleteOptions from the body and the query.
-struct DeleteOpts {
+/// How to delete: DeleteOptions from the body and the query, and whether terminating
+/// objects go at once.
+pub(crate) struct DeleteOpts {
     dry_run: bool,
     uid: Option<String>,
     resource_version: Option<String>,
+    delete_now: bool,
 }
 
-fn delete_opts(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
+pub(crate) fn delete_opts(
+    body: &[u8],
+    q: &Query,
+    delete_now: bool,
+) -> Result<DeleteOpts, ApiError> {
     let write = WriteOpts::from_query(q, "DeleteOptions", "")?;
     let mut o = DeleteOpts {
         dry_run: write.dry_run,
         uid: None,
         resource_version: None,
+        delete_now,
     };
     let text = String::from_utf8_lossy(body);
     if text.trim().is_empty() {
@@ -1784,15 +1791,8 @@ fn delete_one(
     (body, !dry_run, None)
 }
 
-pub(crate) fn delete(
-    st: &mut State,
-    t: &Target,
-    body: &[u8],
-    q: &Query,
-    delete_now: bool,
-) -> Result<Outcome, ApiError> {
+pub(crate) fn delete(st: &mut State, t: &Target, o: DeleteOpts) -> Result<Outcome, ApiError> {
     let info = &t.info;
-    let o = delete_opts(body, q)?;
     if info.builtin == Some(Builtin::Namespace)
         && matches!(t.name.as_str(), "default" | "kube-system" | "kube-public")
     {
@@ -1825,7 +1825,7 @@ pub(crate) fn delete(
             ));
         }
     }
-    let (body, wrote, after) = delete_one(st, info, &key, existing, o.dry_run, delete_now);
+    let (body, wrote, after) = delete_one(st, info, &key, existing, o.dry_run, o.delete_now);
     let mut out = Outcome::ok(200, body, vec![], wrote);
     out.after.extend(after);
     Ok(out)
@@ -2154,11 +2154,9 @@ pub(crate) fn list_outcome(t: &Target, page: &Page, meta: Value) -> Outcome {
 pub(crate) fn delete_collection(
     st: &mut State,
     t: &Target,
-    body: &[u8],
     q: &Query,
-    delete_now: bool,
+    o: DeleteOpts,
 ) -> Result<Outcome, ApiError> {
-    let o = delete_opts(body, q)?;
     let filter = Filter::from_query(t, q)?;
     let coll = t.info.collection();
     let targets: Vec<(String, Arc<Value>)> = st
@@ -2172,7 +2170,7 @@ pub(crate) fn delete_collection(
     let mut after = Vec::new();
     for (k, v) in targets {
         let shown = for_version(&t.info, &v);
-        let (_, w, a) = delete_one(st, &t.info, &k, v, o.dry_run, delete_now);
+        let (_, w, a) = delete_one(st, &t.info, &k, v, o.dry_run, o.delete_now);
         wrote |= w;
         after.extend(a);
         deleted.push(shown);

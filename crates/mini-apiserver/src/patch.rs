@@ -65,32 +65,34 @@ fn parent_mut<'a>(
 ) -> Result<&'a mut Value, PatchError> {
     let mut cur = doc;
     for t in &tokens[..tokens.len() - 1] {
-        cur = match cur {
-            Value::Object(m) => m.get_mut(t).ok_or_else(|| missing(op, path))?,
-            Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| missing(op, path))?;
-                a.get_mut(i).ok_or_else(|| missing(op, path))?
-            }
-            _ => return Err(missing(op, path)),
-        };
+        cur = child_mut(cur, t).ok_or_else(|| missing(op, path))?;
     }
     Ok(cur)
 }
 
 fn get<'a>(doc: &'a Value, path: &str, op: &str) -> Result<&'a Value, PatchError> {
-    let tokens = pointer_tokens(path)?;
     let mut cur = doc;
-    for t in &tokens {
-        cur = match cur {
-            Value::Object(m) => m.get(t).ok_or_else(|| missing(op, path))?,
-            Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| missing(op, path))?;
-                a.get(i).ok_or_else(|| missing(op, path))?
-            }
-            _ => return Err(missing(op, path)),
-        };
+    for t in &pointer_tokens(path)? {
+        cur = child(cur, t).ok_or_else(|| missing(op, path))?;
     }
     Ok(cur)
+}
+
+/// The member or element a pointer token names.
+fn child<'a>(v: &'a Value, token: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(m) => m.get(token),
+        Value::Array(a) => a.get(token.parse::<usize>().ok()?),
+        _ => None,
+    }
+}
+
+fn child_mut<'a>(v: &'a mut Value, token: &str) -> Option<&'a mut Value> {
+    match v {
+        Value::Object(m) => m.get_mut(token),
+        Value::Array(a) => a.get_mut(token.parse::<usize>().ok()?),
+        _ => None,
+    }
 }
 
 fn add(doc: &mut Value, path: &str, value: Value, op: &str) -> Result<(), PatchError> {

@@ -127,15 +127,19 @@ enum Route {
     Mini(String),
     OpenApiRoot,
     OpenApiGroupVersion(String, String),
-    Resource {
-        group: String,
-        version: String,
-        namespace: Option<String>,
-        plural: String,
-        name: Option<String>,
-        sub: Option<String>,
-    },
+    Resource(ResourcePath),
     NotFound,
+}
+
+/// What the path of a resource request names.
+#[derive(Debug)]
+struct ResourcePath {
+    group: String,
+    version: String,
+    namespace: Option<String>,
+    plural: String,
+    name: Option<String>,
+    sub: Option<String>,
 }
 
 fn decode_segment(s: &str) -> String {
@@ -181,14 +185,14 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
     if tail.is_empty() || tail.len() > 3 {
         return Route::NotFound;
     }
-    Route::Resource {
+    Route::Resource(ResourcePath {
         group: group.into(),
         version: version.into(),
         namespace,
         plural: tail[0].into(),
         name: tail.get(1).map(|s| s.to_string()),
         sub: tail.get(2).map(|s| s.to_string()),
-    }
+    })
 }
 
 fn resolve(st: &State, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
@@ -244,23 +248,18 @@ fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
 /// group → version → resources (established CRDs and built-ins).
 fn served_groups(st: &State) -> BTreeMap<String, BTreeMap<String, Vec<Arc<ResourceInfo>>>> {
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<Arc<ResourceInfo>>>> = BTreeMap::new();
-    for b in BUILTINS.iter() {
+    let crd_versions = st
+        .crds
+        .values()
+        .filter(|rt| rt.established)
+        .flat_map(|rt| &rt.versions);
+    for info in BUILTINS.iter().chain(crd_versions) {
         groups
-            .entry(b.group.clone())
+            .entry(info.group.clone())
             .or_default()
-            .entry(b.version.clone())
+            .entry(info.version.clone())
             .or_default()
-            .push(Arc::clone(b));
-    }
-    for rt in st.crds.values().filter(|rt| rt.established) {
-        for v in &rt.versions {
-            groups
-                .entry(rt.group.clone())
-                .or_default()
-                .entry(v.version.clone())
-                .or_default()
-                .push(Arc::clone(v));
-        }
+            .push(Arc::clone(info));
     }
     groups
 }
@@ -795,8 +794,7 @@ fn resource_verb(
     let info = &t.info;
     let collection = t.name.is_empty();
     let all_namespaces = info.namespaced && t.namespace.is_empty();
-    let settings = srv.controls.lock().deletion_delay;
-    let delete_now = settings.is_zero();
+    let delete_now = srv.controls.deletion_delay().is_zero();
     let write_opts = |kind: &str| -> Result<WriteOpts, ApiError> {
         let mut o = WriteOpts::from_query(q, kind, &req.user_agent)?;
         o.establish_now = srv.establish_delay.is_zero();
@@ -859,15 +857,16 @@ fn resource_verb(
             Ok(Handled::from(ops::patch(&mut st, t, ptype, body, opts)?))
         }
         (&Method::DELETE, false) if !t.status && !t.scale => {
+            let o = ops::delete_opts(body, q, delete_now)?;
             let mut st = srv.lock();
-            Ok(Handled::from(ops::delete(&mut st, t, body, q, delete_now)?))
+            Ok(Handled::from(ops::delete(&mut st, t, o)?))
         }
         (&Method::DELETE, true)
             if !all_namespaces && !t.status && info.verbs().contains(&"deletecollection") =>
         {
+            let o = ops::delete_opts(body, q, delete_now)?;
             let mut st = srv.lock();
-            let o = ops::delete_collection(&mut st, t, body, q, delete_now)?;
-            Ok(Handled::from(o))
+            Ok(Handled::from(ops::delete_collection(&mut st, t, q, o)?))
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -931,15 +930,7 @@ fn too_many_requests(retry_after: u64) -> Response {
 
 /// The authorization attributes of a request.
 fn attributes(r: &Route, req: &RequestParts) -> Attributes {
-    let Route::Resource {
-        group,
-        namespace,
-        plural,
-        name,
-        sub,
-        ..
-    } = r
-    else {
+    let Route::Resource(p) = r else {
         return Attributes {
             verb: req.method.as_str().to_ascii_lowercase(),
             path: req.path.clone(),
@@ -947,7 +938,7 @@ fn attributes(r: &Route, req: &RequestParts) -> Attributes {
         };
     };
     let watching = req.query.flag("watch") && req.query.get("watch").is_some();
-    let verb = match (&req.method, name.is_some()) {
+    let verb = match (&req.method, p.name.is_some()) {
         (&Method::GET, _) if watching => "watch",
         (&Method::GET, true) => "get",
         (&Method::GET, false) => "list",
@@ -965,17 +956,19 @@ fn attributes(r: &Route, req: &RequestParts) -> Attributes {
         }
     };
     // A namespace is in its own namespace, as kube's request info puts it.
-    let namespace = match namespace {
+    let namespace = match &p.namespace {
         Some(ns) => ns.clone(),
-        None if group.is_empty() && plural == "namespaces" => name.clone().unwrap_or_default(),
+        None if p.group.is_empty() && p.plural == "namespaces" => {
+            p.name.clone().unwrap_or_default()
+        }
         None => String::new(),
     };
     Attributes {
         verb: verb.into(),
-        group: group.clone(),
-        resource: plural.clone(),
-        subresource: sub.clone().unwrap_or_default(),
-        name: name.clone().unwrap_or_default(),
+        group: p.group.clone(),
+        resource: p.plural.clone(),
+        subresource: p.sub.clone().unwrap_or_default(),
+        name: p.name.clone().unwrap_or_default(),
         namespace,
         path: req.path.clone(),
         resource_request: true,
@@ -1030,7 +1023,7 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let user = match auth::authenticate(authorization, &srv.controls.lock()) {
+    let user = match auth::authenticate(authorization, &srv.controls.lock().options) {
         Ok(u) => u,
         Err(e) => return error_response(&e),
     };
@@ -1040,8 +1033,7 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
     let attrs = attributes(&r, &rp);
     let decision = {
         let st = srv.lock();
-        let settings = srv.controls.lock();
-        auth::authorize(&st, &settings, &user, &attrs)
+        auth::authorize(&st, &srv.controls.lock().options, &user, &attrs)
     };
     match decision {
         Decision::Allow(_) => {}
@@ -1061,7 +1053,7 @@ pub(crate) async fn handle(AxState(srv): AxState<Arc<Server>>, req: Request) -> 
         rp.method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    if is_write && matches!(r, Route::Resource { .. }) {
+    if is_write && matches!(r, Route::Resource(_)) {
         let plan = srv.faults.plan_write();
         if !plan.sleep.is_zero() {
             let mut stop = srv.shutdown.clone();
@@ -1108,15 +1100,7 @@ fn handle_api(
     user: &User,
     body: &[u8],
 ) -> (Response, Work) {
-    let Route::Resource {
-        group,
-        version,
-        namespace,
-        plural,
-        name,
-        sub,
-    } = r
-    else {
+    let Route::Resource(p) = r else {
         if rp.method != Method::GET {
             return (error_response(&ApiError::method_not_allowed()), Work::Light);
         }
@@ -1133,15 +1117,15 @@ fn handle_api(
     };
     let target = {
         let st = srv.lock();
-        let Some(info) = resolve(&st, group, version, plural) else {
+        let Some(info) = resolve(&st, &p.group, &p.version, &p.plural) else {
             return (error_response(&ApiError::path_not_found()), Work::Light);
         };
-        if namespace.is_some() && !info.namespaced
-            || info.namespaced && namespace.is_none() && name.is_some()
+        if p.namespace.is_some() && !info.namespaced
+            || info.namespaced && p.namespace.is_none() && p.name.is_some()
         {
             return (error_response(&ApiError::path_not_found()), Work::Light);
         }
-        let (status, scale) = match sub.as_deref() {
+        let (status, scale) = match p.sub.as_deref() {
             None => (false, false),
             Some("status") if info.status => (true, false),
             Some("scale") if info.scale => (false, true),
@@ -1149,8 +1133,8 @@ fn handle_api(
         };
         Target {
             info,
-            namespace: namespace.clone().unwrap_or_default(),
-            name: name.clone().unwrap_or_default(),
+            namespace: p.namespace.clone().unwrap_or_default(),
+            name: p.name.clone().unwrap_or_default(),
             status,
             scale,
         }
@@ -1159,8 +1143,7 @@ fn handle_api(
         let resp = if rp.method == Method::POST && target.name.is_empty() {
             let review = json_body(&rp.headers, body).and_then(|b| {
                 let st = srv.lock();
-                let settings = srv.controls.lock();
-                auth::self_subject_access_review(&st, &settings, user, &b)
+                auth::self_subject_access_review(&st, &srv.controls.lock().options, user, &b)
             });
             match review {
                 Ok(v) => json_response(201, &v),
@@ -1213,16 +1196,16 @@ mod tests {
     #[test]
     fn routes() {
         assert!(
-            matches!(route("/api/v1/namespaces/x/configmaps/y"), Route::Resource { ref namespace, ref name, .. } if namespace.as_deref() == Some("x") && name.as_deref() == Some("y"))
+            matches!(route("/api/v1/namespaces/x/configmaps/y"), Route::Resource(ref p) if p.namespace.as_deref() == Some("x") && p.name.as_deref() == Some("y"))
         );
         assert!(
-            matches!(route("/api/v1/namespaces/x"), Route::Resource { ref namespace, ref plural, ref name, .. } if namespace.is_none() && plural == "namespaces" && name.as_deref() == Some("x"))
+            matches!(route("/api/v1/namespaces/x"), Route::Resource(ref p) if p.namespace.is_none() && p.plural == "namespaces" && p.name.as_deref() == Some("x"))
         );
         assert!(
-            matches!(route("/api/v1/namespaces/x/status"), Route::Resource { ref sub, .. } if sub.as_deref() == Some("status"))
+            matches!(route("/api/v1/namespaces/x/status"), Route::Resource(ref p) if p.sub.as_deref() == Some("status"))
         );
         assert!(
-            matches!(route("/apis/g.io/v1/namespaces/ns/foos/a/status"), Route::Resource { ref sub, .. } if sub.as_deref() == Some("status"))
+            matches!(route("/apis/g.io/v1/namespaces/ns/foos/a/status"), Route::Resource(ref p) if p.sub.as_deref() == Some("status"))
         );
         assert!(matches!(route("/apis/g.io/v1/foos/a/b/c"), Route::NotFound));
         assert!(matches!(route("/openapi/v2"), Route::NotFound));

@@ -13,6 +13,14 @@ fn col(name: &str, typ: &str, format: &str, description: &str, priority: i64) ->
 
 const NAME_DESC: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 const CREATED_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+const DS_DESIRED: &str = "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).";
+const DS_CURRENT: &str = "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.";
+const DS_READY: &str = "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.";
+const DS_UP_TO_DATE: &str = "The total number of nodes that are running updated daemon pod";
+const DS_AVAILABLE: &str = "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)";
+const DS_NODE_SELECTOR: &str = "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node.";
+const DEPLOY_UP_TO_DATE: &str = "Total number of non-terminated pods targeted by this deployment that have the desired template spec.";
+const DEPLOY_AVAILABLE: &str = "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.";
 const AGE_DESC: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.";
 
 /// `{big}{big_unit}`, followed by `{small}{small_unit}` unless `small` is 0 (`3m`, `3m20s`).
@@ -169,158 +177,79 @@ fn count(obj: &Value, fields: &[&str]) -> i64 {
         .sum()
 }
 
-/// Computes the cells of one row.
+/// Computes the cells of one row after the name.
 type CellFn = Box<dyn Fn(&Value) -> Vec<Value>>;
 
-/// Renders objects as a Table. `include` is the includeObject parameter.
-pub(crate) fn table(
-    info: &ResourceInfo,
-    items: &[Arc<Value>],
-    meta: Value,
-    include: &str,
-) -> Value {
-    let (columns, cells): (Vec<Value>, CellFn) = match info.builtin {
+/// A column of a built-in kind's table: no format, priority 0.
+fn column(name: &str, typ: &str, description: &str) -> Value {
+    col(name, typ, "", description, 0)
+}
+
+fn age_column() -> Value {
+    column("Age", "string", AGE_DESC)
+}
+
+/// The columns after Name, and their cells: those of a built-in kind as kube-apiserver
+/// prints it, a CRD's additionalPrinterColumns, or the creation time.
+fn columns_after_name(info: &ResourceInfo) -> (Vec<Value>, CellFn) {
+    match info.builtin {
         Some(Builtin::Namespace) => (
             vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col("Status", "string", "", "The status of the namespace", 0),
-                col("Age", "string", "", AGE_DESC, 0),
+                column("Status", "string", "The status of the namespace"),
+                age_column(),
             ],
             Box::new(|o: &Value| {
-                vec![
-                    json!(meta_str(o, "name")),
-                    json!(
-                        o.get("status")
-                            .and_then(|s| s.get("phase"))
-                            .cloned()
-                            .unwrap_or(json!(""))
-                    ),
-                    json!(age(o)),
-                ]
+                let phase = o.get("status").and_then(|s| s.get("phase"));
+                vec![phase.cloned().unwrap_or(json!("")), json!(age(o))]
             }),
         ),
         Some(Builtin::ConfigMap) => (
             vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col(
-                    "Data",
-                    "string",
-                    "",
-                    "Data contains the configuration data.",
-                    0,
-                ),
-                col("Age", "string", "", AGE_DESC, 0),
+                column("Data", "string", "Data contains the configuration data."),
+                age_column(),
             ],
-            Box::new(|o: &Value| {
-                vec![
-                    json!(meta_str(o, "name")),
-                    json!(count(o, &["data", "binaryData"])),
-                    json!(age(o)),
-                ]
-            }),
+            Box::new(|o: &Value| vec![json!(count(o, &["data", "binaryData"])), json!(age(o))]),
         ),
         Some(Builtin::Secret) => (
             vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col("Type", "string", "", "The type of the secret", 0),
-                col(
-                    "Data",
-                    "string",
-                    "",
-                    "The number of entries in the secret",
-                    0,
-                ),
-                col("Age", "string", "", AGE_DESC, 0),
+                column("Type", "string", "The type of the secret"),
+                column("Data", "string", "The number of entries in the secret"),
+                age_column(),
             ],
             Box::new(|o: &Value| {
-                vec![
-                    json!(meta_str(o, "name")),
-                    json!(o.get("type").and_then(Value::as_str).unwrap_or("")),
-                    json!(count(o, &["data"])),
-                    json!(age(o)),
-                ]
+                let typ = o.get("type").and_then(Value::as_str).unwrap_or("");
+                vec![json!(typ), json!(count(o, &["data"])), json!(age(o))]
             }),
         ),
         Some(Builtin::Node) => (
             vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col("Status", "string", "", "The status of the node", 0),
-                col("Roles", "string", "", "The roles of the node", 0),
-                col("Age", "string", "", AGE_DESC, 0),
-                col(
-                    "Version",
-                    "string",
-                    "",
-                    "Kubelet Version reported by the node.",
-                    0,
-                ),
+                column("Status", "string", "The status of the node"),
+                column("Roles", "string", "The roles of the node"),
+                age_column(),
+                column("Version", "string", "Kubelet Version reported by the node."),
             ],
             Box::new(|o: &Value| {
+                let version = o.pointer("/status/nodeInfo/kubeletVersion");
                 vec![
-                    json!(meta_str(o, "name")),
                     json!(node_status(o)),
                     json!(node_roles(o)),
                     json!(age(o)),
-                    json!(
-                        o.get("status")
-                            .and_then(|s| s.get("nodeInfo"))
-                            .and_then(|n| n.get("kubeletVersion"))
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                    ),
+                    json!(version.and_then(Value::as_str).unwrap_or("")),
                 ]
             }),
         ),
         Some(Builtin::DaemonSet) => (
             vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col(
-                    "Desired",
-                    "integer",
-                    "",
-                    "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).",
-                    0,
-                ),
-                col(
-                    "Current",
-                    "integer",
-                    "",
-                    "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
-                    0,
-                ),
-                col(
-                    "Ready",
-                    "integer",
-                    "",
-                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.",
-                    0,
-                ),
-                col(
-                    "Up-to-date",
-                    "integer",
-                    "",
-                    "The total number of nodes that are running updated daemon pod",
-                    0,
-                ),
-                col(
-                    "Available",
-                    "integer",
-                    "",
-                    "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
-                    0,
-                ),
-                col(
-                    "Node Selector",
-                    "string",
-                    "",
-                    "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node.",
-                    0,
-                ),
-                col("Age", "string", "", AGE_DESC, 0),
+                column("Desired", "integer", DS_DESIRED),
+                column("Current", "integer", DS_CURRENT),
+                column("Ready", "integer", DS_READY),
+                column("Up-to-date", "integer", DS_UP_TO_DATE),
+                column("Available", "integer", DS_AVAILABLE),
+                column("Node Selector", "string", DS_NODE_SELECTOR),
+                age_column(),
             ],
             Box::new(|o: &Value| {
                 vec![
-                    json!(meta_str(o, "name")),
                     json!(status_int(o, "desiredNumberScheduled")),
                     json!(status_int(o, "currentNumberScheduled")),
                     json!(status_int(o, "numberReady")),
@@ -333,38 +262,17 @@ pub(crate) fn table(
         ),
         Some(Builtin::Deployment) => (
             vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col(
-                    "Ready",
-                    "string",
-                    "",
-                    "Number of the pod with ready state",
-                    0,
-                ),
-                col(
-                    "Up-to-date",
-                    "string",
-                    "",
-                    "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
-                    0,
-                ),
-                col(
-                    "Available",
-                    "string",
-                    "",
-                    "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
-                    0,
-                ),
-                col("Age", "string", "", AGE_DESC, 0),
+                column("Ready", "string", "Number of the pod with ready state"),
+                column("Up-to-date", "string", DEPLOY_UP_TO_DATE),
+                column("Available", "string", DEPLOY_AVAILABLE),
+                age_column(),
             ],
             Box::new(|o: &Value| {
                 let want = o
-                    .get("spec")
-                    .and_then(|s| s.get("replicas"))
+                    .pointer("/spec/replicas")
                     .and_then(Value::as_i64)
                     .unwrap_or(1);
                 vec![
-                    json!(meta_str(o, "name")),
                     json!(format!("{}/{want}", status_int(o, "readyReplicas"))),
                     json!(status_int(o, "updatedReplicas")),
                     json!(status_int(o, "availableReplicas")),
@@ -373,15 +281,16 @@ pub(crate) fn table(
             }),
         ),
         _ if !info.printer_columns.is_empty() => {
-            let mut cols = vec![col("Name", "string", "name", NAME_DESC, 0)];
-            for c in &info.printer_columns {
-                cols.push(col(&c.name, &c.typ, &c.format, &c.description, c.priority));
-            }
+            let cols = info
+                .printer_columns
+                .iter()
+                .map(|c| col(&c.name, &c.typ, &c.format, &c.description, c.priority))
+                .collect();
             let pcs = info.printer_columns.clone();
             (
                 cols,
                 Box::new(move |o: &Value| {
-                    let mut v = vec![json!(meta_str(o, "name"))];
+                    let mut v = Vec::new();
                     for c in &pcs {
                         let x = json_path(o, &c.json_path);
                         v.push(if c.typ == "date" {
@@ -400,23 +309,29 @@ pub(crate) fn table(
             )
         }
         _ => (
-            vec![
-                col("Name", "string", "name", NAME_DESC, 0),
-                col("Created At", "date", "", CREATED_DESC, 0),
-            ],
-            Box::new(|o: &Value| {
-                vec![
-                    json!(meta_str(o, "name")),
-                    json!(meta_str(o, "creationTimestamp")),
-                ]
-            }),
+            vec![col("Created At", "date", "", CREATED_DESC, 0)],
+            Box::new(|o: &Value| vec![json!(meta_str(o, "creationTimestamp"))]),
         ),
-    };
+    }
+}
+
+/// Renders objects as a Table. `include` is the includeObject parameter.
+pub(crate) fn table(
+    info: &ResourceInfo,
+    items: &[Arc<Value>],
+    meta: Value,
+    include: &str,
+) -> Value {
+    let (after_name, cells) = columns_after_name(info);
+    let mut columns = vec![col("Name", "string", "name", NAME_DESC, 0)];
+    columns.extend(after_name);
     let rows: Vec<Value> = items
         .iter()
         .map(|o| {
             let mut row = Map::new();
-            row.insert("cells".into(), Value::Array(cells(o)));
+            let mut row_cells = vec![json!(meta_str(o, "name"))];
+            row_cells.extend(cells(o));
+            row.insert("cells".into(), Value::Array(row_cells));
             match include {
                 "None" => {}
                 "Object" => {

@@ -64,34 +64,51 @@ pub(crate) fn qualified_name(v: &str) -> Vec<String> {
     errs
 }
 
+/// A format of apimachinery's validation: a longest length, a regular expression and
+/// the words of its error.
+struct Format {
+    max_len: usize,
+    regex: &'static LazyLock<Regex>,
+    fmt: &'static str,
+    msg: &'static str,
+    examples: &'static [&'static str],
+}
+
+impl Format {
+    /// What is wrong with `v`, in apimachinery's words; empty when nothing is.
+    fn errors(&self, v: &str) -> Vec<String> {
+        let mut errs = Vec::new();
+        if v.len() > self.max_len {
+            errs.push(max_len_error(self.max_len));
+        }
+        if !self.regex.is_match(v) {
+            errs.push(regex_error(self.msg, self.fmt, self.examples));
+        }
+        errs
+    }
+}
+
 pub(crate) fn label_value(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 63 {
-        errs.push(max_len_error(63));
+    Format {
+        max_len: 63,
+        regex: &LABEL_VALUE,
+        fmt: LABEL_VALUE_FMT,
+        msg: "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+        examples: &["MyValue", "my_value", "12345"],
     }
-    if !LABEL_VALUE.is_match(v) {
-        errs.push(regex_error(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-            LABEL_VALUE_FMT,
-            &["MyValue", "my_value", "12345"],
-        ));
-    }
-    errs
+    .errors(v)
 }
 
 /// Keys of ConfigMap and Secret data.
 pub(crate) fn config_key(v: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if v.len() > 253 {
-        errs.push(max_len_error(253));
+    let mut errs = Format {
+        max_len: 253,
+        regex: &CONFIG_KEY,
+        fmt: CONFIG_KEY_FMT,
+        msg: "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+        examples: &["key.name", "KEY_NAME", "key-name"],
     }
-    if !CONFIG_KEY.is_match(v) {
-        errs.push(regex_error(
-            "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
-            CONFIG_KEY_FMT,
-            &["key.name", "KEY_NAME", "key-name"],
-        ));
-    }
+    .errors(v);
     if v == "." {
         errs.push("must not be '.'".to_string());
     } else if v == ".." {
@@ -226,34 +243,20 @@ pub(crate) fn validate_object_meta(
     }
     if let Some(Value::Array(refs)) = meta.get("ownerReferences") {
         for r in refs {
-            let get = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
-            if get("apiVersion").is_empty() {
-                errs.push(FieldError::invalid_str(
-                    "metadata.ownerReferences.apiVersion",
-                    "",
-                    "version must not be empty",
-                ));
-            }
-            if get("kind").is_empty() {
-                errs.push(FieldError::invalid_str(
-                    "metadata.ownerReferences.kind",
-                    "",
-                    "kind must not be empty",
-                ));
-            }
-            if get("name").is_empty() {
-                errs.push(FieldError::invalid_str(
-                    "metadata.ownerReferences.name",
-                    "",
-                    "name must not be empty",
-                ));
-            }
-            if get("uid").is_empty() {
-                errs.push(FieldError::invalid_str(
-                    "metadata.ownerReferences.uid",
-                    "",
-                    "uid must not be empty",
-                ));
+            let required = [
+                ("apiVersion", "version"),
+                ("kind", "kind"),
+                ("name", "name"),
+                ("uid", "uid"),
+            ];
+            for (key, what) in required {
+                if r.get(key).and_then(Value::as_str).unwrap_or("").is_empty() {
+                    errs.push(FieldError::invalid_str(
+                        format!("metadata.ownerReferences.{key}"),
+                        "",
+                        format!("{what} must not be empty"),
+                    ));
+                }
             }
         }
     }

@@ -162,13 +162,7 @@ fn lists_merge_by_key_and_conflicts_are_reported() {
         .as_array()
         .unwrap();
     assert_eq!(containers.len(), 2);
-    let env: Vec<&str> = containers[0]["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(env, ["A", "B", "C"]);
+    assert_eq!(names(&containers[0]["env"]), ["A", "B", "C"]);
     assert_eq!(v["metadata"]["generation"], 2);
     let ops = manager_entry(&v, "ops", "Apply");
     assert_eq!(
@@ -187,12 +181,7 @@ fn lists_merge_by_key_and_conflicts_are_reported() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
-    let env: Vec<&str> = v["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
+    let env = names(&v["spec"]["template"]["spec"]["containers"][0]["env"]);
     assert_eq!(env, ["A", "C"]);
     assert_eq!(
         v["spec"]["template"]["spec"]["tolerations"],
@@ -458,12 +447,7 @@ fn a_forced_apply_leaves_other_managers_fields_in_place() {
         &kdd.to_string(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let env: Vec<String> = r.json()["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_string())
-        .collect();
+    let env = names(&r.json()["spec"]["template"]["spec"]["containers"][0]["env"]);
     assert!(env.contains(&"DATASTORE_TYPE".to_string()), "{env:?}");
     assert!(env.contains(&"ETCD_ENDPOINTS".to_string()), "{env:?}");
 }

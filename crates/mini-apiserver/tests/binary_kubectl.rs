@@ -75,18 +75,36 @@ fn kubectl() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
-struct Kubectl<'a> {
+/// kubectl with the kubeconfig and the cache of a temporary directory.
+struct Kubectl {
     bin: PathBuf,
-    dir: &'a Path,
+    dir: tempfile::TempDir,
 }
 
-impl Kubectl<'_> {
+/// kubectl against the binary started with `extra` arguments; None (the test skips)
+/// when kubectl is not installed.
+fn kubectl_and_server(extra: &[&str]) -> Option<(Kubectl, Proc)> {
+    let Some(bin) = kubectl() else {
+        eprintln!("kubectl is not installed; skipping");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let p = spawn(dir.path(), extra);
+    Some((Kubectl { bin, dir }, p))
+}
+
+impl Kubectl {
+    /// A file in kubectl's directory.
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
     fn run(&self, args: &[&str]) -> (bool, String, String) {
         let out = Command::new(&self.bin)
             .arg("--kubeconfig")
-            .arg(self.dir.join("kubeconfig"))
+            .arg(self.path("kubeconfig"))
             .arg("--cache-dir")
-            .arg(self.dir.join("cache"))
+            .arg(self.path("cache"))
             .args(args)
             .output()
             .expect("kubectl runs");
@@ -102,19 +120,24 @@ impl Kubectl<'_> {
         assert!(ok, "kubectl {args:?} failed: {out}{err}");
         out
     }
+
+    /// `kubectl -n kube-system rollout status <what>`, waiting 20 s at most.
+    fn rollout_status(&self, what: &str) -> String {
+        self.ok(&[
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            what,
+            "--timeout=20s",
+        ])
+    }
 }
 
 #[test]
 fn kubectl_get_create_apply() {
-    let Some(bin) = kubectl() else {
-        eprintln!("kubectl is not installed; skipping");
+    let Some((k, p)) = kubectl_and_server(&[]) else {
         return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let p = spawn(dir.path(), &[]);
-    let k = Kubectl {
-        bin,
-        dir: dir.path(),
     };
 
     let (ok, out, err) = k.run(&["get", "nodes"]);
@@ -169,7 +192,7 @@ fn kubectl_get_create_apply() {
         assert!(Instant::now() < deadline, "ippools never served: {err}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pool = dir.path().join("pool.yaml");
+    let pool = k.path("pool.yaml");
     std::fs::write(
         &pool,
         "apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata:\n  name: default-ipv4\nspec:\n  cidr: 10.244.0.0/16\n  natOutgoing: true\n",
@@ -189,7 +212,7 @@ fn kubectl_get_create_apply() {
     );
 
     // kubectl's strict validation is done by the server
-    let bad = dir.path().join("bad.yaml");
+    let bad = k.path("bad.yaml");
     std::fs::write(
         &bad,
         "apiVersion: crd.projectcalico.org/v1\nkind: IPPool\nmetadata:\n  name: bad\nspec:\n  cidr: 10.1.0.0/16\n  foo: bar\n",
@@ -205,7 +228,7 @@ fn kubectl_get_create_apply() {
     assert!(ok);
 
     // apply -f of a ConfigMap: create, unchanged, configured
-    let cm = dir.path().join("cm.yaml");
+    let cm = k.path("cm.yaml");
     let write_cm = |ep: &str| {
         std::fs::write(
             &cm,
@@ -290,39 +313,23 @@ fn kubectl_get_create_apply() {
 
 #[test]
 fn kubectl_runs_a_migration() {
-    let Some(bin) = kubectl() else {
-        eprintln!("kubectl is not installed; skipping");
+    let Some((k, p)) =
+        kubectl_and_server(&["--rollout-delay", "20ms", "--rollout-pods-per-step", "1"])
+    else {
         return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let p = spawn(
-        dir.path(),
-        &["--rollout-delay", "20ms", "--rollout-pods-per-step", "1"],
-    );
-    let k = Kubectl {
-        bin,
-        dir: dir.path(),
     };
     let c = Client::new(&p.url);
     for n in ["n1", "n2"] {
         c.create("/api/v1/nodes", &obj("v1", "Node", n, json!({})));
     }
-    let etcd = manifests_dir().join("calico-etcd.yaml");
-    let kdd = manifests_dir().join("calico.yaml");
-    let out = k.ok(&["apply", "--server-side", "-f", etcd.to_str().unwrap()]);
+    let manifest = |file: &str| manifests_dir().join(file).to_str().unwrap().to_string();
+    let (etcd, kdd) = (manifest("calico-etcd.yaml"), manifest("calico.yaml"));
+    let out = k.ok(&["apply", "--server-side", "-f", &etcd]);
     assert!(
         out.contains("daemonset.apps/calico-node serverside-applied"),
         "{out}"
     );
-    let out = k.ok(&[
-        "-n",
-        "kube-system",
-        "rollout",
-        "status",
-        "daemonset",
-        "calico-node",
-        "--timeout=20s",
-    ]);
+    let out = k.rollout_status("daemonset/calico-node");
     assert!(
         out.contains("daemon set \"calico-node\" successfully rolled out"),
         "{out}"
@@ -351,19 +358,13 @@ fn kubectl_runs_a_migration() {
         "deployment.apps/calico-kube-controllers scaled"
     );
     // the manifest's replicas conflict with the scale
-    let (ok, _, err) = k.run(&["apply", "--server-side", "-f", kdd.to_str().unwrap()]);
+    let (ok, _, err) = k.run(&["apply", "--server-side", "-f", &kdd]);
     assert!(!ok);
     assert!(
         err.contains("conflict") && err.contains(".spec.replicas"),
         "{err}"
     );
-    let out = k.ok(&[
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "-f",
-        kdd.to_str().unwrap(),
-    ]);
+    let out = k.ok(&["apply", "--server-side", "--force-conflicts", "-f", &kdd]);
     assert!(
         out.contains("customresourcedefinition.apiextensions.k8s.io/ippools.crd.projectcalico.org serverside-applied"),
         "{out}"
@@ -372,14 +373,7 @@ fn kubectl_runs_a_migration() {
         "daemonset/calico-node",
         "deployment/calico-kube-controllers",
     ] {
-        let out = k.ok(&[
-            "-n",
-            "kube-system",
-            "rollout",
-            "status",
-            what,
-            "--timeout=20s",
-        ]);
+        let out = k.rollout_status(what);
         assert!(out.contains("successfully rolled out"), "{out}");
     }
     let out = k.ok(&["-n", "kube-system", "get", "daemonsets"]);

@@ -63,13 +63,7 @@ fn discovery_documents() {
     assert_eq!(g["kind"], "APIGroup");
     let gv = c.get_json("/apis/apiextensions.k8s.io/v1");
     assert_eq!(gv["groupVersion"], "apiextensions.k8s.io/v1");
-    assert!(
-        gv["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["name"] == "customresourcedefinitions/status")
-    );
+    assert_lists_resources(&gv, &["customresourcedefinitions/status"]);
     assert_eq!(c.get("/healthz").text(), "ok");
 }
 
@@ -248,28 +242,34 @@ fn create_errors() {
     );
     assert_eq!(st["details"], json!({"name": "nope", "kind": "namespaces"}));
 
-    // namespace mismatch
-    let mut b = cm("a", json!({}));
-    b["metadata"]["namespace"] = json!("kube-system");
-    failure(
-        &c.post(CMS, &b),
-        400,
-        "BadRequest",
-        "the namespace of the provided object does not match the namespace sent on the request",
-    );
+    // bodies refused with these messages
+    let mut other_namespace = cm("a", json!({}));
+    other_namespace["metadata"]["namespace"] = json!("kube-system");
+    let number_in_data = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 5}});
+    let mut with_resource_version = cm("rv", json!({}));
+    with_resource_version["metadata"]["resourceVersion"] = json!("12");
+    for (body, message) in [
+        (
+            other_namespace,
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ),
+        (
+            number_in_data,
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data.k of type string",
+        ),
+        (
+            with_resource_version,
+            "resourceVersion should not be set on objects to be created",
+        ),
+    ] {
+        failure(&c.post(CMS, &body), 400, "BadRequest", message);
+    }
 
     // malformed bodies
     let r = c.send("POST", CMS, "application/json", b"{not json");
     let st = r.status_of(400, "BadRequest");
     assert_message_starts_with(&st, "couldn't get version/kind; json parse error");
     c.post(CMS, &json!([1, 2])).status_of(400, "BadRequest");
-    let number_in_data = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": 5}});
-    failure(
-        &c.post(CMS, &number_in_data),
-        400,
-        "BadRequest",
-        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data.k of type string",
-    );
     let st = c
         .post(CMS, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": "oops"}}))
         .status_of(400, "BadRequest");
@@ -279,15 +279,6 @@ fn create_errors() {
         &json!({"apiVersion": "v2", "kind": "ConfigMap", "metadata": {"name": "x"}}),
     )
     .status_of(400, "BadRequest");
-    // resourceVersion set on create
-    let mut b = cm("rv", json!({}));
-    b["metadata"]["resourceVersion"] = json!("12");
-    failure(
-        &c.post(CMS, &b),
-        400,
-        "BadRequest",
-        "resourceVersion should not be set on objects to be created",
-    );
     // unsupported media type
     let r = c.send("POST", CMS, "application/yaml", b"a: b");
     r.status_of(415, "UnsupportedMediaType");
@@ -491,13 +482,7 @@ fn namespaces_and_cascade() {
         c.get("/api/v1/namespaces/team").status == 404
     });
     let all = c.get_json("/api/v1/configmaps");
-    let names: Vec<&str> = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, vec!["stays"]);
+    assert_eq!(item_names(&all), vec!["stays"]);
     assert_eq!(c.get_json("/api/v1/secrets")["items"], json!([]));
     failure(
         &c.delete("/api/v1/namespaces/kube-system"),
@@ -507,14 +492,8 @@ fn namespaces_and_cascade() {
     );
     // the namespaces of the options exist
     let list = c.get_json("/api/v1/namespaces");
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        item_names(&list),
         vec!["default", "kube-node-lease", "kube-public", "kube-system"]
     );
 }
@@ -585,15 +564,6 @@ fn nodes_and_status_subresource() {
         .status_of(405, "MethodNotAllowed");
 }
 
-fn names_of(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn list_paging_is_consistent() {
     let (_s, c) = server();
@@ -607,7 +577,7 @@ fn list_paging_is_consistent() {
         p1["items"][0].get("kind").is_none(),
         "items of core lists carry no kind"
     );
-    assert_eq!(names_of(&p1), vec!["cm-0", "cm-1", "cm-2"]);
+    assert_eq!(item_names(&p1), vec!["cm-0", "cm-1", "cm-2"]);
     assert_eq!(p1["metadata"]["remainingItemCount"], 4);
     let rv1 = p1["metadata"]["resourceVersion"]
         .as_str()
@@ -621,20 +591,20 @@ fn list_paging_is_consistent() {
     c.merge_patch(&format!("{CMS}/cm-4"), &json!({"data": {"x": "y"}}));
 
     let p2 = c.get_json(&format!("{CMS}?limit=3&continue={tok}"));
-    assert_eq!(names_of(&p2), vec!["cm-3", "cm-4", "cm-5"]);
+    assert_eq!(item_names(&p2), vec!["cm-3", "cm-4", "cm-5"]);
     assert!(p2["items"][1].get("data").is_none() || p2["items"][1]["data"] == json!({}));
     assert_eq!(p2["metadata"]["resourceVersion"], rv1);
     assert_eq!(p2["metadata"]["remainingItemCount"], 1);
     let tok2 = p2["metadata"]["continue"].as_str().unwrap();
     let p3 = c.get_json(&format!("{CMS}?limit=3&continue={tok2}"));
-    assert_eq!(names_of(&p3), vec!["cm-6"]);
+    assert_eq!(item_names(&p3), vec!["cm-6"]);
     assert!(p3["metadata"].get("continue").is_none());
     assert!(p3["metadata"].get("remainingItemCount").is_none());
 
     // a new list sees the present
     let now = c.get_json(CMS);
     assert_eq!(
-        names_of(&now),
+        item_names(&now),
         vec!["cm-0", "cm-1", "cm-2", "cm-3", "cm-3a", "cm-4", "cm-6"]
     );
     assert_ne!(now["metadata"]["resourceVersion"], rv1);
@@ -660,9 +630,9 @@ fn lists_read_resource_version_and_its_match_as_kube_apiserver() {
     let listed = c.get_json(&format!(
         "{CMS}?resourceVersion={now}&resourceVersionMatch=NotOlderThan"
     ));
-    assert_eq!(names_of(&listed), vec!["a"]);
+    assert_eq!(item_names(&listed), vec!["a"]);
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?resourceVersion=0"))),
+        item_names(&c.get_json(&format!("{CMS}?resourceVersion=0"))),
         vec!["a"]
     );
     // A version it has not reached: the real server gives up after waiting for its cache.
@@ -679,7 +649,7 @@ fn lists_read_resource_version_and_its_match_as_kube_apiserver() {
     let then = c.get_json(&format!(
         "{CMS}?resourceVersion={now}&resourceVersionMatch=Exact"
     ));
-    assert_eq!(names_of(&then), vec!["a"]);
+    assert_eq!(item_names(&then), vec!["a"]);
     c.get(&format!("{CMS}?resourceVersionMatch=NotOlderThan"))
         .status_of(422, "Invalid");
     c.get(&format!(
@@ -704,15 +674,15 @@ fn cluster_wide_lists_are_ordered_by_namespace_then_name() {
     c.create("/api/v1/namespaces/a/configmaps", &cm("x", json!({})));
     let all = c.get_json("/api/v1/configmaps?limit=2");
     // etcd key order: "a-b/" sorts before "a/"
-    assert_eq!(names_of(&all), vec!["z", "x"]);
+    assert_eq!(item_names(&all), vec!["z", "x"]);
     let tok = all["metadata"]["continue"].as_str().unwrap();
     let rest = c.get_json(&format!("/api/v1/configmaps?limit=2&continue={tok}"));
-    assert_eq!(names_of(&rest), vec!["y"]);
+    assert_eq!(item_names(&rest), vec!["y"]);
     let ns_a = c.get_json("/api/v1/namespaces/a/configmaps?limit=1");
-    assert_eq!(names_of(&ns_a), vec!["x"]);
+    assert_eq!(item_names(&ns_a), vec!["x"]);
     let tok = ns_a["metadata"]["continue"].as_str().unwrap();
     assert_eq!(
-        names_of(&c.get_json(&format!(
+        item_names(&c.get_json(&format!(
             "/api/v1/namespaces/a/configmaps?limit=1&continue={tok}"
         ))),
         vec!["y"]
@@ -740,7 +710,7 @@ fn label_and_field_selectors() {
             .replace(')', "%29")
             .replace(',', "%2C")
             .replace('=', "%3D");
-        names_of(&c.get_json(&format!("{CMS}?labelSelector={enc}")))
+        item_names(&c.get_json(&format!("{CMS}?labelSelector={enc}")))
     };
     assert_eq!(q("app=web"), vec!["a", "b"]);
     assert_eq!(q("app==web"), vec!["a", "b"]);
@@ -759,30 +729,32 @@ fn label_and_field_selectors() {
 
     // a selective page has no remainingItemCount
     let p = c.get_json(&format!("{CMS}?labelSelector=app&limit=1"));
-    assert_eq!(names_of(&p), vec!["a"]);
+    assert_eq!(item_names(&p), vec!["a"]);
     assert!(p["metadata"]["continue"].is_string());
     assert!(p["metadata"].get("remainingItemCount").is_none());
 
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3Db"))),
+        item_names(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3Db"))),
         vec!["b"]
     );
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3D%3Db"))),
+        item_names(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name%3D%3Db"))),
         vec!["b"]
     );
     assert_eq!(
-        names_of(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name!%3Db"))),
+        item_names(&c.get_json(&format!("{CMS}?fieldSelector=metadata.name!%3Db"))),
         vec!["a", "c", "d"]
     );
     assert_eq!(
-        names_of(&c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault"))
+        item_names(&c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault"))
             .len(),
         4
     );
     assert_eq!(
-        names_of(&c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Dkube-system"))
-            .len(),
+        item_names(
+            &c.get_json("/api/v1/configmaps?fieldSelector=metadata.namespace%3Dkube-system")
+        )
+        .len(),
         0
     );
     failure(
@@ -905,8 +877,8 @@ fn delete_preconditions_and_delete_collection() {
     assert_eq!(r.status, 200);
     let deleted = r.json();
     assert_eq!(deleted["kind"], "ConfigMapList");
-    assert_eq!(names_of(&deleted), vec!["y", "z"]);
-    assert_eq!(names_of(&c.get_json(CMS)), vec!["x"]);
+    assert_eq!(item_names(&deleted), vec!["y", "z"]);
+    assert_eq!(item_names(&c.get_json(CMS)), vec!["x"]);
 }
 
 #[test]

@@ -62,7 +62,13 @@ fn widget_crd(scope: &str) -> Value {
 }
 
 fn widget(name: &str, spec: Value) -> Value {
-    obj("example.com/v1", "Widget", name, json!({"spec": spec}))
+    widget_in("v1", name, spec)
+}
+
+/// A Widget of `example.com/<version>`.
+fn widget_in(version: &str, name: &str, spec: Value) -> Value {
+    let api_version = format!("example.com/{version}");
+    obj(&api_version, "Widget", name, json!({"spec": spec}))
 }
 
 fn with_widgets() -> (BackgroundServer, Client) {
@@ -122,21 +128,14 @@ fn crd_is_served_only_once_established() {
     assert_eq!(g["preferredVersion"]["version"], "v1");
     assert_eq!(g["versions"].as_array().unwrap().len(), 2);
     let gv = c.get_json("/apis/example.com/v1");
-    let res = gv["resources"].as_array().unwrap();
-    let w = res.iter().find(|r| r["name"] == "widgets").unwrap();
+    let w = resource_entry(&gv, "widgets");
     assert_eq!(w["kind"], "Widget");
     assert_eq!(w["singularName"], "widget");
     assert_eq!(w["namespaced"], false);
     assert_eq!(w["shortNames"], json!(["wd"]));
-    assert!(res.iter().any(|r| r["name"] == "widgets/status"));
+    assert_listed(&resource_names(&gv), "widgets/status");
     let beta = c.get_json("/apis/example.com/v1beta1");
-    assert!(
-        !beta["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["name"] == "widgets/status")
-    );
+    assert!(!resource_names(&beta).contains(&"widgets/status".to_string()));
     assert_eq!(
         c.create(W, &widget("late", json!({"size": 1})))["metadata"]["name"],
         "late"
@@ -242,40 +241,19 @@ fn custom_resource_crud_and_versions() {
     // written through v1beta1, read through v1
     c.create(
         "/apis/example.com/v1beta1/widgets",
-        &obj(
-            "example.com/v1beta1",
-            "Widget",
-            "b",
-            json!({"spec": {"size": 2}}),
-        ),
+        &widget_in("v1beta1", "b", json!({"size": 2})),
     );
     assert_eq!(
         c.get_json(&format!("{W}/b"))["apiVersion"],
         "example.com/v1"
     );
-    c.post(
-        W,
-        &obj(
-            "example.com/v1beta1",
-            "Widget",
-            "x",
-            json!({"spec": {"size": 2}}),
-        ),
-    )
-    .status_of(400, "BadRequest");
+    c.post(W, &widget_in("v1beta1", "x", json!({"size": 2})))
+        .status_of(400, "BadRequest");
 
     // the wrong kind
-    let st = c
-        .post(
-            W,
-            &obj(
-                "example.com/v1",
-                "Gadget",
-                "g",
-                json!({"spec": {"size": 2}}),
-            ),
-        )
-        .status_of(422, "Invalid");
+    let mut gadget = widget("g", json!({"size": 2}));
+    gadget["kind"] = json!("Gadget");
+    let st = c.post(W, &gadget).status_of(422, "Invalid");
     assert!(causes(&st).contains(&"kind: Invalid value: \"Gadget\": must be Widget".to_string()));
     // no kind at all
     let st = c
@@ -736,13 +714,7 @@ fn table_for_custom_resources_and_crds() {
         "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
     )];
     let t = c.request("GET", W, &accept, None).json();
-    let cols: Vec<&str> = t["columnDefinitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(cols, vec!["Name", "Created At"]);
+    assert_eq!(names(&t["columnDefinitions"]), vec!["Name", "Created At"]);
     assert_eq!(t["rows"][0]["cells"][0], "t");
     let t = c.request("GET", CRDS, &accept, None).json();
     assert_eq!(t["rows"][0]["cells"][0], "widgets.example.com");

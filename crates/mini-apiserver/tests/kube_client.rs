@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::patch;
+
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -9,8 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PostParams, WatchEvent, WatchParams,
 };
 use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::runtime::{conditions, wait::await_condition, watcher};
@@ -67,21 +68,13 @@ async fn typed_core_resources() {
     assert_eq!(list.items.len(), 1);
     assert!(list.metadata.resource_version.is_some());
 
-    let patched = cms
-        .patch(
-            "calico-config",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"data": {"etcd_ca": "/calico-secrets/etcd-ca"}})),
-        )
+    let etcd_ca = json!({"data": {"etcd_ca": "/calico-secrets/etcd-ca"}});
+    let patched = patch(&cms, "calico-config", Patch::Merge(etcd_ca))
         .await
         .unwrap();
     assert_eq!(patched.data.unwrap()["etcd_ca"], "/calico-secrets/etcd-ca");
-    let strategic = cms
-        .patch(
-            "calico-config",
-            &PatchParams::default(),
-            &Patch::Strategic(json!({"metadata": {"labels": {"b": "c"}}})),
-        )
+    let label = json!({"metadata": {"labels": {"b": "c"}}});
+    let strategic = patch(&cms, "calico-config", Patch::Strategic(label))
         .await
         .unwrap();
     assert_eq!(strategic.metadata.labels.unwrap()["b"], "c");
@@ -259,12 +252,7 @@ async fn crds_discovery_dynamic_objects_and_paging() {
     assert!(msg.ends_with("must be specified for an update"), "{msg}");
     // strategic merge patch is refused for custom resources
     let (code, _, _) = api_error(
-        pools
-            .patch(
-                "pool-0",
-                &PatchParams::default(),
-                &Patch::Strategic(json!({"spec": {}})),
-            )
+        patch(&pools, "pool-0", Patch::Strategic(json!({"spec": {}})))
             .await
             .unwrap_err(),
     );

@@ -10,19 +10,13 @@ use common::*;
 
 /// Server CPU accounted to lists during `list`.
 fn list_cost(controls: &mini_apiserver::Controls, list: impl FnOnce()) -> Duration {
-    let before = controls.cost_stats();
-    list();
-    let after = controls.cost_stats();
-    let (_, cpu0) = before.by_verb.get("list").copied().unwrap_or_default();
-    after.by_verb["list"].1 - cpu0
+    verb_cost(controls, "list", list).1
 }
 
 #[test]
 fn a_list_from_etcd_costs_four_times_what_one_from_the_watch_cache_does() {
-    let (s, c) = server();
-    install_calico(&c, &["ippools"]);
+    let (s, c) = ippool_server_without_cost();
     let controls = s.controls();
-    controls.set_cost(0.0);
     create_pools(&c, "pool", 200);
     controls.set_cost(1.0);
     let pools = format!("{CALICO}/ippools");

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::manifest;
+use common::{manifest, patch, scale_deployment};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::authorization::v1::{
@@ -264,14 +264,8 @@ async fn migration_and_rollback() {
     }
     s.controls().deny(Denial::new("patch", "", "nodes", None));
     assert!(!can_i(&client, "patch", "", "nodes", "").await);
-    let err = nodes
-        .patch(
-            "n1",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
-        )
-        .await
-        .unwrap_err();
+    let label = json!({"metadata": {"labels": {"a": "b"}}});
+    let err = patch(&nodes, "n1", Patch::Merge(label)).await.unwrap_err();
     assert!(
         matches!(err, kube::Error::Api(ref s) if s.code == 403),
         "{err:?}"
@@ -284,12 +278,7 @@ async fn migration_and_rollback() {
     let before = deploys.get_scale("calico-kube-controllers").await.unwrap();
     let replicas = before.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
     assert_eq!(replicas, 1);
-    let scaled = deploys
-        .patch_scale(
-            "calico-kube-controllers",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 0}})),
-        )
+    let scaled = scale_deployment(&deploys, "calico-kube-controllers", 0)
         .await
         .unwrap();
     assert_eq!(scaled.spec.unwrap().replicas, Some(0));
@@ -382,12 +371,7 @@ async fn migration_and_rollback() {
         env.contains(&"ETCD_ENDPOINTS".to_string()) && !env.contains(&"DATASTORE_TYPE".to_string()),
         "{env:?}"
     );
-    deploys
-        .patch_scale(
-            "calico-kube-controllers",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
-        )
+    scale_deployment(&deploys, "calico-kube-controllers", replicas)
         .await
         .unwrap();
     for _ in 0..1000 {

@@ -7,7 +7,9 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mini_apiserver::{BackgroundServer, Options};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v1::Scale;
+use mini_apiserver::{BackgroundServer, Controls, Options};
 use serde_json::{Value, json};
 
 /// One HTTP response.
@@ -257,6 +259,30 @@ pub async fn kube_client(s: &mini_apiserver::ApiServer) -> kube::Client {
     kube::Client::try_from(cfg).expect("client")
 }
 
+/// Patches the object `name` with kube-rs's default PatchParams.
+pub async fn patch<K>(
+    api: &kube::Api<K>,
+    name: &str,
+    patch: kube::api::Patch<Value>,
+) -> kube::Result<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &kube::api::PatchParams::default(), &patch)
+        .await
+}
+
+/// Scales the Deployment `name` to `replicas` through its scale subresource.
+pub async fn scale_deployment(
+    api: &kube::Api<Deployment>,
+    name: &str,
+    replicas: i32,
+) -> kube::Result<Scale> {
+    let patch = kube::api::Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    api.patch_scale(name, &kube::api::PatchParams::default(), &patch)
+        .await
+}
+
 /// Starts a server with a short CRD establish delay.
 pub fn server() -> (BackgroundServer, Client) {
     server_with_options(Options {
@@ -439,6 +465,47 @@ pub fn create_pools(c: &Client, prefix: &str, n: u32) {
             "spec": {"cidr": format!("10.{}.{}.0/24", i / 256, i % 256), "ipipMode": "Always", "natOutgoing": true}});
         c.create(&format!("{CALICO}/ippools"), &pool);
     }
+}
+
+/// A server serving IPPools, with the cost model off (0) until the test turns it on.
+pub fn ippool_server_without_cost() -> (BackgroundServer, Client) {
+    let (s, c) = server();
+    install_calico(&c, &["ippools"]);
+    s.controls().set_cost(0.0);
+    (s, c)
+}
+
+/// The requests of `verb` the server handled during `f`, and the CPU accounted to them.
+pub fn verb_cost(controls: &Controls, verb: &str, f: impl FnOnce()) -> (u64, Duration) {
+    let (n0, cpu0) = controls
+        .cost_stats()
+        .by_verb
+        .get(verb)
+        .copied()
+        .unwrap_or_default();
+    f();
+    let (n1, cpu1) = controls.cost_stats().by_verb[verb];
+    (n1 - n0, cpu1 - cpu0)
+}
+
+/// The `name` of each element of an array (containers, env entries, columns…).
+pub fn names(array: &Value) -> Vec<String> {
+    array
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name").to_string())
+        .collect()
+}
+
+/// The `metadata.name` of each item of a list.
+pub fn item_names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().expect("a name").to_string())
+        .collect()
 }
 
 /// The `message` of a Status contains `part`.
