@@ -2410,34 +2410,41 @@ metadata:
 
     #[test]
     fn literal_block_scalars() {
-        assert_eq!(kv("a\nb"), "k: |-\n  a\n  b\n");
-        assert_eq!(kv("a\nb\n"), "k: |\n  a\n  b\n");
-        assert_eq!(kv("a\nb\n\n"), "k: |+\n  a\n  b\n\n");
-        assert_eq!(kv("\n"), "k: |2+\n\n");
-        assert_eq!(kv("\n\n"), "k: |2+\n\n\n");
-        assert_eq!(kv("\na"), "k: |2-\n\n  a\n");
-        assert_eq!(kv(" a\nb"), "k: |2-\n   a\n  b\n");
-        assert_eq!(kv("a\n b"), "k: |-\n  a\n   b\n");
-        assert_eq!(kv("a\n\nb"), "k: |-\n  a\n\n  b\n");
-        assert_eq!(
-            kv("# not a comment\n- x: y\n"),
-            "k: |\n  # not a comment\n  - x: y\n"
-        );
-        assert_eq!(kv("a\nb\u{2028}c"), "k: |-\n  a\n  b\u{2028}  c\n");
-        // Trailing space, space before a break, tab: double-quoted instead.
-        assert_eq!(kv("a\nb "), "k: \"a\\nb \"\n");
-        assert_eq!(kv("a \nb"), "k: \"a \\nb\"\n");
-        assert_eq!(kv("a\n\tb"), "k: \"a\\n\\tb\"\n");
+        let cases = [
+            ("a\nb", "|-\n  a\n  b"),
+            ("a\nb\n", "|\n  a\n  b"),
+            ("a\nb\n\n", "|+\n  a\n  b\n"),
+            ("\n", "|2+\n"),
+            ("\n\n", "|2+\n\n"),
+            ("\na", "|2-\n\n  a"),
+            (" a\nb", "|2-\n   a\n  b"),
+            ("a\n b", "|-\n  a\n   b"),
+            ("a\n\nb", "|-\n  a\n\n  b"),
+            (
+                "# not a comment\n- x: y\n",
+                "|\n  # not a comment\n  - x: y",
+            ),
+            ("a\nb\u{2028}c", "|-\n  a\n  b\u{2028}  c"),
+            // Trailing space, space before a break, tab: double-quoted instead.
+            ("a\nb ", "\"a\\nb \""),
+            ("a \nb", "\"a \\nb\""),
+            ("a\n\tb", "\"a\\n\\tb\""),
+        ];
+        for (s, want) in cases {
+            assert_eq!(kv(s), format!("k: {want}\n"), "for {s:?}");
+        }
         // In sequences, at the root, nested.
-        assert_eq!(y(json!(["a\n", "b\nc"])), "- |\n  a\n- |-\n  b\n  c\n");
-        assert_eq!(y(json!("a\nb")), "|-\n  a\n  b\n");
-        assert_eq!(y(json!("a\n")), "|\n  a\n");
-        assert_eq!(
-            y(json!({"a": {"b": "x\ny"}})),
-            "a:\n  b: |-\n    x\n    y\n"
-        );
-        assert_eq!(y(json!({"a": [" x\ny"]})), "a:\n- |2-\n   x\n  y\n");
-        assert_eq!(y(json!({"a": "x\n", "b": 1})), "a: |\n  x\nb: 1\n");
+        let cases = [
+            (json!(["a\n", "b\nc"]), "- |\n  a\n- |-\n  b\n  c\n"),
+            (json!("a\nb"), "|-\n  a\n  b\n"),
+            (json!("a\n"), "|\n  a\n"),
+            (json!({"a": {"b": "x\ny"}}), "a:\n  b: |-\n    x\n    y\n"),
+            (json!({"a": [" x\ny"]}), "a:\n- |2-\n   x\n  y\n"),
+            (json!({"a": "x\n", "b": 1}), "a: |\n  x\nb: 1\n"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(y(v.clone()), want, "for {v}");
+        }
     }
 
     #[test]
