@@ -1843,6 +1843,13 @@ mod tests {
         to_yaml(&json!({ "k": s }))
     }
 
+    /// Checks the value read from each YAML text.
+    fn assert_reads(cases: &[(&str, Value)]) {
+        for (text, want) in cases {
+            assert_eq!(&from_yaml(text).unwrap(), want, "for {text:?}");
+        }
+    }
+
     /// Checks the scalar written for each string (`k: <scalar>`).
     fn assert_kv(cases: &[(&str, &str)]) {
         for (s, want) in cases {
@@ -2700,95 +2707,69 @@ spec:
             v,
             json!({"a": 1, "b": [1, 2.5, null, true, "x"], "c": {}, "d": []})
         );
-        assert_eq!(
-            from_yaml("[a, b: c, {d: e}, [f]]").unwrap(),
-            json!(["a", {"b": "c"}, {"d": "e"}, ["f"]])
-        );
-        assert_eq!(
-            from_yaml("{a, b: , c: d}\n").unwrap(),
-            json!({"a": null, "b": null, "c": "d"})
-        );
-        // `\/` is a YAML 1.2 escape (go-yaml v2 refuses it).
-        assert_eq!(
-            from_yaml("{\"a\": \"\\u003c\\u2028\\/\"}").unwrap(),
-            json!({"a": "<\u{2028}/"})
-        );
-        assert_eq!(
-            from_yaml("{\"a\": \"\\u003c\\u2028\"}").unwrap(),
-            json!({"a": "<\u{2028}"})
-        );
-        assert_eq!(
-            from_yaml("k: [\n  1,\n  2, # two\n]\n").unwrap(),
-            json!({"k": [1, 2]})
-        );
+        assert_reads(&[
+            (
+                "[a, b: c, {d: e}, [f]]",
+                json!(["a", {"b": "c"}, {"d": "e"}, ["f"]]),
+            ),
+            ("{a, b: , c: d}\n", json!({"a": null, "b": null, "c": "d"})),
+            // `\/` is a YAML 1.2 escape (go-yaml v2 refuses it).
+            ("{\"a\": \"\\u003c\\u2028\\/\"}", json!({"a": "<\u{2028}/"})),
+            ("{\"a\": \"\\u003c\\u2028\"}", json!({"a": "<\u{2028}"})),
+            ("k: [\n  1,\n  2, # two\n]\n", json!({"k": [1, 2]})),
+        ]);
     }
 
     #[test]
     fn reads_block_scalar_variants() {
-        assert_eq!(
-            from_yaml("k: |\n  a\n  b\n").unwrap(),
-            json!({"k": "a\nb\n"})
-        );
-        assert_eq!(
-            from_yaml("k: |-\n  a\n\n  b\n\n").unwrap(),
-            json!({"k": "a\n\nb"})
-        );
-        assert_eq!(
-            from_yaml("k: |+\n  a\n\n\nm: 1").unwrap(),
-            json!({"k": "a\n\n\n", "m": 1})
-        );
-        assert_eq!(
-            from_yaml("k: |2-\n   a\n  b\n").unwrap(),
-            json!({"k": " a\nb"})
-        );
-        assert_eq!(
-            from_yaml("k: >-\n  a\n  b\n\n  c\n   d\n  e\n").unwrap(),
-            json!({"k": "a b\nc\n d\ne"})
-        );
-        assert_eq!(from_yaml("k: |\nm: 1\n").unwrap(), json!({"k": "", "m": 1}));
-        assert_eq!(
-            from_yaml("- |\n  x\n- >\n  y\n").unwrap(),
-            json!(["x\n", "y\n"])
-        );
-        assert_eq!(
-            from_yaml("k: | # comment\n  x\n").unwrap(),
-            json!({"k": "x\n"})
-        );
-        assert_eq!(from_yaml("|\n a\n").unwrap(), json!("a\n"));
-        assert_eq!(
-            from_yaml("k: |\r\n  a\r\n  b\r\n").unwrap(),
-            json!({"k": "a\nb\n"})
-        );
+        assert_reads(&[
+            ("k: |\n  a\n  b\n", json!({"k": "a\nb\n"})),
+            ("k: |-\n  a\n\n  b\n\n", json!({"k": "a\n\nb"})),
+            ("k: |+\n  a\n\n\nm: 1", json!({"k": "a\n\n\n", "m": 1})),
+            ("k: |2-\n   a\n  b\n", json!({"k": " a\nb"})),
+            (
+                "k: >-\n  a\n  b\n\n  c\n   d\n  e\n",
+                json!({"k": "a b\nc\n d\ne"}),
+            ),
+            ("k: |\nm: 1\n", json!({"k": "", "m": 1})),
+            ("- |\n  x\n- >\n  y\n", json!(["x\n", "y\n"])),
+            ("k: | # comment\n  x\n", json!({"k": "x\n"})),
+            ("|\n a\n", json!("a\n")),
+            ("k: |\r\n  a\r\n  b\r\n", json!({"k": "a\nb\n"})),
+        ]);
     }
 
     #[test]
     fn reads_anchors_tags_and_documents() {
-        assert_eq!(
-            from_yaml("a: &x {b: 1}\nc: *x\nd: &y 5\ne: *y\n").unwrap(),
-            json!({"a": {"b": 1}, "c": {"b": 1}, "d": 5, "e": 5})
-        );
-        assert_eq!(
-            from_yaml("a: !!str 123\nb: !!int \"7\"\nc: !!float 1\nd: !custom x\ne: !!binary aGVsbG8=\nf: !!str\n").unwrap(),
-            json!({"a": "123", "b": 7, "c": 1.0, "d": "x", "e": "hello", "f": ""})
-        );
+        assert_reads(&[
+            (
+                "a: &x {b: 1}\nc: *x\nd: &y 5\ne: *y\n",
+                json!({"a": {"b": 1}, "c": {"b": 1}, "d": 5, "e": 5}),
+            ),
+            (
+                "a: !!str 123\nb: !!int \"7\"\nc: !!float 1\nd: !custom x\ne: !!binary aGVsbG8=\nf: !!str\n",
+                json!({"a": "123", "b": 7, "c": 1.0, "d": "x", "e": "hello", "f": ""}),
+            ),
+        ]);
         assert!(from_yaml("a: !!int x\n").is_err());
-        assert_eq!(from_yaml("").unwrap(), Value::Null);
-        assert_eq!(from_yaml("# only a comment\n").unwrap(), Value::Null);
-        assert_eq!(from_yaml("---\na: 1\n...\n").unwrap(), json!({"a": 1}));
-        assert_eq!(from_yaml("a: 1\n---\n").unwrap(), json!({"a": 1}));
-        assert_eq!(from_yaml("--- text\n").unwrap(), json!("text"));
+        assert_reads(&[
+            ("", Value::Null),
+            ("# only a comment\n", Value::Null),
+            ("---\na: 1\n...\n", json!({"a": 1})),
+            ("a: 1\n---\n", json!({"a": 1})),
+            ("--- text\n", json!("text")),
+        ]);
         assert!(from_yaml("a: 1\n---\nb: 2\n").is_err());
-        assert_eq!(from_yaml("\u{feff}a: 1").unwrap(), json!({"a": 1}));
-        assert_eq!(
-            from_yaml("- a\n-\n- - b\n  - c\n- d: e\n  f: g\n").unwrap(),
-            json!(["a", null, ["b", "c"], {"d": "e", "f": "g"}])
-        );
-        assert_eq!(
-            from_yaml("? a\n: b\n? c\n").unwrap(),
-            json!({"a": "b", "c": null})
-        );
-        // Duplicate keys: the last one wins (go-yaml v2, not strict).
-        assert_eq!(from_yaml("a: 1\na: 2\n").unwrap(), json!({"a": 2}));
+        assert_reads(&[
+            ("\u{feff}a: 1", json!({"a": 1})),
+            (
+                "- a\n-\n- - b\n  - c\n- d: e\n  f: g\n",
+                json!(["a", null, ["b", "c"], {"d": "e", "f": "g"}]),
+            ),
+            ("? a\n: b\n? c\n", json!({"a": "b", "c": null})),
+            // Duplicate keys: the last one wins (go-yaml v2, not strict).
+            ("a: 1\na: 2\n", json!({"a": 2})),
+        ]);
     }
 
     #[test]
