@@ -643,33 +643,16 @@ fn key_less(a: &[char], b: &[char]) -> bool {
         if al || bl {
             return bl;
         }
-        let mut an: i64 = 0;
-        let mut bn: i64 = 0;
-        if a[i] == '0' || b[i] == '0' {
-            let mut j = i;
-            while j > 0 && go_is_digit(a[j - 1]) {
-                j -= 1;
-                if a[j] != '0' {
-                    an = 1;
-                    bn = 1;
-                    break;
-                }
-            }
-        }
-        let mut ai = i;
-        while ai < a.len() && go_is_digit(a[ai]) {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(a[ai] as i32 - '0' as i32));
-            ai += 1;
-        }
-        let mut bi = i;
-        while bi < b.len() && go_is_digit(b[bi]) {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(b[bi] as i32 - '0' as i32));
-            bi += 1;
-        }
+        // A zero after a non-zero digit is not a leading zero: both numbers start at 1.
+        let after_non_zero = (a[i] == '0' || b[i] == '0')
+            && a[..i]
+                .iter()
+                .rev()
+                .take_while(|&&c| go_is_digit(c))
+                .any(|&c| c != '0');
+        let start = i64::from(after_non_zero);
+        let (an, ai) = digit_run(a, i, start);
+        let (bn, bi) = digit_run(b, i, start);
         if an != bn {
             return an < bn;
         }
@@ -679,6 +662,20 @@ fn key_less(a: &[char], b: &[char]) -> bool {
         return a[i] < b[i];
     }
     a.len() < b.len()
+}
+
+/// The digits of `s` from `from` on, read onto `start` as Go's int arithmetic reads them
+/// (wrapping), and the index after them.
+fn digit_run(s: &[char], from: usize, start: i64) -> (i64, usize) {
+    let mut n = start;
+    let mut end = from;
+    while end < s.len() && go_is_digit(s[end]) {
+        n = n
+            .wrapping_mul(10)
+            .wrapping_add(i64::from(s[end] as i32 - '0' as i32));
+        end += 1;
+    }
+    (n, end)
 }
 
 /// Sorts with go-yaml's `Less` (a merge sort that only asks `less(a, b)`).
@@ -745,7 +742,7 @@ struct Analysis {
 }
 
 fn analyze_scalar(value: &[char]) -> Analysis {
-    if value.is_empty() {
+    let (Some(&first), Some(&last)) = (value.first(), value.last()) else {
         return Analysis {
             multiline: false,
             flow_plain_allowed: false,
@@ -753,134 +750,65 @@ fn analyze_scalar(value: &[char]) -> Analysis {
             single_quoted_allowed: true,
             block_allowed: false,
         };
-    }
-    let mut block_indicators = false;
+    };
     let mut flow_indicators = false;
-    let mut line_breaks = false;
-    let mut special_characters = false;
-    let mut leading_space = false;
-    let mut leading_break = false;
-    let mut trailing_space = false;
-    let mut trailing_break = false;
-    let mut break_space = false;
-    let mut space_break = false;
-    let mut previous_space = false;
-    let mut previous_break = false;
-
-    if value.len() >= 3 && (value[..3] == ['-', '-', '-'] || value[..3] == ['.', '.', '.']) {
-        block_indicators = true;
+    let mut block_indicators = false;
+    if value.starts_with(&['-', '-', '-']) || value.starts_with(&['.', '.', '.']) {
         flow_indicators = true;
+        block_indicators = true;
     }
     let mut preceded_by_whitespace = true;
-    let n = value.len();
     for (i, &c) in value.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= n || is_blank(value[i + 1]);
-        if i == 0 {
-            match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => {
-                    flow_indicators = true;
-                    block_indicators = true;
-                }
-                '?' | ':' => {
-                    flow_indicators = true;
-                    if followed_by_whitespace {
-                        block_indicators = true;
-                    }
-                }
-                '-' if followed_by_whitespace => {
-                    flow_indicators = true;
-                    block_indicators = true;
-                }
-                _ => {}
-            }
-        } else {
-            match c {
-                ',' | '?' | '[' | ']' | '{' | '}' => flow_indicators = true,
-                ':' => {
-                    flow_indicators = true;
-                    if followed_by_whitespace {
-                        block_indicators = true;
-                    }
-                }
-                '#' if preceded_by_whitespace => {
-                    flow_indicators = true;
-                    block_indicators = true;
-                }
-                _ => {}
-            }
-        }
-        if !is_printable(c) {
-            special_characters = true;
-        }
-        if c == ' ' {
-            if i == 0 {
-                leading_space = true;
-            }
-            if i + 1 == n {
-                trailing_space = true;
-            }
-            if previous_break {
-                break_space = true;
-            }
-            previous_space = true;
-            previous_break = false;
-        } else if is_break(c) {
-            line_breaks = true;
-            if i == 0 {
-                leading_break = true;
-            }
-            if i + 1 == n {
-                trailing_break = true;
-            }
-            if previous_space {
-                space_break = true;
-            }
-            previous_space = false;
-            previous_break = true;
-        } else {
-            previous_space = false;
-            previous_break = false;
-        }
+        let followed_by_whitespace = value.get(i + 1).is_none_or(|&next| is_blank(next));
+        let (flow, block) = indicators(c, i == 0, preceded_by_whitespace, followed_by_whitespace);
+        flow_indicators |= flow;
+        block_indicators |= block;
         preceded_by_whitespace = is_blankz(c);
     }
+    let line_breaks = value.iter().any(|&c| is_break(c));
+    let special_characters = value.iter().any(|&c| !is_printable(c));
+    let break_space = value.windows(2).any(|w| is_break(w[0]) && w[1] == ' ');
+    let space_break = value.windows(2).any(|w| w[0] == ' ' && is_break(w[1]));
+    let (leading_space, trailing_space) = (first == ' ', last == ' ');
+    let spaces_or_breaks_at_the_ends =
+        leading_space || trailing_space || is_break(first) || is_break(last);
 
-    let mut a = Analysis {
+    // What rules each style out.
+    let quoting_needed = break_space || space_break || special_characters;
+    let plain_ruled_out = spaces_or_breaks_at_the_ends || quoting_needed || line_breaks;
+    Analysis {
         multiline: line_breaks,
-        flow_plain_allowed: true,
-        block_plain_allowed: true,
-        single_quoted_allowed: true,
-        block_allowed: true,
-    };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        a.flow_plain_allowed = false;
-        a.block_plain_allowed = false;
+        flow_plain_allowed: !plain_ruled_out && !flow_indicators,
+        block_plain_allowed: !plain_ruled_out && !block_indicators,
+        single_quoted_allowed: !quoting_needed,
+        block_allowed: !trailing_space && !space_break && !special_characters,
     }
-    if trailing_space {
-        a.block_allowed = false;
+}
+
+/// Whether a character is a flow and a block indicator where it stands (go-yaml's
+/// `yaml_emitter_analyze_scalar`): the first character has more meanings than the others.
+fn indicators(
+    c: char,
+    first: bool,
+    preceded_by_whitespace: bool,
+    followed_by_whitespace: bool,
+) -> (bool, bool) {
+    if first {
+        match c {
+            '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
+            | '@' | '`' => (true, true),
+            '?' | ':' => (true, followed_by_whitespace),
+            '-' => (followed_by_whitespace, followed_by_whitespace),
+            _ => (false, false),
+        }
+    } else {
+        match c {
+            ',' | '?' | '[' | ']' | '{' | '}' => (true, false),
+            ':' => (true, followed_by_whitespace),
+            '#' => (preceded_by_whitespace, preceded_by_whitespace),
+            _ => (false, false),
+        }
     }
-    if break_space {
-        a.flow_plain_allowed = false;
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-    }
-    if space_break || special_characters {
-        a.flow_plain_allowed = false;
-        a.block_plain_allowed = false;
-        a.single_quoted_allowed = false;
-        a.block_allowed = false;
-    }
-    if line_breaks {
-        a.flow_plain_allowed = false;
-        a.block_plain_allowed = false;
-    }
-    if flow_indicators {
-        a.flow_plain_allowed = false;
-    }
-    if block_indicators {
-        a.block_plain_allowed = false;
-    }
-    a
 }
 
 /// The style go-yaml's encoder asks for a string (`encoder.stringv`).
@@ -1205,22 +1133,32 @@ impl Emitter {
                 if !breaks && c == '\n' {
                     self.put_break();
                 }
-                self.write_break(c);
-                self.indention = true;
+                self.write_text_break(c);
                 breaks = true;
             } else {
-                if breaks {
-                    self.write_indent();
-                }
+                self.write_text_char(c, breaks);
                 if Some(c) == quote {
                     self.put(c);
                 }
-                self.put(c);
-                self.indention = false;
                 spaces = false;
                 breaks = false;
             }
         }
+    }
+
+    /// A line break in a scalar's text.
+    fn write_text_break(&mut self, c: char) {
+        self.write_break(c);
+        self.indention = true;
+    }
+
+    /// A character of a scalar's text, indented first when it starts a line (`after_break`).
+    fn write_text_char(&mut self, c: char, after_break: bool) {
+        if after_break {
+            self.write_indent();
+        }
+        self.put(c);
+        self.indention = false;
     }
 
     fn write_double_quoted(&mut self, value: &[char], allow_breaks: bool) {
@@ -1312,17 +1250,11 @@ impl Emitter {
         let mut breaks = true;
         for &c in value {
             if is_break(c) {
-                self.write_break(c);
-                self.indention = true;
-                breaks = true;
+                self.write_text_break(c);
             } else {
-                if breaks {
-                    self.write_indent();
-                }
-                self.put(c);
-                self.indention = false;
-                breaks = false;
+                self.write_text_char(c, breaks);
             }
+            breaks = is_break(c);
         }
     }
 }
@@ -1911,6 +1843,20 @@ mod tests {
         to_yaml(&json!({ "k": s }))
     }
 
+    /// Checks the value read from each YAML text.
+    fn assert_reads(cases: &[(&str, Value)]) {
+        for (text, want) in cases {
+            assert_eq!(&from_yaml(text).unwrap(), want, "for {text:?}");
+        }
+    }
+
+    /// Checks the scalar written for each string (`k: <scalar>`).
+    fn assert_kv(cases: &[(&str, &str)]) {
+        for (s, want) in cases {
+            assert_eq!(kv(s), format!("k: {want}\n"), "for {s:?}");
+        }
+    }
+
     // ----- the export example of docs/design.md §12.1 ------------------------
 
     #[test]
@@ -2365,9 +2311,7 @@ metadata:
             ("\"a\"", "'\"a\"'"),
             ("it's: x", "'it''s: x'"),
         ];
-        for (s, want) in cases {
-            assert_eq!(kv(s), format!("k: {want}\n"), "for {s:?}");
-        }
+        assert_kv(&cases);
         assert_eq!(y(json!(["*"])), "- '*'\n");
     }
 
@@ -2392,9 +2336,7 @@ metadata:
             ("a\u{feff}b", "\"a\\uFEFFb\""),
             ("\t\u{2028}", "\"\\t\\L\""),
         ];
-        for (s, want) in cases {
-            assert_eq!(kv(s), format!("k: {want}\n"), "for {s:?}");
-        }
+        assert_kv(&cases);
     }
 
     #[test]
@@ -2410,34 +2352,39 @@ metadata:
 
     #[test]
     fn literal_block_scalars() {
-        assert_eq!(kv("a\nb"), "k: |-\n  a\n  b\n");
-        assert_eq!(kv("a\nb\n"), "k: |\n  a\n  b\n");
-        assert_eq!(kv("a\nb\n\n"), "k: |+\n  a\n  b\n\n");
-        assert_eq!(kv("\n"), "k: |2+\n\n");
-        assert_eq!(kv("\n\n"), "k: |2+\n\n\n");
-        assert_eq!(kv("\na"), "k: |2-\n\n  a\n");
-        assert_eq!(kv(" a\nb"), "k: |2-\n   a\n  b\n");
-        assert_eq!(kv("a\n b"), "k: |-\n  a\n   b\n");
-        assert_eq!(kv("a\n\nb"), "k: |-\n  a\n\n  b\n");
-        assert_eq!(
-            kv("# not a comment\n- x: y\n"),
-            "k: |\n  # not a comment\n  - x: y\n"
-        );
-        assert_eq!(kv("a\nb\u{2028}c"), "k: |-\n  a\n  b\u{2028}  c\n");
-        // Trailing space, space before a break, tab: double-quoted instead.
-        assert_eq!(kv("a\nb "), "k: \"a\\nb \"\n");
-        assert_eq!(kv("a \nb"), "k: \"a \\nb\"\n");
-        assert_eq!(kv("a\n\tb"), "k: \"a\\n\\tb\"\n");
+        let cases = [
+            ("a\nb", "|-\n  a\n  b"),
+            ("a\nb\n", "|\n  a\n  b"),
+            ("a\nb\n\n", "|+\n  a\n  b\n"),
+            ("\n", "|2+\n"),
+            ("\n\n", "|2+\n\n"),
+            ("\na", "|2-\n\n  a"),
+            (" a\nb", "|2-\n   a\n  b"),
+            ("a\n b", "|-\n  a\n   b"),
+            ("a\n\nb", "|-\n  a\n\n  b"),
+            (
+                "# not a comment\n- x: y\n",
+                "|\n  # not a comment\n  - x: y",
+            ),
+            ("a\nb\u{2028}c", "|-\n  a\n  b\u{2028}  c"),
+            // Trailing space, space before a break, tab: double-quoted instead.
+            ("a\nb ", "\"a\\nb \""),
+            ("a \nb", "\"a \\nb\""),
+            ("a\n\tb", "\"a\\n\\tb\""),
+        ];
+        assert_kv(&cases);
         // In sequences, at the root, nested.
-        assert_eq!(y(json!(["a\n", "b\nc"])), "- |\n  a\n- |-\n  b\n  c\n");
-        assert_eq!(y(json!("a\nb")), "|-\n  a\n  b\n");
-        assert_eq!(y(json!("a\n")), "|\n  a\n");
-        assert_eq!(
-            y(json!({"a": {"b": "x\ny"}})),
-            "a:\n  b: |-\n    x\n    y\n"
-        );
-        assert_eq!(y(json!({"a": [" x\ny"]})), "a:\n- |2-\n   x\n  y\n");
-        assert_eq!(y(json!({"a": "x\n", "b": 1})), "a: |\n  x\nb: 1\n");
+        let cases = [
+            (json!(["a\n", "b\nc"]), "- |\n  a\n- |-\n  b\n  c\n"),
+            (json!("a\nb"), "|-\n  a\n  b\n"),
+            (json!("a\n"), "|\n  a\n"),
+            (json!({"a": {"b": "x\ny"}}), "a:\n  b: |-\n    x\n    y\n"),
+            (json!({"a": [" x\ny"]}), "a:\n- |2-\n   x\n  y\n"),
+            (json!({"a": "x\n", "b": 1}), "a: |\n  x\nb: 1\n"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(y(v.clone()), want, "for {v}");
+        }
     }
 
     #[test]
@@ -2760,95 +2707,69 @@ spec:
             v,
             json!({"a": 1, "b": [1, 2.5, null, true, "x"], "c": {}, "d": []})
         );
-        assert_eq!(
-            from_yaml("[a, b: c, {d: e}, [f]]").unwrap(),
-            json!(["a", {"b": "c"}, {"d": "e"}, ["f"]])
-        );
-        assert_eq!(
-            from_yaml("{a, b: , c: d}\n").unwrap(),
-            json!({"a": null, "b": null, "c": "d"})
-        );
-        // `\/` is a YAML 1.2 escape (go-yaml v2 refuses it).
-        assert_eq!(
-            from_yaml("{\"a\": \"\\u003c\\u2028\\/\"}").unwrap(),
-            json!({"a": "<\u{2028}/"})
-        );
-        assert_eq!(
-            from_yaml("{\"a\": \"\\u003c\\u2028\"}").unwrap(),
-            json!({"a": "<\u{2028}"})
-        );
-        assert_eq!(
-            from_yaml("k: [\n  1,\n  2, # two\n]\n").unwrap(),
-            json!({"k": [1, 2]})
-        );
+        assert_reads(&[
+            (
+                "[a, b: c, {d: e}, [f]]",
+                json!(["a", {"b": "c"}, {"d": "e"}, ["f"]]),
+            ),
+            ("{a, b: , c: d}\n", json!({"a": null, "b": null, "c": "d"})),
+            // `\/` is a YAML 1.2 escape (go-yaml v2 refuses it).
+            ("{\"a\": \"\\u003c\\u2028\\/\"}", json!({"a": "<\u{2028}/"})),
+            ("{\"a\": \"\\u003c\\u2028\"}", json!({"a": "<\u{2028}"})),
+            ("k: [\n  1,\n  2, # two\n]\n", json!({"k": [1, 2]})),
+        ]);
     }
 
     #[test]
     fn reads_block_scalar_variants() {
-        assert_eq!(
-            from_yaml("k: |\n  a\n  b\n").unwrap(),
-            json!({"k": "a\nb\n"})
-        );
-        assert_eq!(
-            from_yaml("k: |-\n  a\n\n  b\n\n").unwrap(),
-            json!({"k": "a\n\nb"})
-        );
-        assert_eq!(
-            from_yaml("k: |+\n  a\n\n\nm: 1").unwrap(),
-            json!({"k": "a\n\n\n", "m": 1})
-        );
-        assert_eq!(
-            from_yaml("k: |2-\n   a\n  b\n").unwrap(),
-            json!({"k": " a\nb"})
-        );
-        assert_eq!(
-            from_yaml("k: >-\n  a\n  b\n\n  c\n   d\n  e\n").unwrap(),
-            json!({"k": "a b\nc\n d\ne"})
-        );
-        assert_eq!(from_yaml("k: |\nm: 1\n").unwrap(), json!({"k": "", "m": 1}));
-        assert_eq!(
-            from_yaml("- |\n  x\n- >\n  y\n").unwrap(),
-            json!(["x\n", "y\n"])
-        );
-        assert_eq!(
-            from_yaml("k: | # comment\n  x\n").unwrap(),
-            json!({"k": "x\n"})
-        );
-        assert_eq!(from_yaml("|\n a\n").unwrap(), json!("a\n"));
-        assert_eq!(
-            from_yaml("k: |\r\n  a\r\n  b\r\n").unwrap(),
-            json!({"k": "a\nb\n"})
-        );
+        assert_reads(&[
+            ("k: |\n  a\n  b\n", json!({"k": "a\nb\n"})),
+            ("k: |-\n  a\n\n  b\n\n", json!({"k": "a\n\nb"})),
+            ("k: |+\n  a\n\n\nm: 1", json!({"k": "a\n\n\n", "m": 1})),
+            ("k: |2-\n   a\n  b\n", json!({"k": " a\nb"})),
+            (
+                "k: >-\n  a\n  b\n\n  c\n   d\n  e\n",
+                json!({"k": "a b\nc\n d\ne"}),
+            ),
+            ("k: |\nm: 1\n", json!({"k": "", "m": 1})),
+            ("- |\n  x\n- >\n  y\n", json!(["x\n", "y\n"])),
+            ("k: | # comment\n  x\n", json!({"k": "x\n"})),
+            ("|\n a\n", json!("a\n")),
+            ("k: |\r\n  a\r\n  b\r\n", json!({"k": "a\nb\n"})),
+        ]);
     }
 
     #[test]
     fn reads_anchors_tags_and_documents() {
-        assert_eq!(
-            from_yaml("a: &x {b: 1}\nc: *x\nd: &y 5\ne: *y\n").unwrap(),
-            json!({"a": {"b": 1}, "c": {"b": 1}, "d": 5, "e": 5})
-        );
-        assert_eq!(
-            from_yaml("a: !!str 123\nb: !!int \"7\"\nc: !!float 1\nd: !custom x\ne: !!binary aGVsbG8=\nf: !!str\n").unwrap(),
-            json!({"a": "123", "b": 7, "c": 1.0, "d": "x", "e": "hello", "f": ""})
-        );
+        assert_reads(&[
+            (
+                "a: &x {b: 1}\nc: *x\nd: &y 5\ne: *y\n",
+                json!({"a": {"b": 1}, "c": {"b": 1}, "d": 5, "e": 5}),
+            ),
+            (
+                "a: !!str 123\nb: !!int \"7\"\nc: !!float 1\nd: !custom x\ne: !!binary aGVsbG8=\nf: !!str\n",
+                json!({"a": "123", "b": 7, "c": 1.0, "d": "x", "e": "hello", "f": ""}),
+            ),
+        ]);
         assert!(from_yaml("a: !!int x\n").is_err());
-        assert_eq!(from_yaml("").unwrap(), Value::Null);
-        assert_eq!(from_yaml("# only a comment\n").unwrap(), Value::Null);
-        assert_eq!(from_yaml("---\na: 1\n...\n").unwrap(), json!({"a": 1}));
-        assert_eq!(from_yaml("a: 1\n---\n").unwrap(), json!({"a": 1}));
-        assert_eq!(from_yaml("--- text\n").unwrap(), json!("text"));
+        assert_reads(&[
+            ("", Value::Null),
+            ("# only a comment\n", Value::Null),
+            ("---\na: 1\n...\n", json!({"a": 1})),
+            ("a: 1\n---\n", json!({"a": 1})),
+            ("--- text\n", json!("text")),
+        ]);
         assert!(from_yaml("a: 1\n---\nb: 2\n").is_err());
-        assert_eq!(from_yaml("\u{feff}a: 1").unwrap(), json!({"a": 1}));
-        assert_eq!(
-            from_yaml("- a\n-\n- - b\n  - c\n- d: e\n  f: g\n").unwrap(),
-            json!(["a", null, ["b", "c"], {"d": "e", "f": "g"}])
-        );
-        assert_eq!(
-            from_yaml("? a\n: b\n? c\n").unwrap(),
-            json!({"a": "b", "c": null})
-        );
-        // Duplicate keys: the last one wins (go-yaml v2, not strict).
-        assert_eq!(from_yaml("a: 1\na: 2\n").unwrap(), json!({"a": 2}));
+        assert_reads(&[
+            ("\u{feff}a: 1", json!({"a": 1})),
+            (
+                "- a\n-\n- - b\n  - c\n- d: e\n  f: g\n",
+                json!(["a", null, ["b", "c"], {"d": "e", "f": "g"}]),
+            ),
+            ("? a\n: b\n? c\n", json!({"a": "b", "c": null})),
+            // Duplicate keys: the last one wins (go-yaml v2, not strict).
+            ("a: 1\na: 2\n", json!({"a": 2})),
+        ]);
     }
 
     #[test]

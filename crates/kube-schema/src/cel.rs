@@ -710,41 +710,45 @@ mod tests {
         )
     }
 
+    /// Checks `rule` against each value, expecting the result beside it.
+    fn assert_checks(rule: &str, cases: &[(Value, bool)]) {
+        for (value, want) in cases {
+            assert_eq!(check(rule, value.clone()), Ok(*want), "{rule} on {value}");
+        }
+    }
+
     #[test]
     fn calico_ip_pool_rules() {
         let ipip_v6 = "!self.cidr.contains(':') || !has(self.ipipMode) || self.ipipMode == 'Never' || size(self.ipipMode) == 0";
-        assert_eq!(
-            check(
-                ipip_v6,
-                json!({"cidr": "10.0.0.0/16", "ipipMode": "Always"})
-            ),
-            Ok(true)
+        assert_checks(
+            ipip_v6,
+            &[
+                (json!({"cidr": "10.0.0.0/16", "ipipMode": "Always"}), true),
+                (json!({"cidr": "fd00::/64", "ipipMode": "Always"}), false),
+                (json!({"cidr": "fd00::/64", "ipipMode": "Never"}), true),
+                (json!({"cidr": "fd00::/64"}), true),
+            ],
         );
-        assert_eq!(
-            check(ipip_v6, json!({"cidr": "fd00::/64", "ipipMode": "Always"})),
-            Ok(false)
-        );
-        assert_eq!(
-            check(ipip_v6, json!({"cidr": "fd00::/64", "ipipMode": "Never"})),
-            Ok(true)
-        );
-        assert_eq!(check(ipip_v6, json!({"cidr": "fd00::/64"})), Ok(true));
         let lb = "!has(self.allowedUses) || !self.allowedUses.exists(u, u == 'LoadBalancer') || !self.allowedUses.exists(u, u == 'Workload' || u == 'Tunnel')";
-        assert_eq!(
-            check(lb, json!({"allowedUses": ["LoadBalancer", "Workload"]})),
-            Ok(false)
-        );
-        assert_eq!(
-            check(lb, json!({"allowedUses": ["Workload", "Tunnel"]})),
-            Ok(true)
+        assert_checks(
+            lb,
+            &[
+                (json!({"allowedUses": ["LoadBalancer", "Workload"]}), false),
+                (json!({"allowedUses": ["Workload", "Tunnel"]}), true),
+            ],
         );
     }
 
     #[test]
     fn missing_fields_are_errors_unless_has_guards_them() {
         let node = "has(self.node) && size(self.node) > 0";
-        assert_eq!(check(node, json!({"interfaceName": "eth0"})), Ok(false));
-        assert_eq!(check(node, json!({"node": "n1"})), Ok(true));
+        assert_checks(
+            node,
+            &[
+                (json!({"interfaceName": "eth0"}), false),
+                (json!({"node": "n1"}), true),
+            ],
+        );
         assert_eq!(
             check(
                 "self.action == 'Allow' || !has(self.http)",
@@ -753,57 +757,53 @@ mod tests {
             Err("no such key: action".into())
         );
         // A side that decides the result absorbs the other side's error, both ways round.
-        assert_eq!(check("self.nope == 1 || true", json!({})), Ok(true));
-        assert_eq!(check("false && self.nope == 1", json!({})), Ok(false));
+        assert_checks("self.nope == 1 || true", &[(json!({}), true)]);
+        assert_checks("false && self.nope == 1", &[(json!({}), false)]);
     }
 
     #[test]
     fn int_or_string_compares_across_types_without_error() {
         let http = "!has(self.http) || !has(self.protocol) || self.protocol == 'TCP' || self.protocol == 6";
-        assert_eq!(check(http, json!({"http": {}, "protocol": 6})), Ok(true));
-        assert_eq!(
-            check(http, json!({"http": {}, "protocol": "UDP"})),
-            Ok(false)
+        assert_checks(
+            http,
+            &[
+                (json!({"http": {}, "protocol": 6}), true),
+                (json!({"http": {}, "protocol": "UDP"}), false),
+                (json!({"http": {}, "protocol": 17}), false),
+            ],
         );
-        assert_eq!(check(http, json!({"http": {}, "protocol": 17})), Ok(false));
     }
 
     #[test]
     fn conditionals_metadata_and_lists() {
         let tier = "self.metadata.name == 'default' ? (has(self.spec.defaultAction) && self.spec.defaultAction == 'Deny') : true";
-        assert_eq!(
-            check(
-                tier,
-                json!({"metadata": {"name": "default"}, "spec": {"defaultAction": "Pass"}})
-            ),
-            Ok(false)
-        );
-        assert_eq!(
-            check(tier, json!({"metadata": {"name": "other"}, "spec": {}})),
-            Ok(true)
+        assert_checks(
+            tier,
+            &[
+                (
+                    json!({"metadata": {"name": "default"}, "spec": {"defaultAction": "Pass"}}),
+                    false,
+                ),
+                (json!({"metadata": {"name": "other"}, "spec": {}}), true),
+            ],
         );
         let felix = "self.metadata.name == 'default' || self.metadata.name.startsWith('node.') ? !has(self.spec.nodeSelector) : true";
-        assert_eq!(
-            check(
-                felix,
-                json!({"metadata": {"name": "node.a"}, "spec": {"nodeSelector": "x"}})
-            ),
-            Ok(false)
+        assert_checks(
+            felix,
+            &[(
+                json!({"metadata": {"name": "node.a"}, "spec": {"nodeSelector": "x"}}),
+                false,
+            )],
         );
-        assert_eq!(
-            check(
-                "!(self.name in ['default', 'kube-admin'])",
-                json!({"name": "kube-admin"})
-            ),
-            Ok(false)
+        let kube_admin = "!(self.name in ['default', 'kube-admin'])";
+        assert_checks(kube_admin, &[(json!({"name": "kube-admin"}), false)]);
+        assert_checks(
+            "self.items.all(i, i > 1)",
+            &[(json!({"items": [2, 3]}), true)],
         );
-        assert_eq!(
-            check("self.items.all(i, i > 1)", json!({"items": [2, 3]})),
-            Ok(true)
-        );
-        assert_eq!(
-            check("self.a + 1 >= 3 && 'x' + 'y' == 'xy'", json!({"a": 2})),
-            Ok(true)
+        assert_checks(
+            "self.a + 1 >= 3 && 'x' + 'y' == 'xy'",
+            &[(json!({"a": 2}), true)],
         );
     }
 

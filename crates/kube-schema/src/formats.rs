@@ -56,18 +56,18 @@ static HOSTNAME: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"^({label}((-?{label}{{0,62}})?)|({label}(([a-zA-Z0-9\-\p{{S}}\p{{L}}]{{0,61}}{label})?)(\.)){{1,}}([a-zA-Z\p{{L}}]){{2,63}})$"
     ))
 });
-static UUID: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    built_in(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
-});
-static UUID3: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    built_in(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?3[0-9a-f]{3}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
-});
-static UUID4: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    built_in(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?4[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$")
-});
-static UUID5: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    built_in(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?5[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$")
-});
+/// A UUID (case-insensitive, dashes optional) whose third and fourth groups match `third` and
+/// `fourth`: where the version digit and the variant bits stand.
+fn uuid(third: &str, fourth: &str) -> Option<Regex> {
+    built_in(&format!(
+        r"(?i)^[0-9a-f]{{8}}-?[0-9a-f]{{4}}-?{third}-?{fourth}-?[0-9a-f]{{12}}$"
+    ))
+}
+const HEX4: &str = "[0-9a-f]{4}";
+static UUID: LazyLock<Option<Regex>> = LazyLock::new(|| uuid(HEX4, HEX4));
+static UUID3: LazyLock<Option<Regex>> = LazyLock::new(|| uuid("3[0-9a-f]{3}", HEX4));
+static UUID4: LazyLock<Option<Regex>> = LazyLock::new(|| uuid("4[0-9a-f]{3}", "[89ab][0-9a-f]{3}"));
+static UUID5: LazyLock<Option<Regex>> = LazyLock::new(|| uuid("5[0-9a-f]{3}", "[89ab][0-9a-f]{3}"));
 static SSN: LazyLock<Option<Regex>> =
     LazyLock::new(|| built_in(r"^[0-9]{3}[- ]?[0-9]{2}[- ]?[0-9]{4}$"));
 static HEX_COLOR: LazyLock<Option<Regex>> =

@@ -31,7 +31,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use regex::Regex;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use errors::{ErrorType, FieldError};
 pub use node::{Additional, Node, Pattern, Rule, SchemaProblems, json_type_name};
@@ -423,7 +423,7 @@ impl Schema {
 
     /// Applies `default`s to absent fields (and to non-nullable nulls), nested too.
     pub fn apply_defaults(&self, object: &mut Value) {
-        apply_defaults(object, &self.root, true);
+        apply_defaults(object, &self.root, &mut Vec::new());
     }
 
     /// Repairs that lose nothing, for values the API server would refuse:
@@ -442,51 +442,73 @@ impl Schema {
 
 fn walk_repairs(value: &mut Value, node: &Node, path: &mut Vec<Seg>, out: &mut Vec<Rewrite>) {
     match value {
-        Value::String(text) => {
-            let Some(Pattern { regex: Ok(re), .. }) = &node.pattern else {
-                return;
-            };
-            if re.is_match(text) {
-                return;
-            }
-            let Some(nanos) = go_compat::time::parse_go_duration(text) else {
-                return;
-            };
-            let replacement = DURATION_UNITS
-                .iter()
-                .filter(|(_, unit)| nanos % unit == 0)
-                .map(|(suffix, unit)| format!("{}{suffix}", nanos / unit))
-                .find(|candidate| re.is_match(candidate));
-            out.push(Rewrite {
-                path: render_path(path),
-                from: text.clone(),
-                to: replacement.clone(),
-                why: RewriteReason::FractionalDuration,
-            });
-            if let Some(replacement) = replacement {
-                *text = replacement;
-            }
+        Value::String(text) => repair_duration(text, node, path, out),
+        Value::Array(values) if node.list_type.as_deref() == Some("set") => {
+            drop_set_repeats(values, path, out)
         }
+        _ => {}
+    }
+    walk_children(value, node, path, &mut |v, schema, path| {
+        walk_repairs(v, schema, path, out)
+    });
+}
+
+/// Rewrites a string that fails its `pattern` but is a Go duration into a whole number of
+/// the largest unit that passes the pattern; reports it either way.
+fn repair_duration(text: &mut String, node: &Node, path: &[Seg], out: &mut Vec<Rewrite>) {
+    let Some(Pattern { regex: Ok(re), .. }) = &node.pattern else {
+        return;
+    };
+    if re.is_match(text) {
+        return;
+    }
+    let Some(nanos) = go_compat::time::parse_go_duration(text) else {
+        return;
+    };
+    let replacement = DURATION_UNITS
+        .iter()
+        .filter(|(_, unit)| nanos % unit == 0)
+        .map(|(suffix, unit)| format!("{}{suffix}", nanos / unit))
+        .find(|candidate| re.is_match(candidate));
+    out.push(Rewrite {
+        path: render_path(path),
+        from: text.clone(),
+        to: replacement.clone(),
+        why: RewriteReason::FractionalDuration,
+    });
+    if let Some(replacement) = replacement {
+        *text = replacement;
+    }
+}
+
+/// Calls `walk` on each part of `value` that has a schema of its own, with the part's segment
+/// pushed on `path`: the fields of an object (at the root not `apiVersion`, `kind` and
+/// `metadata`) and the items of an array.
+fn walk_children(
+    value: &mut Value,
+    node: &Node,
+    path: &mut Vec<Seg>,
+    walk: &mut impl FnMut(&mut Value, &Node, &mut Vec<Seg>),
+) {
+    match value {
         Value::Object(map) => {
+            let root = path.is_empty();
             for (k, v) in map.iter_mut() {
-                if path.is_empty() && UNTOUCHED.contains(&k.as_str()) {
+                if root && UNTOUCHED.contains(&k.as_str()) {
                     continue;
                 }
                 if let Child::Schema(schema) = node.child(k) {
                     path.push(key(k));
-                    walk_repairs(v, schema, path, out);
+                    walk(v, schema, path);
                     path.pop();
                 }
             }
         }
         Value::Array(values) => {
-            if node.list_type.as_deref() == Some("set") {
-                drop_set_repeats(values, path, out);
-            }
             if let Some(item) = &node.items {
                 for (i, v) in values.iter_mut().enumerate() {
                     path.push(Seg::Index(i));
-                    walk_repairs(v, item, path, out);
+                    walk(v, item, path);
                     path.pop();
                 }
             }
@@ -528,42 +550,38 @@ fn prune(value: &mut Value, node: &Node, path: &mut Vec<Seg>, out: &mut Vec<Vec<
     if node.int_or_string {
         return;
     }
-    match value {
-        Value::Object(map) => {
-            let fields: Vec<String> = map.keys().cloned().collect();
-            for field in fields {
-                if path.is_empty() && UNTOUCHED.contains(&field.as_str()) {
-                    continue;
-                }
-                match node.child(&field) {
-                    Child::Keep => {}
-                    Child::Prune => {
-                        map.shift_remove(&field);
-                        let mut p = path.clone();
-                        p.push(key(&field));
-                        out.push(p);
-                    }
-                    Child::Schema(schema) => {
-                        if let Some(v) = map.get_mut(&field) {
-                            path.push(key(&field));
-                            prune(v, schema, path, out);
-                            path.pop();
-                        }
-                    }
-                }
-            }
+    let Value::Object(map) = value else {
+        walk_children(value, node, path, &mut |v, item, path| {
+            prune(v, item, path, out)
+        });
+        return;
+    };
+    // One pass, so that the paths come out in the object's order.
+    let fields: Vec<String> = map.keys().cloned().collect();
+    for field in fields {
+        if path.is_empty() && UNTOUCHED.contains(&field.as_str()) {
+            continue;
         }
-        Value::Array(values) => {
-            if let Some(item) = &node.items {
-                for (i, v) in values.iter_mut().enumerate() {
-                    path.push(Seg::Index(i));
-                    prune(v, item, path, out);
+        match node.child(&field) {
+            Child::Keep => {}
+            Child::Prune => remove_field(map, &field, path, out),
+            Child::Schema(schema) => {
+                if let Some(v) = map.get_mut(&field) {
+                    path.push(key(&field));
+                    prune(v, schema, path, out);
                     path.pop();
                 }
             }
         }
-        _ => {}
     }
+}
+
+/// Removes `field` from the object at `path`, recording the field's path.
+fn remove_field(map: &mut Map<String, Value>, field: &str, path: &[Seg], out: &mut Vec<Vec<Seg>>) {
+    map.shift_remove(field);
+    let mut p = path.to_vec();
+    p.push(key(field));
+    out.push(p);
 }
 
 fn is_null_to_prune(value: &Value, schema: &Node) -> bool {
@@ -571,45 +589,23 @@ fn is_null_to_prune(value: &Value, schema: &Node) -> bool {
 }
 
 fn prune_nulls(value: &mut Value, node: &Node, path: &mut Vec<Seg>, out: &mut Vec<Vec<Seg>>) {
-    match value {
-        Value::Object(map) => {
-            let root = path.is_empty();
-            let doomed: Vec<String> = map
-                .iter()
-                .filter(|(k, v)| {
-                    !(root && UNTOUCHED.contains(&k.as_str()))
-                        && matches!(node.child(k), Child::Schema(s) if is_null_to_prune(v, s))
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            for field in doomed {
-                map.shift_remove(&field);
-                let mut p = path.clone();
-                p.push(key(&field));
-                out.push(p);
-            }
-            for (k, v) in map.iter_mut() {
-                if root && UNTOUCHED.contains(&k.as_str()) {
-                    continue;
-                }
-                if let Child::Schema(schema) = node.child(k) {
-                    path.push(key(k));
-                    prune_nulls(v, schema, path, out);
-                    path.pop();
-                }
-            }
+    if let Value::Object(map) = value {
+        let root = path.is_empty();
+        let doomed: Vec<String> = map
+            .iter()
+            .filter(|(k, v)| {
+                !(root && UNTOUCHED.contains(&k.as_str()))
+                    && matches!(node.child(k), Child::Schema(s) if is_null_to_prune(v, s))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for field in doomed {
+            remove_field(map, &field, path, out);
         }
-        Value::Array(values) => {
-            if let Some(item) = &node.items {
-                for (i, v) in values.iter_mut().enumerate() {
-                    path.push(Seg::Index(i));
-                    prune_nulls(v, item, path, out);
-                    path.pop();
-                }
-            }
-        }
-        _ => {}
     }
+    walk_children(value, node, path, &mut |v, schema, path| {
+        prune_nulls(v, schema, path, out)
+    });
 }
 
 fn needs_default(value: Option<&Value>, schema: &Node) -> bool {
@@ -620,48 +616,29 @@ fn needs_default(value: Option<&Value>, schema: &Node) -> bool {
     }
 }
 
-fn apply_defaults(value: &mut Value, node: &Node, root: bool) {
-    match value {
-        Value::Object(map) => {
-            for (field, schema) in &node.properties {
-                if root && UNTOUCHED.contains(&field.as_str()) {
-                    continue;
-                }
-                if let Some(default) = &schema.default
-                    && needs_default(map.get(field), schema)
-                {
-                    map.insert(field.clone(), default.clone());
-                }
+fn apply_defaults(value: &mut Value, node: &Node, path: &mut Vec<Seg>) {
+    if let Value::Object(map) = value {
+        let root = path.is_empty();
+        for (field, schema) in &node.properties {
+            if root && UNTOUCHED.contains(&field.as_str()) {
+                continue;
             }
-            for (k, v) in map.iter_mut() {
-                if root && UNTOUCHED.contains(&k.as_str()) {
-                    continue;
-                }
-                if let Child::Schema(schema) = node.child(k) {
-                    // Properties were defaulted above; map values get theirs here.
-                    if let Some(default) = &schema.default
-                        && needs_default(Some(v), schema)
-                    {
-                        *v = default.clone();
-                    }
-                    apply_defaults(v, schema, false);
-                }
+            if let Some(default) = &schema.default
+                && needs_default(map.get(field), schema)
+            {
+                map.insert(field.clone(), default.clone());
             }
         }
-        Value::Array(values) => {
-            if let Some(item) = &node.items {
-                for v in values.iter_mut() {
-                    if let Some(default) = &item.default
-                        && needs_default(Some(v), item)
-                    {
-                        *v = default.clone();
-                    }
-                    apply_defaults(v, item, false);
-                }
-            }
-        }
-        _ => {}
     }
+    // Properties were defaulted above; map values and items get theirs here.
+    walk_children(value, node, path, &mut |v, schema, path| {
+        if let Some(default) = &schema.default
+            && needs_default(Some(v), schema)
+        {
+            *v = default.clone();
+        }
+        apply_defaults(v, schema, path);
+    });
 }
 
 #[cfg(test)]

@@ -317,38 +317,17 @@ impl Schema {
         };
         let quoted = go_quote(path);
         if !node.any_of.is_empty() {
-            let mut best: Option<Vec<FieldError>> = None;
-            let mut passed = false;
-            for sub in &node.any_of {
-                let errors = run(sub);
-                if errors.is_empty() {
-                    passed = true;
-                    break;
-                }
-                if best.as_ref().is_none_or(|b| errors.len() < b.len()) {
-                    best = Some(errors);
-                }
-            }
-            if !passed {
+            let (valid, fewest) = passes(&node.any_of, run);
+            if valid == 0 {
                 out.push(FieldError::composite(
                     path,
                     format!("{quoted} must validate at least one schema (anyOf)"),
                 ));
-                out.extend(best.unwrap_or_default());
+                out.extend(fewest);
             }
         }
         if !node.one_of.is_empty() {
-            let mut valid = 0;
-            let mut best: Option<Vec<FieldError>> = None;
-            for sub in &node.one_of {
-                let errors = run(sub);
-                if errors.is_empty() {
-                    valid += 1;
-                    best = None;
-                } else if valid == 0 && best.as_ref().is_none_or(|b| errors.len() < b.len()) {
-                    best = Some(errors);
-                }
-            }
+            let (valid, fewest) = passes(&node.one_of, run);
             if valid != 1 {
                 let found = if valid == 0 {
                     "Found none valid".to_string()
@@ -359,7 +338,7 @@ impl Schema {
                     path,
                     format!("{quoted} must validate one and only one schema (oneOf). {found}"),
                 ));
-                out.extend(best.unwrap_or_default());
+                out.extend(fewest);
             }
         }
         if !node.all_of.is_empty() {
@@ -514,6 +493,29 @@ impl Schema {
             }
         }
     }
+}
+
+/// How many of the alternatives (anyOf, oneOf) the value passes (`run` gives its errors under
+/// one) and, when it passes none, the errors of the first alternative it fails with the fewest:
+/// what the server reports with the composite error.
+fn passes(
+    alternatives: &[Node],
+    run: impl Fn(&Node) -> Vec<FieldError>,
+) -> (usize, Vec<FieldError>) {
+    let mut valid = 0;
+    let mut fewest: Option<Vec<FieldError>> = None;
+    for sub in alternatives {
+        let errors = run(sub);
+        if errors.is_empty() {
+            valid += 1;
+        } else if fewest.as_ref().is_none_or(|f| errors.len() < f.len()) {
+            fewest = Some(errors);
+        }
+    }
+    if valid > 0 {
+        fewest = None;
+    }
+    (valid, fewest.unwrap_or_default())
 }
 
 /// The CEL rules of `node` and of the schemas under it, on `value`.

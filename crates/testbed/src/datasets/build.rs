@@ -796,6 +796,33 @@ pub fn ippool(name: &str, spec: Value) -> Obj {
     Obj::cluster("IPPool", name, spec)
 }
 
+/// A pool's encapsulation: the one of `vxlanMode` and `ipipMode` that is `Always` (the other,
+/// or both, `Never`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    Vxlan,
+    Ipip,
+    Neither,
+}
+
+/// A default pool as calico-node creates it in the releases that write `assignmentMode`:
+/// `default-ipv4-ippool` with /26 blocks or `default-ipv6-ippool` with /122 blocks, outgoing
+/// NAT, on all nodes, for workloads and tunnels, assigned automatically.
+pub fn default_ippool(cidr: &str, encap: Encap) -> Obj {
+    let (name, block_size) = if cidr.contains(':') {
+        ("default-ipv6-ippool", 122)
+    } else {
+        ("default-ipv4-ippool", 26)
+    };
+    let mode = |on: bool| if on { "Always" } else { "Never" };
+    ippool(
+        name,
+        json!({"cidr": cidr, "vxlanMode": mode(encap == Encap::Vxlan), "ipipMode": mode(encap == Encap::Ipip),
+               "natOutgoing": true, "blockSize": block_size, "nodeSelector": "all()",
+               "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
+    )
+}
+
 /// A FelixConfiguration; `failsafe*HostPorts` entries are written as Go's ProtoPort (with
 /// `net`, which has no omitempty).
 pub fn felix_configuration(name: &str, spec: Value) -> Obj {

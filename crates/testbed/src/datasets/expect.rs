@@ -13,39 +13,28 @@ use serde_json::Value;
 
 use super::ipam::{TunnelKind, parse_cidr};
 use super::{Release, is_tiered_policy_kind};
-use crate::calico::{CLUSTER_INFORMATION_KEY, Dataset, RESOURCES};
+use crate::calico::{CLUSTER_INFORMATION_KEY, Dataset, RESOURCES, plural_of};
 
-/// The 17 exported kinds in export order: (plural, Kind, namespaced).
-pub const EXPORTED_KINDS: &[(&str, &str, bool)] = &[
-    ("ippools", "IPPool", false),
-    ("bgppeers", "BGPPeer", false),
-    ("tiers", "Tier", false),
-    ("globalnetworkpolicies", "GlobalNetworkPolicy", false),
-    (
-        "stagedglobalnetworkpolicies",
-        "StagedGlobalNetworkPolicy",
-        false,
-    ),
-    ("globalnetworksets", "GlobalNetworkSet", false),
-    ("hostendpoints", "HostEndpoint", false),
-    (
-        "kubecontrollersconfigurations",
-        "KubeControllersConfiguration",
-        false,
-    ),
-    ("networkpolicies", "NetworkPolicy", true),
-    ("stagednetworkpolicies", "StagedNetworkPolicy", true),
-    (
-        "stagedkubernetesnetworkpolicies",
-        "StagedKubernetesNetworkPolicy",
-        true,
-    ),
-    ("networksets", "NetworkSet", true),
-    ("nodes", "Node", false),
-    ("bgpconfigurations", "BGPConfiguration", false),
-    ("felixconfigurations", "FelixConfiguration", false),
-    ("ipreservations", "IPReservation", false),
-    ("bgpfilters", "BGPFilter", false),
+/// The 17 exported kinds in export order: (Kind, namespaced); their keys are under
+/// [`plural_of`]`(Kind)`.
+pub const EXPORTED_KINDS: &[(&str, bool)] = &[
+    ("IPPool", false),
+    ("BGPPeer", false),
+    ("Tier", false),
+    ("GlobalNetworkPolicy", false),
+    ("StagedGlobalNetworkPolicy", false),
+    ("GlobalNetworkSet", false),
+    ("HostEndpoint", false),
+    ("KubeControllersConfiguration", false),
+    ("NetworkPolicy", true),
+    ("StagedNetworkPolicy", true),
+    ("StagedKubernetesNetworkPolicy", true),
+    ("NetworkSet", true),
+    ("Node", false),
+    ("BGPConfiguration", false),
+    ("FelixConfiguration", false),
+    ("IPReservation", false),
+    ("BGPFilter", false),
 ];
 
 /// Skipped v3 kinds (docs/design.md §7): (plural, skip group, namespaced).
@@ -139,7 +128,7 @@ impl Expectation {
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
         EXPORTED_KINDS
             .iter()
-            .map(|(_, kind, _)| (*kind, self.count(kind)))
+            .map(|(kind, _)| (*kind, self.count(kind)))
             .collect()
     }
 
@@ -255,14 +244,12 @@ pub fn parse_ipam_key(key: &str) -> Option<IpamKey> {
 pub fn policy_v3_name(stored: &str, value: &Value, release: Option<Release>) -> String {
     match release {
         Some(Release::V3_28) => {
-            return if stored.starts_with("knp.") || stored.starts_with("ossg.") {
-                stored.to_string()
-            } else {
-                stored
-                    .split_once('.')
-                    .map_or(stored, |(_, rest)| rest)
-                    .to_string()
+            let kept_whole = stored.starts_with("knp.") || stored.starts_with("ossg.");
+            let name = match stored.split_once('.') {
+                Some((_, rest)) if !kept_whole => rest,
+                _ => stored,
             };
+            return name.to_string();
         }
         // The datasets' v3.29 is v3.29.3.
         Some(Release::V3_29) => return stored.to_string(),
@@ -350,8 +337,8 @@ pub fn expected_export(dataset: &Dataset) -> Expectation {
         if let Some(rest) = key.strip_prefix(&format!("{RESOURCES}/")) {
             let plural = rest.split('/').next().unwrap_or("");
             let shape = resource_key_shape(key);
-            if let Some((_, kind, namespaced)) =
-                EXPORTED_KINDS.iter().find(|(p, _, _)| *p == plural)
+            if let Some((kind, namespaced)) =
+                EXPORTED_KINDS.iter().find(|(k, _)| plural_of(k) == plural)
             {
                 if shape != Some(*namespaced) {
                     ignored.push(key.to_string());
@@ -485,7 +472,7 @@ pub fn expected_export(dataset: &Dataset) -> Expectation {
     let export_order = |kind: &str| {
         EXPORTED_KINDS
             .iter()
-            .position(|(_, k, _)| *k == kind)
+            .position(|(k, _)| *k == kind)
             .unwrap_or(usize::MAX)
     };
     exported.sort_by(|a, b| {

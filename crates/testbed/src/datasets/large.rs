@@ -208,11 +208,7 @@ pub fn large(scale: f64) -> Dataset {
     }
     d.add(tier(release, "platform", 100.0, Some("Pass")));
     d.add(tier(release, "security", 50.0, Some("Pass")));
-    d.add(ippool(
-        "default-ipv4-ippool",
-        json!({"cidr": "10.128.0.0/12", "vxlanMode": "Never", "ipipMode": "Always", "natOutgoing": true,
-               "blockSize": 26, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
-    ));
+    d.add(default_ippool("10.128.0.0/12", Encap::Ipip));
     d.add(ippool(
         "legacy-pool",
         json!({"cidr": "172.20.0.0/16", "vxlanMode": "Never", "ipipMode": "Always", "natOutgoing": true,

@@ -559,16 +559,8 @@ pub fn dual_stack_ipam() -> Dataset {
         d.add(node.obj());
         d.k8s_node(node.orch_refs[0].0.as_str());
     }
-    d.add(ippool(
-        "default-ipv4-ippool",
-        json!({"cidr": "10.48.0.0/16", "vxlanMode": "Always", "ipipMode": "Never", "natOutgoing": true,
-               "blockSize": 26, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
-    ));
-    d.add(ippool(
-        "default-ipv6-ippool",
-        json!({"cidr": "fd5f:abcd:64::/48", "vxlanMode": "Always", "ipipMode": "Never", "natOutgoing": true,
-               "blockSize": 122, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
-    ));
+    d.add(default_ippool("10.48.0.0/16", Encap::Vxlan));
+    d.add(default_ippool("fd5f:abcd:64::/48", Encap::Vxlan));
     d.add(ippool(
         "ipip-legacy-pool",
         json!({"cidr": "10.50.0.0/16", "vxlanMode": "Never", "ipipMode": "Always", "natOutgoing": true,
@@ -752,11 +744,7 @@ pub fn skipped_data() -> Dataset {
     for t in builtin_tiers(release) {
         d.add(t);
     }
-    d.add(ippool(
-        "default-ipv4-ippool",
-        json!({"cidr": "10.48.0.0/16", "ipipMode": "Always", "vxlanMode": "Never", "natOutgoing": true,
-               "blockSize": 26, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
-    ));
+    d.add(default_ippool("10.48.0.0/16", Encap::Ipip));
     d.add(ippool(
         "lb-pool",
         json!({"cidr": "10.96.0.0/24", "blockSize": 26, "allowedUses": ["LoadBalancer"], "assignmentMode": "Automatic"}),
@@ -1225,11 +1213,7 @@ pub fn no_ipam() -> Dataset {
         );
         d.k8s_node(name);
     }
-    d.add(ippool(
-        "default-ipv4-ippool",
-        json!({"cidr": "10.85.0.0/16", "vxlanMode": "Never", "ipipMode": "Never", "natOutgoing": true,
-               "blockSize": 26, "nodeSelector": "all()", "allowedUses": ["Workload", "Tunnel"], "assignmentMode": "Automatic"}),
-    ));
+    d.add(default_ippool("10.85.0.0/16", Encap::Neither));
     d.add(policy(
         release,
         "GlobalNetworkPolicy",

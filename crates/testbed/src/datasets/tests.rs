@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::*;
-use crate::calico::{CLUSTER_INFORMATION_KEY, Dataset, RESOURCES};
+use crate::calico::{CLUSTER_INFORMATION_KEY, Dataset, RESOURCES, plural_of};
 
 fn all_small() -> Vec<(String, Dataset)> {
     let mut sets = vec![
@@ -40,9 +40,9 @@ fn plural_shape(plural: &str) -> Option<bool> {
     }
     EXPORTED_KINDS
         .iter()
-        .map(|(p, _, ns)| (*p, *ns))
-        .chain(SKIPPED_KINDS.iter().map(|(p, _, ns)| (*p, *ns)))
-        .find(|(p, _)| *p == plural)
+        .map(|(kind, ns)| (plural_of(kind), *ns))
+        .chain(SKIPPED_KINDS.iter().map(|(p, _, ns)| (p.to_string(), *ns)))
+        .find(|(p, _)| p == plural)
         .map(|(_, ns)| ns)
 }
 
@@ -351,10 +351,16 @@ fn map(pairs: &[(&'static str, usize)]) -> BTreeMap<&'static str, usize> {
     pairs.iter().copied().collect()
 }
 
+/// The expected export of a dataset made for `release`, checking that it is read as one.
+fn expected_for(d: &Dataset, release: Release) -> Expectation {
+    let e = expected_export(d);
+    assert_eq!(e.release, Some(release));
+    e
+}
+
 #[test]
 fn upstream_st_expectations() {
-    let e = expected_export(&upstream_st_without_ipam());
-    assert_eq!(e.release, Some(Release::V3_29));
+    let e = expected_for(&upstream_st_without_ipam(), Release::V3_29);
     assert_eq!(
         counts(&e),
         map(&[
@@ -459,8 +465,7 @@ fn fqdn_nodes_expectations() {
 
 #[test]
 fn dual_stack_expectations() {
-    let e = expected_export(&dual_stack_ipam());
-    assert_eq!(e.release, Some(Release::Head));
+    let e = expected_for(&dual_stack_ipam(), Release::Head);
     assert_eq!(
         counts(&e),
         map(&[("IPPool", 4), ("Node", 3), ("FelixConfiguration", 1)])
@@ -479,8 +484,7 @@ fn dual_stack_expectations() {
 
 #[test]
 fn skipped_data_expectations() {
-    let e = expected_export(&skipped_data());
-    assert_eq!(e.release, Some(Release::V3_31));
+    let e = expected_for(&skipped_data(), Release::V3_31);
     let skipped: BTreeMap<&str, usize> = e.skipped.iter().map(|(g, k)| (*g, k.len())).collect();
     assert_eq!(
         skipped,
@@ -529,8 +533,7 @@ fn skipped_data_expectations() {
 #[test]
 fn policies_and_tiers_expectations() {
     for release in Release::ALL {
-        let e = expected_export(&policies_and_tiers(release));
-        assert_eq!(e.release, Some(release));
+        let e = expected_for(&policies_and_tiers(release), release);
         let (tiers, gnp, np, staged) = match release {
             Release::V3_28 => (0, 3, 3, false),
             Release::V3_29 => (2, 4, 4, false),
@@ -567,34 +570,37 @@ fn policies_and_tiers_expectations() {
                 name.to_string()
             }
         };
-        let mut gnps: Vec<String> = [
-            "allow-cluster-dns",
-            "deny-external-egress",
-            "platform-ingress",
-        ]
-        .into_iter()
-        .map(v3)
-        .collect();
-        if release.has_tiers() {
-            gnps.push("sec.block-x".into());
-        }
-        if release.writes_metadata_annotation() {
-            gnps.push("default.allow-dns".into());
-        }
-        gnps.sort();
+        // The names a release reads: `always` as above, and each of `some` where it has it.
+        let names = |always: &[&str], some: &[(bool, &str)]| -> Vec<String> {
+            let mut names: Vec<String> = always.iter().map(|name| v3(name)).collect();
+            for (present, name) in some {
+                if *present {
+                    names.push(name.to_string());
+                }
+            }
+            names.sort();
+            names
+        };
+        let gnps = names(
+            &[
+                "allow-cluster-dns",
+                "deny-external-egress",
+                "platform-ingress",
+            ],
+            &[
+                (release.has_tiers(), "sec.block-x"),
+                (release.writes_metadata_annotation(), "default.allow-dns"),
+            ],
+        );
         assert_eq!(e.names("GlobalNetworkPolicy"), gnps, "{release:?}");
-        let mut nps: Vec<String> = [
-            "default/allow-frontend",
-            "monitoring/allow-scrape",
-            "shop/allow-api",
-        ]
-        .into_iter()
-        .map(v3)
-        .collect();
-        if release.has_tiers() {
-            nps.push("shop/sec.quarantine".into());
-        }
-        nps.sort();
+        let nps = names(
+            &[
+                "default/allow-frontend",
+                "monitoring/allow-scrape",
+                "shop/allow-api",
+            ],
+            &[(release.has_tiers(), "shop/sec.quarantine")],
+        );
         assert_eq!(e.names("NetworkPolicy"), nps, "{release:?}");
         if staged {
             assert_eq!(
@@ -890,8 +896,8 @@ fn expected_summaries_account_for_every_key() {
         );
 
         // Per kind: everything under the kind's prefix is exported, skipped or ignored.
-        for (plural, kind, _) in EXPORTED_KINDS {
-            let prefix = format!("{RESOURCES}/{plural}/");
+        for (kind, _) in EXPORTED_KINDS {
+            let prefix = format!("{RESOURCES}/{}/", plural_of(kind));
             let stored = keys.iter().filter(|k| k.starts_with(&prefix)).count();
             let skipped = e
                 .skipped
