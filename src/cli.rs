@@ -16,6 +16,7 @@ use crate::kdd::KubeOptions;
 use crate::kinds::{CrdApi, CrdApiRequest};
 use crate::source::etcd::{DEFAULT_PAGE_SIZE, Reading};
 use crate::stages;
+use crate::stages::import::Pace;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -303,6 +304,27 @@ impl ExportArgs {
     }
 }
 
+/// How hard the commands that write to the API server may push it.
+#[derive(Debug, Args)]
+pub struct PaceArgs {
+    /// Writes in flight at most; below it the number follows the API server's latency and 429s
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub concurrency: u16,
+
+    /// Client-side limit on requests per second (0: none; calicoctl uses 50)
+    #[arg(long, value_name = "QPS", default_value_t = 0.0, value_parser = parse_qps)]
+    pub qps: f64,
+}
+
+impl PaceArgs {
+    pub fn pace(&self) -> Pace {
+        Pace {
+            concurrency: usize::from(self.concurrency),
+            qps: (self.qps > 0.0).then_some(self.qps),
+        }
+    }
+}
+
 /// How the commands that read Calico's data from etcd read it.
 #[derive(Debug, Args)]
 pub struct EtcdReadArgs {
@@ -371,13 +393,8 @@ pub struct ImportArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
 
-    /// Writes in flight at most; below it the number follows the API server's latency and 429s
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
-    pub concurrency: u16,
-
-    /// Client-side limit on requests per second (0: none; calicoctl uses 50)
-    #[arg(long, value_name = "QPS", default_value_t = 0.0, value_parser = parse_qps)]
-    pub qps: f64,
+    #[command(flatten)]
+    pub pace: PaceArgs,
 
     /// Also update and delete what an earlier import of this migration wrote and the file no
     /// longer holds that way (objects written by anyone else are never deleted)
@@ -411,8 +428,7 @@ impl ImportArgs {
     pub fn options(&self) -> stages::import::ImportOptions {
         stages::import::ImportOptions {
             file: self.file.clone(),
-            concurrency: usize::from(self.concurrency),
-            qps: (self.qps > 0.0).then_some(self.qps),
+            pace: self.pace.pace(),
             overwrite: self.overwrite,
             calico_version: self.calico_version.clone(),
             dry_run: self.dry_run,
@@ -515,13 +531,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub rollout_timeout: Duration,
 
-    /// Writes in flight at most; below it the number follows the API server's latency and 429s
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
-    pub concurrency: u16,
-
-    /// Client-side limit on requests per second (0: none)
-    #[arg(long, value_name = "QPS", default_value_t = 0.0, value_parser = parse_qps)]
-    pub qps: f64,
+    #[command(flatten)]
+    pub pace: PaceArgs,
 
     /// The Calico version the cluster will run after the migration (default: etcd's)
     #[arg(long, value_name = "VERSION")]
@@ -541,8 +552,7 @@ impl RunArgs {
             stop_before_unlock: self.stop_before_unlock,
             etcd: self.etcd.reading()?,
             rollout_timeout: self.rollout_timeout,
-            concurrency: usize::from(self.concurrency),
-            qps: (self.qps > 0.0).then_some(self.qps),
+            pace: self.pace.pace(),
             calico_version: self.calico_version.clone(),
             crd_api: self.crd_api.request(),
         })
@@ -576,7 +586,6 @@ impl RollbackArgs {
     pub fn options(&self) -> stages::rollback::RollbackOptions {
         stages::rollback::RollbackOptions {
             manifest: self.manifest.clone(),
-            yes: self.yes,
             delete_crds: self.delete_crds,
             rollout_timeout: self.rollout_timeout,
             crd_api: self.crd_api.request(),

@@ -16,7 +16,15 @@ pub async fn run(session: &Session, console: &Console, args: &RollbackArgs) -> R
             "run it from a terminal, or pass --yes to confirm in advance",
         ));
     }
-    let report = rollback(session, &args.options(), &Terminal { console }).await?;
+    let report = rollback(
+        session,
+        &args.options(),
+        &Terminal {
+            console,
+            yes: args.yes,
+        },
+    )
+    .await?;
     if let Some(stopped) = &report.progress.stopped {
         console.info(format!("Stopped: {stopped}."));
     } else if report.progress.completed {

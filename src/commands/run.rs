@@ -9,13 +9,18 @@ use crate::error::Error;
 use crate::session::Session;
 use crate::stages::run::{Operator, RunReport, StepReport, run as migrate};
 
-/// Asks on the terminal and reports steps through the console.
+/// Asks on the terminal (unless `--yes` answered every question in advance) and reports steps
+/// through the console.
 pub struct Terminal<'a> {
     pub console: &'a Console,
+    pub yes: bool,
 }
 
 impl Operator for Terminal<'_> {
     fn confirm(&self, question: &str) -> Result<bool, Error> {
+        if self.yes {
+            return Ok(true);
+        }
         if !std::io::stdin().is_terminal() {
             return Err(no_terminal());
         }
@@ -49,7 +54,15 @@ pub async fn run(session: &Session, console: &Console, args: &RunArgs) -> Result
     if !args.yes && !std::io::stdin().is_terminal() {
         return Err(no_terminal());
     }
-    let report = migrate(session, &args.options()?, &Terminal { console }).await?;
+    let report = migrate(
+        session,
+        &args.options()?,
+        &Terminal {
+            console,
+            yes: args.yes,
+        },
+    )
+    .await?;
     render(console, &report);
     console.data(&report)?;
     Ok(())

@@ -60,10 +60,8 @@ const LOOKUPS_AT_ONCE: usize = 16;
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
     pub file: PathBuf,
-    /// Writes in flight at most (the limit adapts below it).
-    pub concurrency: usize,
-    /// Client-side limit on requests per second.
-    pub qps: Option<f64>,
+    /// How hard the writes may push the API server.
+    pub pace: Pace,
     /// Replace objects whose content differs, whoever wrote them.
     pub overwrite: bool,
     /// The Calico version the cluster runs after the migration (default: the file's).
@@ -89,6 +87,24 @@ pub struct ImportOptions {
     pub baseline: Option<Arc<Ledger>>,
 }
 
+/// How hard a stage's writes may push the API server.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// Writes in flight at most (the limit adapts below it).
+    pub concurrency: usize,
+    /// Client-side limit on requests per second.
+    pub qps: Option<f64>,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            concurrency: 64,
+            qps: None,
+        }
+    }
+}
+
 impl ImportOptions {
     /// The arguments of the `import` command that does this again.
     pub fn command(&self) -> String {
@@ -111,8 +127,7 @@ impl ImportOptions {
     pub fn new(file: PathBuf) -> ImportOptions {
         ImportOptions {
             file,
-            concurrency: 64,
-            qps: None,
+            pace: Pace::default(),
             overwrite: false,
             calico_version: None,
             dry_run: false,
@@ -355,8 +370,8 @@ pub async fn prepare(session: &Session, options: &ImportOptions) -> Result<Prepa
     let source_info = source::file::peek_cluster_information(path);
     let to = super::destination(session, options, source_info.as_ref()).await?;
     let (store, choice, target, note) = (to.store, to.choice, to.target, to.note);
-    let mut rest = session.rest(options.qps).await?;
-    rest.set_max_concurrency(options.concurrency);
+    let mut rest = session.rest(options.pace.qps).await?;
+    rest.set_max_concurrency(options.pace.concurrency);
     let schemas = super::target_schemas(&rest, &target).await?;
     let writer = Arc::new(Writer::new(
         rest.clone(),

@@ -35,7 +35,6 @@ const CRD_GONE_WAIT: Duration = Duration::from_secs(300);
 pub struct RollbackOptions {
     /// The etcd-datastore manifest to put back (`calico-etcd.yaml`).
     pub manifest: Option<PathBuf>,
-    pub yes: bool,
     /// Also delete Calico's CRDs, as Calico's documented rollback does.
     pub delete_crds: bool,
     pub rollout_timeout: Duration,
@@ -156,8 +155,7 @@ pub async fn rollback(
         ));
     }
     report.progress.resumed_after = stored.journal.rollback.as_ref().map(|r| r.step);
-    if !options.yes
-        && !operator.confirm(&format!(
+    if !operator.confirm(&format!(
             "Roll back the migration of context {:?}: delete the Calico data copied into the Kubernetes datastore{} and unlock etcd?",
             target.context,
             if manifest.is_some() {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::export::{ExportOptions, export};
-use super::import::{ImportOptions, ImportReport, import};
+use super::import::{ImportOptions, ImportReport, Pace, import};
 use super::lock::{Datastore, set_lock};
 use super::plan::{PlanOptions, plan};
 use super::verify::{VerifyOptions, verify, verify_by_ledger};
@@ -51,7 +51,8 @@ pub const RESUME_WHEN: &str = "CALICO_MIGRATE_TEST_RESUME_WHEN";
 pub struct RunOptions {
     /// The Kubernetes-datastore manifest (`calico.yaml` of the cluster's Calico version).
     pub manifest: PathBuf,
-    /// Do not ask before changing anything or before unlocking.
+    /// `--yes` was given: the command that resumes says it again (the operator answers the
+    /// questions).
     pub yes: bool,
     /// Where the locked snapshot is kept (default: a timestamped file here).
     pub backup: Option<PathBuf>,
@@ -61,8 +62,7 @@ pub struct RunOptions {
     /// keys per request.
     pub etcd: Reading,
     pub rollout_timeout: Duration,
-    pub concurrency: usize,
-    pub qps: Option<f64>,
+    pub pace: Pace,
     pub calico_version: Option<String>,
     /// The API group to migrate into (`--crd-api`); a resumed run keeps its journal's.
     pub crd_api: CrdApiRequest,
@@ -234,7 +234,7 @@ pub async fn run(
     operator: &dyn Operator,
 ) -> Result<RunReport, Error> {
     let target = session.kube().await?;
-    let rest = session.rest(options.qps).await?;
+    let rest = session.rest(options.pace.qps).await?;
     let mut report = RunReport {
         progress: Progress::new(session, &target),
         ..Default::default()
@@ -260,12 +260,10 @@ pub async fn run(
         Some(mut stored) => {
             report.progress.resumed_after = Some(stored.journal.step);
             adopt_node_map(&mut stored.journal, &options.etcd.node_map)?;
-            if !options.yes
-                && !operator.confirm(&format!(
-                    "Resume the migration of context {:?} after step {:?}?",
-                    target.context, stored.journal.step
-                ))?
-            {
+            if !operator.confirm(&format!(
+                "Resume the migration of context {:?} after step {:?}?",
+                target.context, stored.journal.step
+            ))? {
                 report.progress.stopped = Some("the operator declined to resume".into());
                 report.next = Some(resume_command);
                 return Ok(report);
@@ -308,8 +306,7 @@ pub async fn run(
             };
             operator.step_done(&step);
             report.progress.stages.push(step);
-            if !options.yes
-                && !operator.confirm(&format!(
+            if !operator.confirm(&format!(
                     "Migrate Calico of context {:?} from etcd to the Kubernetes datastore? etcd will be locked for about {:.0}s (no new pod gets networking meanwhile)",
                     target.context, planned.lock_window.seconds
                 ))?
@@ -373,8 +370,7 @@ pub async fn run(
                 context.report.next = Some(resume_command.clone());
                 break;
             }
-            if !options.yes
-                && !operator.confirm(
+            if !operator.confirm(
                     "Unlock the Kubernetes datastore? Calico then runs on it, and the migration can no longer be rolled back",
                 )?
             {
@@ -686,8 +682,7 @@ impl Context<'_> {
         let mut options = ImportOptions::new(file.to_path_buf());
         options.sync = true;
         options.source_may_be_unlocked = true;
-        options.concurrency = self.options.concurrency;
-        options.qps = self.options.qps;
+        options.pace = self.options.pace;
         options.calico_version = self.options.calico_version.clone();
         options.crd_api = CrdApiRequest::Given(self.api);
         options.ledger = true;
