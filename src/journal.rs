@@ -75,12 +75,24 @@ pub struct StepTime {
     pub finished: String,
 }
 
+/// When the migration began and was last recorded, and when it passed the steps that bound
+/// the lock window and the point of no return (RFC 3339).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Times {
+    pub started: String,
+    pub updated: String,
+    pub etcd_locked_at: Option<String>,
+    pub verified_at: Option<String>,
+    pub unlocked_at: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Journal {
     pub format: u32,
-    pub started: String,
-    pub updated: String,
+    #[serde(flatten)]
+    pub times: Times,
     pub step: Step,
     pub manifest: Option<FileRecord>,
     pub backup: Option<FileRecord>,
@@ -94,9 +106,6 @@ pub struct Journal {
     pub etcd: Option<SavedEtcd>,
     /// `calico-kube-controllers` replicas before the migration stopped it.
     pub kube_controllers_replicas: Option<i64>,
-    pub etcd_locked_at: Option<String>,
-    pub verified_at: Option<String>,
-    pub unlocked_at: Option<String>,
     pub steps: Vec<StepTime>,
     /// The last failure, and the step it stopped.
     pub failure: Option<String>,
@@ -116,8 +125,11 @@ impl Journal {
     pub fn new(now: String) -> Journal {
         Journal {
             format: FORMAT,
-            started: now.clone(),
-            updated: now,
+            times: Times {
+                started: now.clone(),
+                updated: now,
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -137,7 +149,7 @@ impl Journal {
     pub fn record_step(&mut self, step: Step, name: &str, seconds: f64, now: &str) {
         self.step = step;
         self.failure = None;
-        self.updated = now.to_string();
+        self.times.updated = now.to_string();
         self.steps.push(StepTime {
             name: name.to_string(),
             seconds,
@@ -281,5 +293,9 @@ mod tests {
         assert_eq!(newer.step, Step::Copied);
         assert_eq!(newer.crd_api, None, "journals from before the choice");
         assert!(text.contains(r#""crdApi":"v3""#), "{text}");
+        assert!(
+            text.contains(r#""started":"2026-12-02T10:00:00Z""#),
+            "{text}"
+        );
     }
 }

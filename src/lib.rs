@@ -26,6 +26,7 @@ pub mod journal;
 pub mod kdd;
 pub mod kinds;
 pub mod permissions;
+pub mod sample;
 pub mod session;
 pub mod source;
 pub mod stages;

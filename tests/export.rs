@@ -634,7 +634,7 @@ mod datasets {
             keys["total"].as_u64().unwrap(),
             keys["migratedKinds"].as_u64().unwrap()
                 + not_migrated_total
-                + keys["unknown"].as_u64().unwrap()
+                + keys["unknown"]["count"].as_u64().unwrap()
         );
         let handled: u64 = report["kinds"]
             .as_array()
@@ -652,7 +652,7 @@ mod datasets {
             .sum();
         assert_eq!(handled, keys["migratedKinds"].as_u64().unwrap());
         assert_eq!(
-            keys["unknown"].as_u64().unwrap() + skipped_unparseable(&report),
+            keys["unknown"]["count"].as_u64().unwrap() + skipped_unparseable(&report),
             expected.ignored.len() as u64,
             "ignored keys: {:?}",
             expected.ignored

@@ -74,7 +74,7 @@ fn print_report(console: &Console, report: &ExportReport, file: Option<&Path>) {
     let not_migrated: u64 = report.keys.not_migrated.iter().map(|n| n.count).sum();
     text.push_str(&format!(
         "\nKeys under /calico/ at revision {}: {} = {} read for migration + {} not migrated + {} unknown\n",
-        report.revision, report.keys.total, report.keys.migrated_kinds, not_migrated, report.keys.unknown
+        report.revision, report.keys.total, report.keys.migrated_kinds, not_migrated, report.keys.unknown.count
     ));
     console.info(text.trim_end());
     if handled != report.keys.migrated_kinds {
@@ -83,11 +83,11 @@ fn print_report(console: &Console, report: &ExportReport, file: Option<&Path>) {
             report.keys.migrated_kinds
         ));
     }
-    if report.keys.unknown > 0 {
+    if report.keys.unknown.count > 0 {
         console.warn(format!(
             "{} key(s) under /calico/ are not Calico datastore keys this tool knows and were not migrated, e.g. {}",
-            report.keys.unknown,
-            report.keys.unknown_examples.join(", ")
+            report.keys.unknown.count,
+            report.keys.unknown.examples.join(", ")
         ));
     }
     for warning in &report.data.warnings {

@@ -125,9 +125,9 @@ fn print_report(console: &Console, report: &ImportReport) {
     for extra in &report.only_in_target {
         console.info(format!(
             "The target has {} {} object(s) that are not in the file (left alone), e.g. {}",
-            extra.count,
+            extra.objects.count,
             extra.kind,
-            extra.examples.join(", ")
+            extra.objects.examples.join(", ")
         ));
     }
     for conflict in &report.conflicts {

@@ -17,8 +17,8 @@ pub async fn run(session: &Session, console: &Console) -> Result<(), Error> {
         _ => console.data(&report)?,
     }
     let unreachable: Vec<&str> = [
-        (!report.kubernetes.reach.reachable).then_some("Kubernetes"),
-        (!report.etcd.reach.reachable).then_some("etcd"),
+        (!report.kubernetes.found.reach.reachable).then_some("Kubernetes"),
+        (!report.etcd.found.reach.reachable).then_some("etcd"),
     ]
     .into_iter()
     .flatten()
@@ -48,7 +48,7 @@ fn yes_no(reachable: bool, error: &Option<String>) -> String {
 fn render(report: &StatusReport) -> String {
     let mut out = String::new();
     let k = &report.kubernetes;
-    let kr = &k.reach;
+    let kr = &k.found.reach;
     let _ = writeln!(out, "Kubernetes datastore");
     if let (Some(context), Some(server)) = (&k.context, &k.server) {
         let _ = writeln!(out, "  {:<16}{context} ({server})", "Context:");
@@ -89,11 +89,11 @@ fn render(report: &StatusReport) -> String {
         );
     }
     if kr.lock.is_some() {
-        render_calico(&mut out, &k.calico_version, kr.lock);
+        render_calico(&mut out, &k.found.calico_version, kr.lock);
     }
 
     let e = &report.etcd;
-    let er = &e.reach;
+    let er = &e.found.reach;
     let _ = writeln!(out, "\netcd datastore");
     for row in &e.settings {
         let label = format!("{}:", setting_label(row.setting));
@@ -108,10 +108,10 @@ fn render(report: &StatusReport) -> String {
         let _ = writeln!(out, "  {:<16}{hint}", "Next step:");
     }
     if er.reachable {
-        render_calico(&mut out, &e.calico_version, er.lock);
+        render_calico(&mut out, &e.found.calico_version, er.lock);
     }
 
-    if !k.objects.is_empty() || !e.objects.is_empty() {
+    if !k.found.objects.is_empty() || !e.found.objects.is_empty() {
         let _ = writeln!(
             out,
             "\n{:<32}{:>10}{:>12}",
@@ -124,7 +124,7 @@ fn render(report: &StatusReport) -> String {
                     .find(|c| c.kind == kind.kind)
                     .map(|c| c.count.to_string())
             };
-            let (etcd, kube) = (find(&e.objects), find(&k.objects));
+            let (etcd, kube) = (find(&e.found.objects), find(&k.found.objects));
             if etcd.is_none() && kube.is_none() {
                 continue;
             }

@@ -43,6 +43,7 @@ use crate::kdd::target::{Listed, TargetIndex};
 use crate::kdd::writer::{Action, WriteOutcome, Writer, Written};
 use crate::kinds::{ApiChoice, CalicoKind, CrdApi, CrdApiRequest, Role};
 use crate::permissions;
+use crate::sample::Sample;
 use crate::session::Session;
 use crate::source;
 use crate::source::file::{Compact, Group, Groups};
@@ -220,8 +221,8 @@ pub struct ImportReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Extra {
     pub kind: &'static str,
-    pub count: u64,
-    pub examples: Vec<String>,
+    #[serde(flatten)]
+    pub objects: Sample,
 }
 
 impl ImportReport {
@@ -834,8 +835,7 @@ fn plan_leftovers(
     // What the target has beyond the file.
     let mut extra = Extra {
         kind: kind.kind,
-        count: 0,
-        examples: Vec::new(),
+        objects: Sample::default(),
     };
     let mut leftovers: Vec<(String, Listed)> = index.objects.into_iter().collect();
     leftovers.sort_by(|a, b| a.0.cmp(&b.0));
@@ -855,13 +855,10 @@ fn plan_leftovers(
                 },
             ));
         } else if !is_node {
-            extra.count += 1;
-            if extra.examples.len() < 5 {
-                extra.examples.push(name);
-            }
+            extra.objects.add(|| name);
         }
     }
-    if extra.count > 0 {
+    if extra.objects.count > 0 {
         report.only_in_target.push(extra);
     }
 }

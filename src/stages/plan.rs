@@ -155,7 +155,7 @@ pub async fn plan(session: &Session, options: &PlanOptions) -> Result<PlanReport
                 report.blockers.push(Blocker::new(
                     format!(
                         "this cluster's migration finished at {}: the Kubernetes datastore is unlocked and live",
-                        journal.unlocked_at.as_deref().unwrap_or("an earlier time")
+                        journal.times.unlocked_at.as_deref().unwrap_or("an earlier time")
                     ),
                     "nothing to do; `kubectl calico-migrate status` shows both datastores",
                 ));

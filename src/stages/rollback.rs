@@ -116,6 +116,7 @@ pub async fn rollback(
                 "the migration finished at {}: the Kubernetes datastore was unlocked and Calico has run on it since, so new IP allocations and policy edits exist only there; a rollback would lose them. Nothing was changed",
                 stored
                     .journal
+                    .times
                     .unlocked_at
                     .as_deref()
                     .unwrap_or("an earlier time")

@@ -481,7 +481,7 @@ impl Context<'_> {
                 // Kept for the copy under the lock; without it, that copy lists the target.
                 if let Some(ledger) = copied.ledger.take() {
                     let journal = &mut self.stored.journal;
-                    let path = pre_copy_ledger_path(&journal.started);
+                    let path = pre_copy_ledger_path(&journal.times.started);
                     match ledger.save(&path) {
                         Ok(sha256) => {
                             journal.pre_copy_ledger = Some(FileRecord {
@@ -501,7 +501,7 @@ impl Context<'_> {
             Step::EtcdLocked => {
                 let lock =
                     set_lock(self.session, Datastore::Etcd, true, CrdApiRequest::Auto).await?;
-                journal.etcd_locked_at.get_or_insert_with(now);
+                journal.times.etcd_locked_at.get_or_insert_with(now);
                 Ok(if lock.changed {
                     "etcd locked: Calico on etcd processes no changes now".into()
                 } else {
@@ -616,7 +616,7 @@ impl Context<'_> {
                         ),
                     ));
                 }
-                self.stored.journal.verified_at = Some(now());
+                self.stored.journal.times.verified_at = Some(now());
                 if let Some(record) = self.stored.journal.pre_copy_ledger.take() {
                     // Served its purpose; it names the cluster's objects, so it is not left behind.
                     let _ = std::fs::remove_file(&record.path);
@@ -650,7 +650,7 @@ impl Context<'_> {
                     CrdApiRequest::Given(self.api),
                 )
                 .await?;
-                journal.unlocked_at = Some(now());
+                journal.times.unlocked_at = Some(now());
                 let mut summary =
                     "the Kubernetes datastore is unlocked: Calico runs on it".to_string();
                 if let Some(replicas) = journal.kube_controllers_replicas.filter(|r| *r > 0) {
@@ -883,8 +883,8 @@ fn adopt_node_map(journal: &mut Journal, given: &BTreeMap<String, String>) -> Re
 }
 
 fn lock_window(journal: &Journal) -> Option<LockWindow> {
-    let locked_at = journal.etcd_locked_at.clone()?;
-    let verified_at = journal.verified_at.clone()?;
+    let locked_at = journal.times.etcd_locked_at.clone()?;
+    let verified_at = journal.times.verified_at.clone()?;
     let parse = |t: &str| t.parse::<jiff::Timestamp>().ok();
     let seconds = match (parse(&locked_at), parse(&verified_at)) {
         (Some(a), Some(b)) => (b - a).total(jiff::Unit::Second).unwrap_or(0.0),

@@ -24,12 +24,10 @@ pub struct KubernetesStatus {
     pub context: Option<String>,
     pub server: Option<String>,
     #[serde(flatten)]
-    pub reach: Reach,
+    pub found: Found,
     /// The API group Calico would use now (and the migration by default), and why.
     pub crd_api: Option<ApiChoice>,
     pub calico_crds: Option<CrdReport>,
-    pub calico_version: Option<String>,
-    pub objects: Vec<KindCount>,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,8 +46,17 @@ pub struct CrdReport {
 pub struct EtcdStatus {
     pub settings: Vec<SettingReport>,
     #[serde(flatten)]
-    pub reach: Reach,
+    pub found: Found,
     pub revision: Option<i64>,
+}
+
+/// What status reports alike of both datastores.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Found {
+    #[serde(flatten)]
+    pub reach: Reach,
+    /// The Calico version its ClusterInformation names.
     pub calico_version: Option<String>,
     pub objects: Vec<KindCount>,
 }
@@ -76,12 +83,12 @@ async fn kubernetes_status(session: &Session) -> KubernetesStatus {
             KddStore::new(target)
         }
         Err(error) => {
-            status.reach.failed(&error.into());
+            status.found.reach.failed(&error.into());
             return status;
         }
     };
     if let Err(error) = fill_kubernetes(session, &store, &mut status).await {
-        status.reach.failed(&error);
+        status.found.reach.failed(&error);
     }
     status
 }
@@ -91,7 +98,7 @@ async fn fill_kubernetes(
     store: &KddStore,
     status: &mut KubernetesStatus,
 ) -> Result<(), Error> {
-    status.reach.answered(store.server_version().await?);
+    status.found.reach.answered(store.server_version().await?);
     let choice = crate::stages::choose_api(session, store, CrdApiRequest::Auto).await?;
     let api = choice.api;
     status.crd_api = Some(choice);
@@ -108,8 +115,8 @@ async fn fill_kubernetes(
     let cluster_kind = CalicoKind::by_kind("ClusterInformation").expect("in the table");
     if crds.serves(cluster_kind) {
         let info = store.cluster_information().await?;
-        status.reach.lock = Some(LockState::of(info.as_ref().map(|o| &o.data)));
-        status.calico_version = info
+        status.found.reach.lock = Some(LockState::of(info.as_ref().map(|o| &o.data)));
+        status.found.calico_version = info
             .as_ref()
             .and_then(|o| calico_version(&o.data))
             .map(str::to_string);
@@ -120,7 +127,7 @@ async fn fill_kubernetes(
             _ if crds.serves(kind) => store.count(kind).await?,
             _ => continue,
         };
-        status.objects.push(KindCount {
+        status.found.objects.push(KindCount {
             kind: kind.kind,
             count,
         });
@@ -133,7 +140,7 @@ async fn etcd_status(session: &Session) -> EtcdStatus {
     let settings = match session.etcd_settings().await {
         Ok(settings) => settings,
         Err(error) => {
-            status.reach.failed(&error);
+            status.found.reach.failed(&error);
             return status;
         }
     };
@@ -141,25 +148,28 @@ async fn etcd_status(session: &Session) -> EtcdStatus {
     let mut connected = match crate::etcd::connect(settings, session.etcd_timeout()).await {
         Ok(connected) => connected,
         Err(error) => {
-            status.reach.failed(&error.into());
+            status.found.reach.failed(&error.into());
             return status;
         }
     };
-    status.reach.answered(connected.server_version.clone());
+    status
+        .found
+        .reach
+        .answered(connected.server_version.clone());
     let store = &mut connected.store;
     let result: Result<(), Error> = async {
         let revision = store.revision().await?;
         status.revision = Some(revision);
         let info = store.cluster_information().await?;
-        status.reach.lock = Some(LockState::of(info.as_ref().map(|(v, _)| v)));
-        status.calico_version = info
+        status.found.reach.lock = Some(LockState::of(info.as_ref().map(|(v, _)| v)));
+        status.found.calico_version = info
             .as_ref()
             .and_then(|(v, _)| calico_version(v))
             .map(str::to_string);
         for kind in KINDS {
             let prefix = kind.etcd_prefix();
             let count = store.count_prefix(&prefix, revision).await?;
-            status.objects.push(KindCount {
+            status.found.objects.push(KindCount {
                 kind: kind.kind,
                 count,
             });
@@ -168,7 +178,7 @@ async fn etcd_status(session: &Session) -> EtcdStatus {
     }
     .await;
     if let Err(error) = result {
-        status.reach.failed(&error);
+        status.found.reach.failed(&error);
     }
     status
 }
