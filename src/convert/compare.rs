@@ -459,12 +459,11 @@ mod tests {
     #[test]
     fn ip_cooldown_seconds_is_dropped_by_the_3_32_1_schema_not_a_difference() {
         let schema = crd_schema("ipamconfigs");
-        let entry = IpamEntry {
-            kind: IpamKind::Config,
-            key: "/calico/ipam/v2/config".into(),
-            value: json!({"strict_affinity": true, "auto_allocate_blocks": true, "ipCooldownSeconds": 30}),
-            renamed: false,
-        };
+        let entry = IpamEntry::new(
+            IpamKind::Config,
+            "/calico/ipam/v2/config",
+            json!({"strict_affinity": true, "auto_allocate_blocks": true, "ipCooldownSeconds": 30}),
+        );
         let desired = ipam_to_kdd(&entry, &target()).unwrap();
         let actual = stored(&desired, &schema);
         let comparison = compare(&desired, &actual, Some(&schema));
@@ -480,15 +479,14 @@ mod tests {
     #[test]
     fn blocks_compare_allocation_by_allocation_and_report_released_at_as_dropped() {
         let schema = crd_schema("ipamblocks");
-        let entry = IpamEntry {
-            kind: IpamKind::Block,
-            key: "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26".into(),
-            value: json!({"cidr": "10.65.79.0/26", "affinity": "host:worker-1", "allocations": [0, 1, null, null, null, null],
+        let entry = IpamEntry::new(
+            IpamKind::Block,
+            "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
+            json!({"cidr": "10.65.79.0/26", "affinity": "host:worker-1", "allocations": [0, 1, null, null, null, null],
                 "unallocated": [2, 3, 4, 5], "attributes": [{"handle_id": "a", "secondary": {"node": "worker-1"}},
                 {"handle_id": "b", "releasedAt": "2026-01-01T00:00:00Z"}],
                 "sequenceNumber": 3, "sequenceNumberForAllocation": {"0": 1, "1": 2}, "deleted": false}),
-            renamed: false,
-        };
+        );
         let desired = ipam_to_kdd(&entry, &target()).unwrap();
         let mut actual = stored(&desired, &schema);
         let comparison = compare(&desired, &actual, Some(&schema));

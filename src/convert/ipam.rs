@@ -100,6 +100,18 @@ pub struct IpamEntry {
     pub renamed: bool,
 }
 
+impl IpamEntry {
+    /// An entry as stored, no node renamed.
+    pub fn new(kind: IpamKind, key: impl Into<String>, value: Value) -> IpamEntry {
+        IpamEntry {
+            kind,
+            key: key.into(),
+            value,
+            renamed: false,
+        }
+    }
+}
+
 /// How export reads an IPAM value: the source release's types, and whether to keep what they
 /// do not know and rename IPv6 tunnel handles too (`--full`).
 #[derive(Clone, Copy, Debug)]
@@ -168,12 +180,11 @@ pub fn export_ipam(key: &str, raw: &[u8], ctx: IpamContext<'_>) -> Result<IpamEn
                 renamed,
             })
         }
-        IpamKey::Config => Ok(IpamEntry {
-            kind: IpamKind::Config,
-            key: key.to_string(),
-            value: read("model.IPAMConfig", &parse_object(raw)?)?,
-            renamed: false,
-        }),
+        IpamKey::Config => Ok(IpamEntry::new(
+            IpamKind::Config,
+            key,
+            read("model.IPAMConfig", &parse_object(raw)?)?,
+        )),
         IpamKey::Other => Err(IpamSkip::UnexpectedKey),
     }
 }
@@ -557,12 +568,11 @@ pub(crate) mod tests {
     #[test]
     fn the_ipam_json_omits_empty_sections() {
         assert_eq!(ipam_json(&[]), json!({}));
-        let config = IpamEntry {
-            kind: IpamKind::Config,
-            key: "/calico/ipam/v2/config".into(),
-            value: json!({"strict_affinity": true}),
-            renamed: false,
-        };
+        let config = IpamEntry::new(
+            IpamKind::Config,
+            "/calico/ipam/v2/config",
+            json!({"strict_affinity": true}),
+        );
         assert_eq!(
             ipam_json(&[config]),
             json!({"config": {"Key": "/calico/ipam/v2/config", "Value": {"strict_affinity": true}, "TTL": 0}})

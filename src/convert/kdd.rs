@@ -1209,18 +1209,9 @@ mod tests {
         assert_eq!(set[NODE_ANNOTATIONS], r#"{"note":"x"}"#);
     }
 
-    fn entry(kind: IpamKind, key: &str, value: Value) -> IpamEntry {
-        IpamEntry {
-            kind,
-            key: key.into(),
-            value,
-            renamed: false,
-        }
-    }
-
     #[test]
     fn blocks_use_crd_field_names_and_always_strict_affinity_false() {
-        let block = entry(
+        let block = IpamEntry::new(
             IpamKind::Block,
             "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
             json!({"cidr": "10.65.79.0/26", "affinity": "host:worker-1", "affinity_claim_time": "2026-01-01T00:00:00Z",
@@ -1260,7 +1251,7 @@ mod tests {
 
     #[test]
     fn v3_28_blocks_with_null_affinity_and_ipv6_names() {
-        let block = entry(
+        let block = IpamEntry::new(
             IpamKind::Block,
             "/calico/ipam/v2/assignment/ipv6/block/fd00::-122",
             json!({"cidr": "fd00::/122", "affinity": null, "allocations": [], "unallocated": [], "attributes": null,
@@ -1275,7 +1266,7 @@ mod tests {
 
     #[test]
     fn affinities_have_deleted_as_a_string_and_labels_from_3_31() {
-        let affinity = entry(
+        let affinity = IpamEntry::new(
             IpamKind::BlockAffinity,
             "/calico/ipam/v2/host/worker-1/ipv4/block/10.65.79.0-26",
             json!({"state": "confirmed", "deleted": false}),
@@ -1296,7 +1287,7 @@ mod tests {
             old["metadata"]["annotations"][METADATA_ANNOTATION],
             "{\"creationTimestamp\":null}"
         );
-        let deleted = entry(
+        let deleted = IpamEntry::new(
             IpamKind::BlockAffinity,
             "/calico/ipam/v2/host/worker-1/ipv6/block/fd00::-122",
             json!({"state": "", "deleted": true}),
@@ -1305,13 +1296,13 @@ mod tests {
         assert_eq!(cr["spec"]["deleted"], "true");
         assert_eq!(cr["metadata"]["name"], "worker-1-fd00---122");
         assert_eq!(cr["metadata"]["labels"][IP_VERSION_LABEL], "6");
-        let upper = entry(
+        let upper = IpamEntry::new(
             IpamKind::BlockAffinity,
             "/calico/ipam/v2/host/Worker-1/ipv4/block/10.65.79.0-26",
             json!({}),
         );
         assert!(reason(ipam_to_kdd(&upper, &target(""))).contains("RFC 1123"));
-        let virt = entry(
+        let virt = IpamEntry::new(
             IpamKind::BlockAffinity,
             "/calico/ipam/v2/virtual/lb/ipv4/block/10.0.0.0-26",
             json!({}),
@@ -1321,7 +1312,7 @@ mod tests {
 
     #[test]
     fn handles_are_lower_cased_with_the_original_id_in_the_spec() {
-        let handle = entry(
+        let handle = IpamEntry::new(
             IpamKind::Handle,
             "/calico/ipam/v2/handle/k8s-pod-network.ABC123",
             json!({"block": {"10.65.79.0/26": 1, "10.65.78.0/26": 2}, "deleted": false}),
@@ -1332,7 +1323,7 @@ mod tests {
             cr["spec"],
             json!({"handleID": "k8s-pod-network.ABC123", "block": {"10.65.78.0/26": 2, "10.65.79.0/26": 1}, "deleted": false})
         );
-        let bad = entry(
+        let bad = IpamEntry::new(
             IpamKind::Handle,
             "/calico/ipam/v2/handle/k8s-pod-network.x\r\neth0",
             json!({"block": {}}),
@@ -1342,7 +1333,7 @@ mod tests {
 
     #[test]
     fn ipam_config_field_names() {
-        let minimal = entry(
+        let minimal = IpamEntry::new(
             IpamKind::Config,
             "/calico/ipam/v2/config",
             json!({"strict_affinity": true}),
@@ -1354,7 +1345,7 @@ mod tests {
             cr["spec"],
             json!({"strictAffinity": true, "autoAllocateBlocks": false})
         );
-        let full = entry(
+        let full = IpamEntry::new(
             IpamKind::Config,
             "/calico/ipam/v2/config",
             json!({"strict_affinity": false, "auto_allocate_blocks": true, "maxBlocksPerHost": 4,
@@ -1369,9 +1360,9 @@ mod tests {
 
     #[test]
     fn ipam_entries_must_match_their_key() {
-        let wrong = entry(IpamKind::Handle, "/calico/ipam/v2/config", json!({}));
+        let wrong = IpamEntry::new(IpamKind::Handle, "/calico/ipam/v2/config", json!({}));
         assert!(ipam_to_kdd(&wrong, &target("")).is_err());
-        let not_object = entry(IpamKind::Config, "/calico/ipam/v2/config", json!("x"));
+        let not_object = IpamEntry::new(IpamKind::Config, "/calico/ipam/v2/config", json!("x"));
         assert!(ipam_to_kdd(&not_object, &target("")).is_err());
     }
 
@@ -1424,7 +1415,7 @@ mod tests {
     fn native_v3_ipam_objects() {
         let t = v3_target();
         let affinity = ipam_to_kdd(
-            &entry(
+            &IpamEntry::new(
                 IpamKind::BlockAffinity,
                 "/calico/ipam/v2/host/worker-1/ipv4/block/10.65.79.0-26",
                 json!({"state": "confirmed", "deleted": false}),
@@ -1438,8 +1429,7 @@ mod tests {
         assert_eq!(affinity["metadata"]["labels"][IP_VERSION_LABEL], "4");
         assert!(affinity["metadata"].get("annotations").is_none());
         let config = ipam_to_kdd(
-            &entry(
-                IpamKind::Config,
+            &IpamEntry::new(IpamKind::Config,
                 "/calico/ipam/v2/config",
                 json!({"strict_affinity": true, "auto_allocate_blocks": true, "maxBlocksPerHost": 4}),
             ),
@@ -1453,7 +1443,7 @@ mod tests {
                    "spec": {"strictAffinity": true, "autoAllocateBlocks": true, "maxBlocksPerHost": 4}})
         );
         let handle = ipam_to_kdd(
-            &entry(
+            &IpamEntry::new(
                 IpamKind::Handle,
                 "/calico/ipam/v2/handle/IPIP-tunnel-addr-Worker-1",
                 json!({"block": {"10.65.79.0/26": 1}, "deleted": false}),
@@ -1467,8 +1457,7 @@ mod tests {
         );
         assert_eq!(handle["spec"]["handleID"], "IPIP-tunnel-addr-Worker-1");
         let block = ipam_to_kdd(
-            &entry(
-                IpamKind::Block,
+            &IpamEntry::new(IpamKind::Block,
                 "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
                 json!({"cidr": "10.65.79.0/26", "allocations": [null], "unallocated": [0], "attributes": [], "deleted": false}),
             ),

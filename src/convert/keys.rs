@@ -90,14 +90,17 @@ mod tests {
     #[test]
     fn every_kind_of_key_is_classified() {
         let r = |tail: &str| format!("{RESOURCE_PREFIX}{tail}");
-        assert!(matches!(classify(&r("ippools/p")), KeyClass::Migrated(k) if k.kind == "IPPool"));
-        assert!(
-            matches!(classify(&r("networkpolicies/ns/p")), KeyClass::Migrated(k) if k.kind == "NetworkPolicy")
-        );
-        assert!(matches!(classify(&r("nodes/n")), KeyClass::Migrated(k) if k.kind == "Node"));
-        assert!(
-            matches!(classify(&r("clusterinformations/default")), KeyClass::Migrated(k) if k.kind == "ClusterInformation")
-        );
+        for (tail, kind) in [
+            ("ippools/p", "IPPool"),
+            ("networkpolicies/ns/p", "NetworkPolicy"),
+            ("nodes/n", "Node"),
+            ("clusterinformations/default", "ClusterInformation"),
+        ] {
+            assert!(
+                matches!(classify(&r(tail)), KeyClass::Migrated(k) if k.kind == kind),
+                "{tail}"
+            );
+        }
         for (tail, what) in [
             ("workloadendpoints/ns/w", "WorkloadEndpoint"),
             ("profiles/kns.default", "Profile"),
@@ -112,26 +115,24 @@ mod tests {
                 "{tail}"
             );
         }
-        assert_eq!(
-            classify("/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26"),
-            KeyClass::Ipam(IpamKind::Block)
-        );
-        assert_eq!(
-            classify("/calico/ipam/v2/host/h/ipv4/block/10.0.0.0-26"),
-            KeyClass::Ipam(IpamKind::BlockAffinity)
-        );
+        for (key, kind) in [
+            (
+                "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26",
+                IpamKind::Block,
+            ),
+            (
+                "/calico/ipam/v2/host/h/ipv4/block/10.0.0.0-26",
+                IpamKind::BlockAffinity,
+            ),
+            ("/calico/ipam/v2/handle/x", IpamKind::Handle),
+            ("/calico/ipam/v2/config", IpamKind::Config),
+        ] {
+            assert_eq!(classify(key), KeyClass::Ipam(kind), "{key}");
+        }
         assert!(matches!(
             classify("/calico/ipam/v2/virtual/h/ipv4/block/10.0.0.0-26"),
             KeyClass::Skipped { .. }
         ));
-        assert_eq!(
-            classify("/calico/ipam/v2/handle/x"),
-            KeyClass::Ipam(IpamKind::Handle)
-        );
-        assert_eq!(
-            classify("/calico/ipam/v2/config"),
-            KeyClass::Ipam(IpamKind::Config)
-        );
         assert!(matches!(
             classify("/calico/felix/v2/no-region/host/h/status"),
             KeyClass::Status { .. }

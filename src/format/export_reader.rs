@@ -1711,12 +1711,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 self.what()
             )));
         };
-        Ok(IpamEntry {
-            kind: self.kind,
-            key,
-            value,
-            renamed: false,
-        })
+        Ok(IpamEntry::new(self.kind, key, value))
     }
 }
 
@@ -1724,7 +1719,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
 mod tests {
     use super::*;
     use crate::format::export_writer::ExportWriter;
-    use crate::format::export_writer::tests::{entry, sample_ipam, write};
+    use crate::format::export_writer::tests::{sample_ipam, write};
     use serde_json::json;
 
     const NAME: &str = "export.txt";
@@ -2607,7 +2602,7 @@ mod tests {
         let (file, summary) = read_both(&text);
         assert_eq!(
             file.ipam,
-            vec![entry(
+            vec![IpamEntry::new(
                 IpamKind::Handle,
                 "/calico/ipam/v2/handle/a",
                 json!({"block": {}, "deleted": false, "newField": [1]})
@@ -2717,11 +2712,12 @@ mod tests {
         // first two pieces it is read in.
         let ipam_of = |pad: usize| -> (Vec<IpamEntry>, String) {
             let entries: Vec<IpamEntry> = (0..MAX_LINE / 90)
-                .map(|i| IpamEntry {
-                    kind: IpamKind::Handle,
-                    key: format!("/calico/ipam/v2/handle/h{i}"),
-                    value: json!({"block": {"10.0.0.0/26": 1}, "note": format!("{}😀😀😀", "a".repeat(if i == 0 { pad } else { 0 }))}),
-                    renamed: false,
+                .map(|i| {
+                    IpamEntry::new(
+                        IpamKind::Handle,
+                        format!("/calico/ipam/v2/handle/h{i}"),
+                        json!({"block": {"10.0.0.0/26": 1}, "note": format!("{}😀😀😀", "a".repeat(if i == 0 { pad } else { 0 }))}),
+                    )
                 })
                 .collect();
             let handles: Vec<Value> = entries
@@ -2863,8 +2859,7 @@ mod tests {
             .unwrap();
         for i in 0..handles {
             writer
-                .ipam_entry(&entry(
-                    IpamKind::Handle,
+                .ipam_entry(&IpamEntry::new(IpamKind::Handle,
                     &format!("/calico/ipam/v2/handle/k8s-pod-network.{i:064x}"),
                     json!({"block": {format!("10.{}.{}.0/26", i / 65536 % 256, i / 256 % 256): 1}, "deleted": false}),
                 ))

@@ -191,45 +191,36 @@ pub(crate) mod tests {
     use super::*;
     use crate::convert::ipam::ipam_json;
 
-    pub(crate) fn entry(kind: IpamKind, key: &str, value: Value) -> IpamEntry {
-        IpamEntry {
-            kind,
-            key: key.into(),
-            value,
-            renamed: false,
-        }
-    }
-
     /// IPAM entries of every kind: IPv4 and IPv6 affinities, a block with a field a newer
     /// calicoctl added, a live and a deleted handle, the config.
     pub(crate) fn sample_ipam() -> Vec<IpamEntry> {
         vec![
-            entry(
+            IpamEntry::new(
                 IpamKind::BlockAffinity,
                 "/calico/ipam/v2/host/a/ipv4/block/10.0.0.0-26",
                 json!({"state": "confirmed", "deleted": false}),
             ),
-            entry(
+            IpamEntry::new(
                 IpamKind::BlockAffinity,
                 "/calico/ipam/v2/host/b/ipv6/block/fd00::-122",
                 json!({"state": "", "deleted": false}),
             ),
-            entry(
+            IpamEntry::new(
                 IpamKind::Block,
                 "/calico/ipam/v2/assignment/ipv4/block/10.0.0.0-26",
                 json!({"cidr": "10.0.0.0/26", "affinity": null, "allocations": [0, null], "unallocated": [1], "attributes": [{"handle_id": null, "secondary": null}], "sequenceNumber": 1, "sequenceNumberForAllocation": {"0": 1, "10": 2, "2": 3}, "deleted": false, "extra": {"from": "a newer calicoctl"}}),
             ),
-            entry(
+            IpamEntry::new(
                 IpamKind::Handle,
                 "/calico/ipam/v2/handle/h1",
                 json!({"block": {"10.0.0.0/26": 1}, "deleted": false}),
             ),
-            entry(
+            IpamEntry::new(
                 IpamKind::Handle,
                 "/calico/ipam/v2/handle/h2",
                 json!({"block": {}, "deleted": true}),
             ),
-            entry(
+            IpamEntry::new(
                 IpamKind::Config,
                 "/calico/ipam/v2/config",
                 json!({"strict_affinity": true}),
@@ -262,13 +253,13 @@ pub(crate) mod tests {
     fn streamed_ipam_json_equals_marshal_indent_of_the_whole() {
         let cases: Vec<Vec<IpamEntry>> = vec![
             vec![],
-            vec![entry(
+            vec![IpamEntry::new(
                 IpamKind::Config,
                 "/calico/ipam/v2/config",
                 json!({"auto_allocate_blocks": true}),
             )],
             sample_ipam(),
-            vec![entry(
+            vec![IpamEntry::new(
                 IpamKind::Handle,
                 "/calico/ipam/v2/handle/only",
                 json!({"block": {"a": 2}, "deleted": true}),
