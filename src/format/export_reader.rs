@@ -2860,7 +2860,7 @@ mod tests {
         for i in 0..handles {
             writer
                 .ipam_entry(&IpamEntry::new(IpamKind::Handle,
-                    &format!("/calico/ipam/v2/handle/k8s-pod-network.{i:064x}"),
+                    format!("/calico/ipam/v2/handle/k8s-pod-network.{i:064x}"),
                     json!({"block": {format!("10.{}.{}.0/26", i / 65536 % 256, i / 256 % 256): 1}, "deleted": false}),
                 ))
                 .unwrap();
