@@ -362,6 +362,33 @@ mod tests {
         }
     }
 
+    /// A CRD's schema, an object the migration writes under it, and what the server stores.
+    fn written(plural: &str, desired: Value) -> (Schema, Value, Value) {
+        let schema = crd_schema(plural);
+        let actual = stored(&desired, &schema);
+        (schema, desired, actual)
+    }
+
+    /// The comparison of `desired` with what the server stores for it, asserting they are the
+    /// same: for the fields dropped by the schema.
+    fn same(desired: &Value, actual: &Value, schema: &Schema) -> Comparison {
+        let comparison = compare(desired, actual, Some(schema));
+        assert!(comparison.is_same(), "{:?}", comparison.differences);
+        comparison
+    }
+
+    /// The one difference between `desired` and `actual`, as the reports print it.
+    fn only_difference(desired: &Value, actual: &Value, schema: Option<&Schema>) -> String {
+        let comparison = compare(desired, actual, schema);
+        assert_eq!(
+            comparison.differences.len(),
+            1,
+            "{:?}",
+            comparison.differences
+        );
+        comparison.differences[0].to_string()
+    }
+
     /// What a server returns: the desired object with server fields, a later timestamp and
     /// the schema applied.
     fn stored(desired: &Value, schema: &Schema) -> Value {
@@ -420,54 +447,50 @@ mod tests {
     #[test]
     fn a_policy_defaulted_by_the_server_is_the_same() {
         // The v3.32.1 client leaves spec.tier unset; the v3.32.1 CRD defaults it.
-        let schema = crd_schema("globalnetworkpolicies");
-        let desired = cr(
-            json!({"kind": "GlobalNetworkPolicy", "metadata": {"name": "p"}, "spec": {"selector": "all()", "order": 10}}),
+        let (schema, desired, mut actual) = written(
+            "globalnetworkpolicies",
+            cr(
+                json!({"kind": "GlobalNetworkPolicy", "metadata": {"name": "p"}, "spec": {"selector": "all()", "order": 10}}),
+            ),
         );
-        let mut actual = stored(&desired, &schema);
         assert_eq!(actual["spec"]["tier"], "default");
-        let comparison = compare(&desired, &actual, Some(&schema));
-        assert!(comparison.is_same(), "{:?}", comparison.differences);
+        let comparison = same(&desired, &actual, &schema);
         assert!(comparison.dropped_by_schema.is_empty());
         // Without the schema the default shows up as a difference.
-        let raw = compare(&desired, &actual, None);
-        assert_eq!(raw.differences.len(), 1);
         assert_eq!(
-            raw.differences[0].to_string(),
+            only_difference(&desired, &actual, None),
             "spec.tier: unexpected \"default\""
         );
         // A real change is reported.
         actual["spec"]["order"] = json!(20);
-        let changed = compare(&desired, &actual, Some(&schema));
         assert_eq!(
-            changed.differences[0].to_string(),
+            only_difference(&desired, &actual, Some(&schema)),
             "spec.order: expected 10, found 20"
         );
     }
 
     #[test]
     fn felix_configuration_defaults_count_as_equal() {
-        let schema = crd_schema("felixconfigurations");
-        let desired = cr(
-            json!({"kind": "FelixConfiguration", "metadata": {"name": "default"}, "spec": {"logSeverityScreen": "Info"}}),
+        let (schema, desired, actual) = written(
+            "felixconfigurations",
+            cr(
+                json!({"kind": "FelixConfiguration", "metadata": {"name": "default"}, "spec": {"logSeverityScreen": "Info"}}),
+            ),
         );
-        let actual = stored(&desired, &schema);
         assert_eq!(actual["spec"]["nftablesMode"], "Auto");
-        assert!(compare(&desired, &actual, Some(&schema)).is_same());
+        same(&desired, &actual, &schema);
     }
 
     #[test]
     fn ip_cooldown_seconds_is_dropped_by_the_3_32_1_schema_not_a_difference() {
-        let schema = crd_schema("ipamconfigs");
         let entry = IpamEntry::new(
             IpamKind::Config,
             "/calico/ipam/v2/config",
             json!({"strict_affinity": true, "auto_allocate_blocks": true, "ipCooldownSeconds": 30}),
         );
-        let desired = ipam_to_kdd(&entry, &target()).unwrap();
-        let actual = stored(&desired, &schema);
-        let comparison = compare(&desired, &actual, Some(&schema));
-        assert!(comparison.is_same(), "{:?}", comparison.differences);
+        let (schema, desired, actual) =
+            written("ipamconfigs", ipam_to_kdd(&entry, &target()).unwrap());
+        let comparison = same(&desired, &actual, &schema);
         assert_eq!(comparison.dropped_by_schema, ["spec.ipCooldownSeconds"]);
         // A target whose CRD knows the field keeps it: neither dropped nor different.
         let mut newer = actual.clone();
@@ -478,7 +501,6 @@ mod tests {
 
     #[test]
     fn blocks_compare_allocation_by_allocation_and_report_released_at_as_dropped() {
-        let schema = crd_schema("ipamblocks");
         let entry = IpamEntry::new(
             IpamKind::Block,
             "/calico/ipam/v2/assignment/ipv4/block/10.65.79.0-26",
@@ -487,35 +509,31 @@ mod tests {
                 {"handle_id": "b", "releasedAt": "2026-01-01T00:00:00Z"}],
                 "sequenceNumber": 3, "sequenceNumberForAllocation": {"0": 1, "1": 2}, "deleted": false}),
         );
-        let desired = ipam_to_kdd(&entry, &target()).unwrap();
-        let mut actual = stored(&desired, &schema);
-        let comparison = compare(&desired, &actual, Some(&schema));
-        assert!(comparison.is_same(), "{:?}", comparison.differences);
+        let (schema, desired, mut actual) =
+            written("ipamblocks", ipam_to_kdd(&entry, &target()).unwrap());
+        let comparison = same(&desired, &actual, &schema);
         assert_eq!(
             comparison.dropped_by_schema,
             ["spec.attributes[1].releasedAt"]
         );
         actual["spec"]["allocations"][5] = json!(1);
-        let comparison = compare(&desired, &actual, Some(&schema));
-        assert_eq!(comparison.differences.len(), 1);
-        assert_eq!(comparison.differences[0].path, "spec.allocations[5]");
         assert_eq!(
-            comparison.differences[0].to_string(),
+            only_difference(&desired, &actual, Some(&schema)),
             "spec.allocations[5]: unexpected 1"
         );
     }
 
     #[test]
     fn kube_controllers_configuration_status_is_ignored() {
-        let schema = crd_schema("kubecontrollersconfigurations");
-        let desired = cr(
-            json!({"kind": "KubeControllersConfiguration", "metadata": {"name": "default"},
+        let (schema, desired, mut actual) = written(
+            "kubecontrollersconfigurations",
+            cr(
+                json!({"kind": "KubeControllersConfiguration", "metadata": {"name": "default"},
             "spec": {"controllers": {"node": {"reconcilerPeriod": "5m"}}}, "status": {"runningConfig": {}}}),
+            ),
         );
-        let mut actual = stored(&desired, &schema);
         actual["status"] = json!({"environmentVars": {"DATASTORE_TYPE": "kubernetes"}});
-        let comparison = compare(&desired, &actual, Some(&schema));
-        assert!(comparison.is_same(), "{:?}", comparison.differences);
+        let comparison = same(&desired, &actual, &schema);
         assert!(comparison.dropped_by_schema.is_empty());
     }
 
@@ -528,7 +546,7 @@ mod tests {
         let schema = crd_schema("globalnetworkpolicies");
         let mut actual = stored(&desired, &schema);
         actual["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("argo");
-        assert!(compare(&desired, &actual, Some(&schema)).is_same());
+        same(&desired, &actual, &schema);
 
         actual["metadata"]["labels"]["projectcalico.org/tier"] = json!("other");
         let text = r#"{"name":"allow-dns","creationTimestamp":"2020-01-01T00:00:00Z","labels":{"projectcalico.org/tier":"default","team":"b"}}"#;
@@ -551,11 +569,11 @@ mod tests {
             .unwrap()
             .remove(METADATA_ANNOTATION);
         actual["metadata"]["labels"]["projectcalico.org/tier"] = json!("default");
-        let comparison = compare(&desired, &actual, Some(&schema));
-        assert_eq!(comparison.differences.len(), 1);
-        assert!(comparison.differences[0].to_string().starts_with(
-            r#"metadata.annotations["projectcalico.org/metadata"]: missing, expected {"#
-        ));
+        assert!(
+            only_difference(&desired, &actual, Some(&schema)).starts_with(
+                r#"metadata.annotations["projectcalico.org/metadata"]: missing, expected {"#
+            )
+        );
     }
 
     #[test]
