@@ -549,6 +549,12 @@ mod tests {
         export_as(kind_name, object, nodes, version, false)
     }
 
+    /// A plain policy of `kind_name` (no tier, no metadata annotation), exported as `version`.
+    fn export_policy(kind_name: &str, name: &str, version: &str) -> ExportOutcome {
+        let object = policy(kind_name, name, None, None);
+        export(kind_name, object, &NodeMap::default(), version)
+    }
+
     fn exported(outcome: ExportOutcome) -> (Value, Vec<Note>) {
         match outcome {
             ExportOutcome::Exported { object, notes } => (object, notes),
@@ -701,11 +707,9 @@ mod tests {
 
     #[test]
     fn v3_29_policies_keep_their_stored_name_and_gain_tier_label_and_tier() {
-        let nodes = NodeMap::default();
-        let (o, notes) = exported(export(
+        let (o, notes) = exported(export_policy(
             "GlobalNetworkPolicy",
-            policy("GlobalNetworkPolicy", "default.allow-dns", None, None),
-            &nodes,
+            "default.allow-dns",
             "v3.29.2",
         ));
         assert_eq!(o["metadata"]["name"], "default.allow-dns");
@@ -714,12 +718,7 @@ mod tests {
         assert!(notes.contains(&Note::TierLabelAdded {
             tier: "default".into()
         }));
-        let (o, _) = exported(export(
-            "NetworkPolicy",
-            policy("NetworkPolicy", "sec.x", None, None),
-            &nodes,
-            "v3.29.2",
-        ));
+        let (o, _) = exported(export_policy("NetworkPolicy", "sec.x", "v3.29.2"));
         assert_eq!(o["spec"]["tier"], "sec", "the tier comes from the name");
     }
 
@@ -756,10 +755,9 @@ mod tests {
             assert_eq!(read("default.default.x", None, None), "default.x");
         }
         // v3.30.0 took the annotation's name, else the stored one.
-        let (o, _) = exported(export(
+        let (o, _) = exported(export_policy(
             "GlobalNetworkPolicy",
-            policy("GlobalNetworkPolicy", "default.allow-dns", None, None),
-            &nodes,
+            "default.allow-dns",
             "v3.30.0",
         ));
         assert_eq!(o["metadata"]["name"], "default.allow-dns");
@@ -791,22 +789,16 @@ mod tests {
     #[test]
     fn namespaced_policies_keep_their_namespace_and_knp_copies_are_skipped() {
         let nodes = NodeMap::default();
-        let (o, _) = exported(export(
+        let (o, _) = exported(export_policy(
             "NetworkPolicy",
-            policy("NetworkPolicy", "default.allow-frontend", None, None),
-            &nodes,
+            "default.allow-frontend",
             "v3.28.0",
         ));
         assert_eq!(o["metadata"]["name"], "allow-frontend");
         assert_eq!(o["metadata"]["namespace"], "shop");
         for version in ["v3.28.0", "v3.32.1"] {
             assert_eq!(
-                export(
-                    "NetworkPolicy",
-                    policy("NetworkPolicy", "knp.default.deny-all", None, None),
-                    &nodes,
-                    version
-                ),
+                export_policy("NetworkPolicy", "knp.default.deny-all", version),
                 ExportOutcome::Skipped(SkipReason::KubernetesNetworkPolicy)
             );
         }

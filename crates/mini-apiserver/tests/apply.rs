@@ -191,15 +191,10 @@ fn lists_merge_by_key_and_conflicts_are_reported() {
     // ops now wants another value of A: a conflict with calico-migrate
     let other_a = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},
         "spec": {"template": {"spec": {"containers": [{"name": "calico-node", "env": [{"name": "A", "value": "other"}]}]}}}});
-    let st = failure(
+    assert_status(
         &c.apply(&path, "ops", &other_a),
-        409,
-        "Conflict",
-        "Apply failed with 1 conflict: conflict with \"calico-migrate\": .spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value",
-    );
-    assert_eq!(
-        st["details"]["causes"],
-        json!([{"reason": "FieldManagerConflict", "message": "conflict with \"calico-migrate\"", "field": ".spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value"}])
+        json!({"code": 409, "reason": "Conflict", "message": "Apply failed with 1 conflict: conflict with \"calico-migrate\": .spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value",
+            "details": {"causes": [{"reason": "FieldManagerConflict", "message": "conflict with \"calico-migrate\"", "field": ".spec.template.spec.containers[name=\"calico-node\"].env[name=\"A\"].value"}]}}),
     );
     // applying the same value is no conflict: ownership is shared
     let same_a = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "calico-node"},

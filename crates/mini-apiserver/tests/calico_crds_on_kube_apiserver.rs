@@ -446,15 +446,10 @@ fn rejected_by_the_schemas() {
     // IPAMBlock without strictAffinity
     let mut spec = block_spec("10.65.79.0/26");
     spec.as_object_mut().unwrap().remove("strictAffinity");
-    let st = failure(
+    assert_status(
         &c.post(&p("ipamblocks"), &cr("IPAMBlock", "10-65-79-0-26", spec)),
-        422,
-        "Invalid",
-        "IPAMBlock.crd.projectcalico.org \"10-65-79-0-26\" is invalid: spec.strictAffinity: Required value",
-    );
-    assert_eq!(
-        st["details"]["causes"],
-        json!([{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.strictAffinity"}])
+        json!({"code": 422, "reason": "Invalid", "message": "IPAMBlock.crd.projectcalico.org \"10-65-79-0-26\" is invalid: spec.strictAffinity: Required value",
+            "details": {"causes": [{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.strictAffinity"}]}}),
     );
 
     // BlockAffinity with deleted as a boolean

@@ -37,15 +37,10 @@ fn namespaces_terminate_then_go() {
     assert_eq!(ns["status"]["phase"], "Terminating");
     assert_eq!(c.get(&format!("{cms}/a")).status, 200);
     // nothing new may be created in it
-    let st = failure(
+    assert_status(
         &c.post(cms, &obj("v1", "ConfigMap", "b", json!({}))),
-        403,
-        "Forbidden",
-        "configmaps \"b\" is forbidden: unable to create new content in namespace calico-test because it is being terminated",
-    );
-    assert_eq!(
-        st["details"]["causes"],
-        json!([{"reason": "NamespaceTerminating", "message": "namespace calico-test is being terminated", "field": "metadata.namespace"}])
+        json!({"code": 403, "reason": "Forbidden", "message": "configmaps \"b\" is forbidden: unable to create new content in namespace calico-test because it is being terminated",
+            "details": {"causes": [{"reason": "NamespaceTerminating", "message": "namespace calico-test is being terminated", "field": "metadata.namespace"}]}}),
     );
     // deleting it again changes nothing
     let again = c.delete("/api/v1/namespaces/calico-test");

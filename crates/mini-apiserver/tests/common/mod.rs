@@ -533,6 +533,30 @@ pub fn failure(response: &Resp, code: u16, reason: &str, message: impl AsRef<str
     status
 }
 
+/// The response is a failure Status holding `expected`: its code, reason and message, and of
+/// any other field given only what is given (`"details": {"causes": [...]}` checks the causes).
+#[track_caller]
+pub fn assert_status(response: &Resp, expected: Value) {
+    let code = expected["code"].as_u64().expect("the expected code") as u16;
+    let reason = expected["reason"].as_str().expect("the expected reason");
+    let status = response.status_of(code, reason);
+    assert_holds(&status, &expected, "");
+}
+
+/// Every field of `expected` is in `actual` with the same value; objects are compared field by
+/// field, anything else as a whole.
+#[track_caller]
+fn assert_holds(actual: &Value, expected: &Value, path: &str) {
+    match expected.as_object() {
+        Some(fields) => {
+            for (name, value) in fields {
+                assert_holds(&actual[name], value, &format!("{path}.{name}"));
+            }
+        }
+        None => assert_eq!(actual, expected, "{path}"),
+    }
+}
+
 /// The discovery document lists each of `names` among its resources.
 #[track_caller]
 pub fn assert_lists_resources(doc: &Value, names: &[&str]) {
