@@ -304,6 +304,19 @@ impl ExportArgs {
     }
 }
 
+/// Where the migration goes: the Calico release and the API group of the Kubernetes datastore.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The Calico version the cluster runs after the migration: objects are written and
+    /// compared as that release's calicoctl writes them (its types, defaults, policy names and
+    /// CRDs) (default: the source's, from etcd or the file)
+    #[arg(long, value_name = "VERSION")]
+    pub calico_version: Option<String>,
+
+    #[command(flatten)]
+    pub crd_api: CrdApiArgs,
+}
+
 /// How hard the commands that write to the API server may push it.
 #[derive(Debug, Args)]
 pub struct PaceArgs {
@@ -410,18 +423,12 @@ pub struct ImportArgs {
     #[arg(long)]
     pub overwrite: bool,
 
-    /// The Calico version the cluster will run after the migration: import writes what that
-    /// release's calicoctl writes (its types, defaults, policy names and CRDs) (default: the
-    /// version in the file)
-    #[arg(long, value_name = "VERSION")]
-    pub calico_version: Option<String>,
-
     /// Validate the file and look at the cluster, but write nothing
     #[arg(long)]
     pub dry_run: bool,
 
     #[command(flatten)]
-    pub crd_api: CrdApiArgs,
+    pub target: TargetArgs,
 }
 
 impl ImportArgs {
@@ -430,12 +437,12 @@ impl ImportArgs {
             file: self.file.clone(),
             pace: self.pace.pace(),
             overwrite: self.overwrite,
-            calico_version: self.calico_version.clone(),
+            calico_version: self.target.calico_version.clone(),
             dry_run: self.dry_run,
             sync: self.sync,
             skip_invalid: self.skip_invalid,
             source_may_be_unlocked: false,
-            crd_api: self.crd_api.request(),
+            crd_api: self.target.crd_api.request(),
             ledger: false,
             baseline: None,
         }
@@ -451,12 +458,8 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub etcd: EtcdReadArgs,
 
-    /// The Calico version the Kubernetes datastore's object names follow (default: the source's)
-    #[arg(long, value_name = "VERSION")]
-    pub calico_version: Option<String>,
-
     #[command(flatten)]
-    pub crd_api: CrdApiArgs,
+    pub target: TargetArgs,
 }
 
 impl VerifyArgs {
@@ -464,9 +467,9 @@ impl VerifyArgs {
         Ok(stages::verify::VerifyOptions {
             file: self.file.clone(),
             etcd: self.etcd.reading()?,
-            calico_version: self.calico_version.clone(),
+            calico_version: self.target.calico_version.clone(),
             tolerate_foreign: false,
-            crd_api: self.crd_api.request(),
+            crd_api: self.target.crd_api.request(),
         })
     }
 }
@@ -480,12 +483,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub etcd: EtcdReadArgs,
 
-    /// The Calico version the cluster will run after the migration (default: etcd's)
-    #[arg(long, value_name = "VERSION")]
-    pub calico_version: Option<String>,
-
     #[command(flatten)]
-    pub crd_api: CrdApiArgs,
+    pub target: TargetArgs,
 }
 
 impl PlanArgs {
@@ -493,8 +492,8 @@ impl PlanArgs {
         Ok(stages::plan::PlanOptions {
             manifest: self.manifest.clone(),
             etcd: self.etcd.reading()?,
-            calico_version: self.calico_version.clone(),
-            crd_api: self.crd_api.request(),
+            calico_version: self.target.calico_version.clone(),
+            crd_api: self.target.crd_api.request(),
         })
     }
 }
@@ -534,12 +533,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub pace: PaceArgs,
 
-    /// The Calico version the cluster will run after the migration (default: etcd's)
-    #[arg(long, value_name = "VERSION")]
-    pub calico_version: Option<String>,
-
     #[command(flatten)]
-    pub crd_api: CrdApiArgs,
+    pub target: TargetArgs,
 }
 
 impl RunArgs {
@@ -553,8 +548,8 @@ impl RunArgs {
             etcd: self.etcd.reading()?,
             rollout_timeout: self.rollout_timeout,
             pace: self.pace.pace(),
-            calico_version: self.calico_version.clone(),
-            crd_api: self.crd_api.request(),
+            calico_version: self.target.calico_version.clone(),
+            crd_api: self.target.crd_api.request(),
         })
     }
 }

@@ -423,7 +423,7 @@ impl Schema {
 
     /// Applies `default`s to absent fields (and to non-nullable nulls), nested too.
     pub fn apply_defaults(&self, object: &mut Value) {
-        apply_defaults(object, &self.root, &mut Vec::new());
+        apply_defaults(object, &self.root, true);
     }
 
     /// Repairs that lose nothing, for values the API server would refuse:
@@ -616,29 +616,47 @@ fn needs_default(value: Option<&Value>, schema: &Node) -> bool {
     }
 }
 
-fn apply_defaults(value: &mut Value, node: &Node, path: &mut Vec<Seg>) {
-    if let Value::Object(map) = value {
-        let root = path.is_empty();
-        for (field, schema) in &node.properties {
-            if root && UNTOUCHED.contains(&field.as_str()) {
-                continue;
+fn apply_defaults(value: &mut Value, node: &Node, root: bool) {
+    match value {
+        Value::Object(map) => {
+            for (field, schema) in &node.properties {
+                if root && UNTOUCHED.contains(&field.as_str()) {
+                    continue;
+                }
+                if let Some(default) = &schema.default
+                    && needs_default(map.get(field), schema)
+                {
+                    map.insert(field.clone(), default.clone());
+                }
             }
-            if let Some(default) = &schema.default
-                && needs_default(map.get(field), schema)
-            {
-                map.insert(field.clone(), default.clone());
+            // Properties were defaulted above; map values get theirs here.
+            for (k, v) in map.iter_mut() {
+                if root && UNTOUCHED.contains(&k.as_str()) {
+                    continue;
+                }
+                if let Child::Schema(schema) = node.child(k) {
+                    default_and_descend(v, schema);
+                }
             }
         }
+        Value::Array(values) => {
+            if let Some(item) = &node.items {
+                values.iter_mut().for_each(|v| default_and_descend(v, item));
+            }
+        }
+        _ => {}
     }
-    // Properties were defaulted above; map values and items get theirs here.
-    walk_children(value, node, path, &mut |v, schema, path| {
-        if let Some(default) = &schema.default
-            && needs_default(Some(v), schema)
-        {
-            *v = default.clone();
-        }
-        apply_defaults(v, schema, path);
-    });
+}
+
+/// A value under its schema: its default when it needs one, then the defaults inside it. Paths
+/// are not built: defaulting reports nothing, and runs on every object the server stores.
+fn default_and_descend(value: &mut Value, schema: &Node) {
+    if let Some(default) = &schema.default
+        && needs_default(Some(value), schema)
+    {
+        *value = default.clone();
+    }
+    apply_defaults(value, schema, false);
 }
 
 #[cfg(test)]

@@ -317,7 +317,7 @@ impl Schema {
         };
         let quoted = go_quote(path);
         if !node.any_of.is_empty() {
-            let (valid, fewest) = passes(&node.any_of, run);
+            let (valid, fewest) = passes(&node.any_of, run, 1);
             if valid == 0 {
                 out.push(FieldError::composite(
                     path,
@@ -327,7 +327,7 @@ impl Schema {
             }
         }
         if !node.one_of.is_empty() {
-            let (valid, fewest) = passes(&node.one_of, run);
+            let (valid, fewest) = passes(&node.one_of, run, usize::MAX);
             if valid != 1 {
                 let found = if valid == 0 {
                     "Found none valid".to_string()
@@ -495,12 +495,13 @@ impl Schema {
     }
 }
 
-/// How many of the alternatives (anyOf, oneOf) the value passes (`run` gives its errors under
-/// one) and, when it passes none, the errors of the first alternative it fails with the fewest:
-/// what the server reports with the composite error.
+/// How many of the alternatives (anyOf, oneOf) the value passes, counting up to `enough` (`run`
+/// gives its errors under one) and, when it passes none, the errors of the first alternative it
+/// fails with the fewest: what the server reports with the composite error.
 fn passes(
     alternatives: &[Node],
     run: impl Fn(&Node) -> Vec<FieldError>,
+    enough: usize,
 ) -> (usize, Vec<FieldError>) {
     let mut valid = 0;
     let mut fewest: Option<Vec<FieldError>> = None;
@@ -508,6 +509,9 @@ fn passes(
         let errors = run(sub);
         if errors.is_empty() {
             valid += 1;
+            if valid >= enough {
+                break;
+            }
         } else if fewest.as_ref().is_none_or(|f| errors.len() < f.len()) {
             fewest = Some(errors);
         }
