@@ -1378,6 +1378,12 @@ fn read_ipam<R: BufRead, E>(
     sink: &mut Sink<'_, E>,
 ) -> Result<(), ReadError<E>> {
     let first = lines.line + 1;
+    // A file that ends on the separator, without a line break, has no line after it.
+    let last_line = if lines.raw.ends_with(b"\n") {
+        first
+    } else {
+        lines.line
+    };
     // The separator line is read: the part starts with the next line.
     lines.raw.clear();
     let entry_bytes = std::cell::Cell::new(0);
@@ -1448,7 +1454,7 @@ fn read_ipam<R: BufRead, E>(
     let Err(error) = result else { return Ok(()) };
     if !part.saw_content {
         return Err(sink.error(
-            Some(first),
+            Some(last_line),
             None,
             format!("the third part, the IPAM JSON, is empty (an export without IPAM data has {{}}): {RECREATE}"),
         ));
@@ -2595,6 +2601,8 @@ mod tests {
                 "{error}"
             );
         }
+        // A file cut right after the separator has no line 6: the error is on the separator.
+        assert_error(head.trim_end(), Some(5), "the IPAM JSON, is empty");
         // Valid odd forms: null sections, a config without TTL, entries from other versions.
         let text = format!(
             "{head}{{\"config\": null, \"blocks\": null, \"handles\": [{{\"Key\": \"/calico/ipam/v2/handle/a\", \"Value\": {{\"block\": {{}}, \"deleted\": false, \"newField\": [1]}}}}]}}\n"
