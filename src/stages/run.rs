@@ -172,7 +172,8 @@ impl<S> Progress<S> {
         Ok(summary)
     }
 
-    /// Waits for the manifest's calico-node to roll out and notes it; the step's summary.
+    /// Waits until every DaemonSet of the manifest has rolled out, as `kubectl rollout status`
+    /// does, and notes it; the step's summary.
     pub async fn roll_out(
         &mut self,
         rest: &Rest,
@@ -181,7 +182,59 @@ impl<S> Progress<S> {
         timeout: Duration,
         bar: &indicatif::ProgressBar,
     ) -> Result<String, Error> {
-        let rollout = wait_for_rollouts(rest, manifest, namespace, timeout, bar).await?;
+        let deadline = Instant::now() + timeout;
+        let mut last = None;
+        for daemonset in manifest.daemonsets() {
+            let namespace = daemonset.namespace.as_deref().unwrap_or(namespace);
+            let path = workloads::daemonset_path(namespace, &daemonset.name);
+            loop {
+                let found = rest.get(&path).await.map_err(|e| {
+                    rest_failure(&format!("reading DaemonSet {}", daemonset.name), e)
+                })?;
+                let rollout = match &found {
+                    Some(object) => workloads::daemonset_rollout(object).map_err(|e| {
+                        Error::failed(e, "wait for the pods yourself, then run the command again")
+                    })?,
+                    None => Rollout {
+                        done: false,
+                        desired: 0,
+                        updated: 0,
+                        available: 0,
+                        message: format!(
+                            "DaemonSet {namespace}/{} does not exist yet",
+                            daemonset.name
+                        ),
+                    },
+                };
+                bar.set_message(rollout.message.clone());
+                if rollout.done {
+                    last = Some(rollout);
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::failed(
+                        format!(
+                            "the rollout of DaemonSet {namespace}/{} did not finish within {}s: {}",
+                            daemonset.name,
+                            timeout.as_secs(),
+                            rollout.message
+                        ),
+                        format!(
+                            "etcd and the Kubernetes datastore stay locked; see why with `kubectl -n {namespace} rollout status daemonset {}` and `kubectl -n {namespace} get pods`",
+                            daemonset.name
+                        ),
+                    ));
+                }
+                tokio::time::sleep(ROLLOUT_POLL).await;
+            }
+        }
+        let rollout = last.unwrap_or(Rollout {
+            done: true,
+            desired: 0,
+            updated: 0,
+            available: 0,
+            message: "the manifest has no DaemonSet to wait for".into(),
+        });
         let summary = rollout.message.clone();
         self.rollout = Some(rollout);
         Ok(summary)
@@ -751,70 +804,6 @@ fn copy_summary(copied: &ImportReport) -> String {
         sum(|k| k.unchanged),
         copied.seconds
     )
-}
-
-/// Waits until every DaemonSet of the manifest has rolled out, as `kubectl rollout status` does.
-async fn wait_for_rollouts(
-    rest: &Rest,
-    manifest: &Manifest,
-    namespace: &str,
-    timeout: Duration,
-    bar: &indicatif::ProgressBar,
-) -> Result<Rollout, Error> {
-    let deadline = Instant::now() + timeout;
-    let mut last = None;
-    for daemonset in manifest.daemonsets() {
-        let namespace = daemonset.namespace.as_deref().unwrap_or(namespace);
-        let path = workloads::daemonset_path(namespace, &daemonset.name);
-        loop {
-            let found = rest
-                .get(&path)
-                .await
-                .map_err(|e| rest_failure(&format!("reading DaemonSet {}", daemonset.name), e))?;
-            let rollout = match &found {
-                Some(object) => workloads::daemonset_rollout(object).map_err(|e| {
-                    Error::failed(e, "wait for the pods yourself, then run the command again")
-                })?,
-                None => Rollout {
-                    done: false,
-                    desired: 0,
-                    updated: 0,
-                    available: 0,
-                    message: format!(
-                        "DaemonSet {namespace}/{} does not exist yet",
-                        daemonset.name
-                    ),
-                },
-            };
-            bar.set_message(rollout.message.clone());
-            if rollout.done {
-                last = Some(rollout);
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::failed(
-                    format!(
-                        "the rollout of DaemonSet {namespace}/{} did not finish within {}s: {}",
-                        daemonset.name,
-                        timeout.as_secs(),
-                        rollout.message
-                    ),
-                    format!(
-                        "etcd and the Kubernetes datastore stay locked; see why with `kubectl -n {namespace} rollout status daemonset {}` and `kubectl -n {namespace} get pods`",
-                        daemonset.name
-                    ),
-                ));
-            }
-            tokio::time::sleep(ROLLOUT_POLL).await;
-        }
-    }
-    Ok(last.unwrap_or(Rollout {
-        done: true,
-        desired: 0,
-        updated: 0,
-        available: 0,
-        message: "the manifest has no DaemonSet to wait for".into(),
-    }))
 }
 
 /// The migration's copy of etcd into `file`: everything, with its node map; `unlocked` for the
