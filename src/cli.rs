@@ -13,6 +13,7 @@ use crate::convert::nodes::{parse_node_map_entry, parse_node_map_file};
 use crate::error::Error;
 use crate::etcd::EtcdOverrides;
 use crate::kdd::KubeOptions;
+use crate::kdd::rest::DEFAULT_MAX_CONCURRENCY;
 use crate::kinds::{CrdApi, CrdApiRequest};
 use crate::source::etcd::{DEFAULT_PAGE_SIZE, Reading};
 use crate::stages;
@@ -321,7 +322,7 @@ pub struct TargetArgs {
 #[derive(Debug, Args)]
 pub struct PaceArgs {
     /// Writes in flight at most; below it the number follows the API server's latency and 429s
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
 
     /// Client-side limit on requests per second (0: none; calicoctl uses 50)

@@ -20,6 +20,9 @@ use crate::batch::{self, Batcher};
 /// migration wrote (and only those are ever deleted by it).
 pub const FIELD_MANAGER: &str = "kubectl-calico-migrate";
 
+/// Writes in flight at most unless `--concurrency` says otherwise.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 64;
+
 /// How bulk requests are paced and retried.
 #[derive(Clone, Debug)]
 pub struct RestOptions {
@@ -44,7 +47,7 @@ impl Default for RestOptions {
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
-            max_concurrency: 64,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
         }
     }
 }

@@ -100,7 +100,7 @@ pub struct Pace {
 impl Default for Pace {
     fn default() -> Self {
         Pace {
-            concurrency: 64,
+            concurrency: crate::kdd::rest::DEFAULT_MAX_CONCURRENCY,
             qps: None,
         }
     }
